@@ -1,0 +1,62 @@
+"""Shared helpers of the benchmarks: percentiles and an emulator run as a separate process."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) of ``values`` by linear interpolation (statistics.quantiles)."""
+    if len(values) == 1:
+        return values[0]
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return cuts[max(0, min(98, round(q) - 1))]
+
+
+def row(metric: str, values_ms: Sequence[float], unit: str = "ms", baseline: str = "") -> dict[str, Any]:
+    """One table row: p50 and p95 of ``values_ms``."""
+    return {"metric": metric, "p50": percentile(values_ms, 50), "p95": percentile(values_ms, 95),
+            "unit": unit, "n": len(values_ms), "baseline": baseline}
+
+
+def print_rows(rows: list[dict[str, Any]], as_json: bool = False) -> None:
+    """Print rows as an aligned table (or JSON lines for ``bench/report``)."""
+    if as_json:
+        for r in rows:
+            print(json.dumps(r))
+        return
+    width = max(len(r["metric"]) for r in rows)
+    print(f"{'metric':<{width}}  {'p50':>10}  {'p95':>10}  unit    n     baseline")
+    for r in rows:
+        print(f"{r['metric']:<{width}}  {r['p50']:>10.3f}  {r['p95']:>10.3f}  {r['unit']:<6}  {r['n']:<5} {r['baseline']}")
+
+
+@contextmanager
+def emulator_process(models: list[dict[str, Any]]) -> Iterator[str]:
+    """Run ``python -m tests.emulator`` with ``models`` in its own process; yields its URL."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(models, handle)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.emulator", "--port", "0", "--scenario", handle.name],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        if not url.startswith("http"):
+            raise RuntimeError("the emulator did not start")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        Path(handle.name).unlink(missing_ok=True)

@@ -1,0 +1,27 @@
+/**
+ * Names of the custom LSP methods and commands shared with the server
+ * (`server/coding_director/messages.py`); their payload types are generated into `generated/messages.ts`.
+ */
+export type {
+  Assistance,
+  Attempt,
+  ChatEvent,
+  ChatMessage,
+  ChatParams,
+  RouteDecision,
+  Settings,
+  StatusParams,
+} from './generated/messages';
+
+/** Request, client -> server: params `ChatParams`, result `Assistance`. */
+export const CHAT_METHOD = 'codingDirector/chat';
+/** Notification, server -> client: `ChatEvent`. */
+export const CHAT_EVENT_METHOD = 'codingDirector/chatEvent';
+/** Notification, server -> client: `StatusParams`. */
+export const STATUS_METHOD = 'codingDirector/status';
+/** Client-side command with one `ChatParams`-shaped argument (without `chatId`). */
+export const ASK_IN_CHAT_COMMAND = 'codingDirector.askInChat';
+/** Server command (workspace/executeCommand): pull the missing models, reporting work-done progress. */
+export const PULL_MODELS_COMMAND = 'codingDirector.pullModels';
+/** Server command (workspace/executeCommand): show statistics. */
+export const SHOW_STATS_COMMAND = 'codingDirector.showStats';

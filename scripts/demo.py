@@ -1,0 +1,132 @@
+"""The main job of ``./scripts/demo`` (see that script). Prints to stdout; exits non-zero on failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from coding_director.settings import normalise_ollama_host  # noqa: E402
+
+PROMPTS = [
+    "Provide a Python implementation of the Black-Scholes formula.",
+    "Create a Flask hello-world endpoint.",
+]
+
+BLACK_SCHOLES = '''Here is the Black-Scholes price of a European call and put:
+
+```python
+from math import erf, exp, log, sqrt
+
+
+def norm_cdf(x: float) -> float:
+    return 0.5 * (1.0 + erf(x / sqrt(2.0)))
+
+
+def black_scholes(s: float, k: float, t: float, r: float, sigma: float, call: bool = True) -> float:
+    d1 = (log(s / k) + (r + sigma**2 / 2) * t) / (sigma * sqrt(t))
+    d2 = d1 - sigma * sqrt(t)
+    if call:
+        return s * norm_cdf(d1) - k * exp(-r * t) * norm_cdf(d2)
+    return k * exp(-r * t) * norm_cdf(-d2) - s * norm_cdf(-d1)
+```
+'''
+FLASK_BROKEN = "```python\nfrom flask import Flask\napp = Flask(__name__\n\n@app.route('/')\ndef hello(:\n    return 'Hello'\n```\n"
+FLASK_GOOD = '''```python
+from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.route("/")
+def hello() -> str:
+    return "Hello, World!"
+```
+Run it with `flask --app hello run`.
+'''
+STAND_IN_TEAM = [
+    {"name": "openhermes:7b", "reply": "general"},
+    {"name": "mathstral:7b", "reply": BLACK_SCHOLES, "tokens_per_chunk": 4},
+    {"name": "deepseek-coder-v2:16b-lite-instruct-q4_0", "reply": FLASK_BROKEN, "tokens_per_chunk": 4},
+    {"name": "codellama:13b", "reply": FLASK_GOOD, "tokens_per_chunk": 4},
+    {"name": "wizardcoder:13b-python", "reply": FLASK_GOOD},
+]
+
+
+def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(ROOT / ".venv/bin/coding-director"), *args], env=env, text=True,
+                          capture_output=True, timeout=900)
+
+
+def ollama_up(host: str) -> bool:
+    try:
+        httpx.get(host + "/api/version", timeout=2).raise_for_status()
+        return True
+    except httpx.HTTPError:
+        return False
+
+
+def main() -> int:
+    host = normalise_ollama_host(os.environ.get("OLLAMA_HOST", ""))
+    env = dict(os.environ)
+    emulator = None
+    if ollama_up(host):
+        print(f"== Using the Ollama server at {host}")
+    else:
+        print(f"== No Ollama answers at {host}.")
+        print("   Running against a SCRIPTED STAND-IN TEAM (tests/emulator): the answers below are canned;")
+        print("   routing, escalation and verification are real. Start Ollama (`ollama serve`) for real answers.")
+        scenario = Path(tempfile.mkdtemp()) / "team.json"
+        scenario.write_text(json.dumps(STAND_IN_TEAM), encoding="utf-8")
+        emulator = subprocess.Popen([sys.executable, "-m", "tests.emulator", "--port", "0", "--scenario", str(scenario)],
+                                    cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert emulator.stdout is not None
+        host = emulator.stdout.readline().strip()
+        env["OLLAMA_HOST"] = host
+    try:
+        print("\n== coding-director doctor")
+        doctor = cli("doctor", env=env)
+        print(doctor.stdout.rstrip())
+        failures = 0
+        for prompt in PROMPTS:
+            print(f"\n== coding-director ask --json {prompt!r}")
+            proc = cli("ask", "--json", prompt, env=env)
+            if proc.returncode not in (0, 1):
+                print(proc.stderr.rstrip())
+                failures += 1
+                continue
+            result = json.loads(proc.stdout)
+            route = result["route"]
+            print(f"route: {route['domain']}/{route['intent']} (decided by {route['decidedBy']}, "
+                  f"confidence {route['confidence']:.2f})")
+            for attempt in result["attempts"]:
+                print(f"  {attempt['tier']:<10} {attempt['model']:<42} {attempt['outcome']:<9} "
+                      f"{attempt['latencyMs']:>9.1f} ms  {attempt.get('reason') or ''}")
+            print(f"final tier: {result['finalTier']}  accepted: {result['accepted']}")
+            print(result["answer"].rstrip())
+        types_py = Path(__import__("lsprotocol.types").types.__file__)
+        print(f"\n== coding-director context --file {types_py.name} --line 2000 --json (a real 14k-line file)")
+        ctx = cli("context", "--file", str(types_py), "--line", "2000", "--json", env=env)
+        if ctx.returncode == 0:
+            data = json.loads(ctx.stdout)
+            print("enclosing:", " > ".join(f"{e['kind']} {e['name']}" for e in data.get("enclosing", [])))
+        else:
+            print(ctx.stderr.rstrip())
+            failures += 1
+        return 1 if failures else 0
+    finally:
+        if emulator is not None:
+            emulator.terminate()
+            emulator.wait(10)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,95 @@
+"""Model servers: one protocol (:class:`Backend`), two providers, health tracking.
+
+:class:`BackendPool` hands out one backend per endpoint so tiers on the same server share a
+connection pool.
+"""
+
+from __future__ import annotations
+
+from coding_director.backends.base import (
+    Backend,
+    BackendError,
+    BackendTimeout,
+    BadRequest,
+    Chunk,
+    EndpointUnreachable,
+    GenerateOptions,
+    Message,
+    ModelInfo,
+    ModelNotFound,
+    NotSupported,
+    PullProgress,
+    StreamInterrupted,
+    estimate_tokens,
+    num_ctx_for,
+)
+from coding_director.backends.health import HealthTracker
+from coding_director.settings import Settings
+
+
+class BackendPool:
+    """Creates and caches the backend serving each tier of ``settings``.
+
+    Backends are keyed by ``(provider, endpoint, api_key_env)``. ``read_timeout_s`` is the longest
+    silence tolerated inside a stream (the engine also bounds whole attempts).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._backends: dict[tuple[str, str, str | None], Backend] = {}
+
+    def for_tier(self, tier: str) -> Backend:
+        """The backend of tier ``tier``. Raises ``KeyError`` for an unknown tier."""
+        spec = self.settings.tier(tier)
+        endpoint = self.settings.endpoint_of(tier)
+        key = (spec.provider, endpoint, spec.api_key_env)
+        backend = self._backends.get(key)
+        if backend is None:
+            backend = self._create(spec.provider, endpoint, spec.api_key_env)
+            self._backends[key] = backend
+        return backend
+
+    def _create(self, provider: str, endpoint: str, api_key_env: str | None) -> Backend:
+        read_timeout = self.settings.routing.attempt_timeout_s
+        connect = self.settings.ollama.connect_timeout_s
+        if provider == "openai":
+            from coding_director.backends.openai_compat import OpenAICompatBackend
+
+            return OpenAICompatBackend(
+                endpoint, api_key_env=api_key_env, connect_timeout_s=connect, read_timeout_s=read_timeout
+            )
+        from coding_director.backends.ollama import OllamaBackend
+
+        return OllamaBackend(
+            endpoint,
+            keep_alive=self.settings.ollama.keep_alive,
+            connect_timeout_s=connect,
+            read_timeout_s=read_timeout,
+        )
+
+    async def aclose(self) -> None:
+        """Close every backend created so far."""
+        for backend in self._backends.values():
+            await backend.aclose()
+        self._backends.clear()
+
+
+__all__ = [
+    "Backend",
+    "BackendError",
+    "BackendPool",
+    "BackendTimeout",
+    "BadRequest",
+    "Chunk",
+    "EndpointUnreachable",
+    "GenerateOptions",
+    "HealthTracker",
+    "Message",
+    "ModelInfo",
+    "ModelNotFound",
+    "NotSupported",
+    "PullProgress",
+    "StreamInterrupted",
+    "estimate_tokens",
+    "num_ctx_for",
+]

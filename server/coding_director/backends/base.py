@@ -1,0 +1,189 @@
+"""The one small protocol every model server is reached through, and the errors it raises.
+
+Two implementations exist: :mod:`coding_director.backends.ollama` (official ``ollama`` client) and
+:mod:`coding_director.backends.openai_compat` (official ``openai`` client, for llama.cpp server,
+vLLM, LM Studio, OpenRouter, or Ollama's own ``/v1``). The engine only sees this module.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from coding_director.wire import WireModel
+
+
+class BackendError(Exception):
+    """A model server could not serve a request.
+
+    ``reason`` is a short, user-readable cause recorded in the attempt (``"model 'x' not found
+    (404)"``); ``fix`` is the exact action that would remove the cause, when one is known.
+    """
+
+    def __init__(self, reason: str, *, fix: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.fix = fix
+
+
+class EndpointUnreachable(BackendError):
+    """Connection refused, DNS failure or connect timeout: nothing answered at the endpoint."""
+
+
+class ModelNotFound(BackendError):
+    """The server answered 404 for the model (Ollama: ``model 'x' not found``)."""
+
+
+class BackendTimeout(BackendError):
+    """The server accepted the request but stopped sending within the read timeout."""
+
+
+class StreamInterrupted(BackendError):
+    """The server reported an error after the response had started (an ``{"error"}`` NDJSON line)."""
+
+
+class BadRequest(BackendError):
+    """The server rejected the request (4xx other than 404), e.g. ``suffix`` on a non-FIM model."""
+
+
+class NotSupported(BackendError):
+    """The operation does not exist for this kind of server (e.g. pull on an OpenAI-compatible one)."""
+
+
+class Message(WireModel):
+    """A chat message as sent to a model."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class GenerateOptions(BaseModel):
+    """Sampling options common to both providers.
+
+    ``num_predict``: maximum tokens to generate. ``stop``: stop sequences. ``num_ctx`` (Ollama only):
+    the context window in tokens; when ``None`` the backend computes it with :func:`num_ctx_for`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    num_predict: int = Field(default=1024, ge=1)
+    temperature: float = Field(default=0.2, ge=0.0)
+    stop: list[str] = Field(default_factory=list)
+    num_ctx: int | None = Field(default=None, ge=256)
+    max_ctx: int = Field(default=32768, ge=512)
+
+
+class Chunk(WireModel):
+    """One piece of a streamed answer. The final chunk has ``done=True`` and, when the server
+    reports them, token counts (``prompt_tokens``, ``completion_tokens``)."""
+
+    text: str = ""
+    done: bool = False
+    done_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+class ModelInfo(WireModel):
+    """A model present on a server. ``capabilities`` uses Ollama's names (``completion``,
+    ``insert`` = fill-in-the-middle with ``suffix``, ``tools``, ``embedding``, ``vision``)."""
+
+    name: str
+    capabilities: list[str] = Field(default_factory=list)
+    family: str | None = None
+    parameter_size: str | None = None
+    size_bytes: int | None = None
+
+
+class PullProgress(WireModel):
+    """One status line of a model pull; ``completed``/``total`` are bytes of the current layer."""
+
+    status: str
+    digest: str | None = None
+    completed: int | None = None
+    total: int | None = None
+
+
+class Backend(Protocol):
+    """What the engine needs from a model server.
+
+    Streaming methods are async generators: nothing is sent until the first iteration, and closing
+    the generator (or cancelling the task iterating it) closes the HTTP stream. Every method raises
+    a :class:`BackendError` subclass, never a transport library's exception.
+    """
+
+    provider: str
+    endpoint: str
+
+    def chat_stream(
+        self, model: str, messages: list[Message], options: GenerateOptions
+    ) -> AsyncIterator[Chunk]:
+        """Stream a chat answer."""
+        ...
+
+    def generate_stream(
+        self,
+        model: str,
+        prompt: str,
+        options: GenerateOptions,
+        *,
+        suffix: str | None = None,
+        system: str | None = None,
+        raw: bool = False,
+    ) -> AsyncIterator[Chunk]:
+        """Stream a completion of ``prompt``; with ``suffix``, fill in the middle."""
+        ...
+
+    async def list_models(self) -> list[ModelInfo]:
+        """Models present on the server."""
+        ...
+
+    async def show(self, model: str) -> ModelInfo:
+        """Details and capabilities of ``model``. Raises :class:`ModelNotFound`."""
+        ...
+
+    def pull(self, model: str) -> AsyncIterator[PullProgress]:
+        """Download ``model`` onto the server, yielding progress."""
+        ...
+
+    async def embed(self, model: str, inputs: list[str]) -> list[list[float]]:
+        """One embedding vector per input string."""
+        ...
+
+    async def health(self) -> str:
+        """A short description of the live server (its version). Raises :class:`EndpointUnreachable`."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+#: Characters per token used to estimate prompt sizes. Code and English BPE tokenisers (Llama,
+#: DeepSeek, Qwen) average 3.5-4 characters per token; 3 over-estimates on purpose, so a prompt is
+#: never cut for want of context.
+CHARS_PER_TOKEN = 3.0
+
+
+def estimate_tokens(text: str) -> int:
+    """Estimated token count of ``text``: ``ceil(len(text) / CHARS_PER_TOKEN)``."""
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
+def num_ctx_for(prompt_chars: int, num_predict: int, max_ctx: int) -> int:
+    """The Ollama ``num_ctx`` (tokens) for a prompt of ``prompt_chars`` characters.
+
+    Ollama's default context is 2048 tokens and longer prompts are truncated silently
+    (ollama docs/faq.md, "How can I specify the context window size?"). The window must hold the
+    prompt plus the answer: ``estimate + num_predict + 64`` tokens, rounded **up to a power of two**
+    between 2048 and ``max_ctx``. Powers of two because Ollama reloads a model whenever ``num_ctx``
+    changes; a few coarse sizes keep reloads rare.
+    """
+    needed = math.ceil(prompt_chars / CHARS_PER_TOKEN) + num_predict + 64
+    size = 2048
+    while size < needed and size < max_ctx:
+        size *= 2
+    return min(size, max_ctx)

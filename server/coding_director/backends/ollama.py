@@ -1,0 +1,203 @@
+"""Ollama through the official ``ollama`` AsyncClient.
+
+Wire details relied on (ollama docs/api.md): streamed NDJSON; 404 ``model 'x' not found``; an error
+after streaming began arrives as a final ``{"error"}`` line (the client raises ``ResponseError``
+with ``status_code == -1``); ``suffix`` on a model without the ``insert`` capability is a 400.
+The client's default timeout is infinite, so one is always set here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import ollama
+
+from coding_director.backends.base import (
+    BackendError,
+    BackendTimeout,
+    BadRequest,
+    Chunk,
+    EndpointUnreachable,
+    GenerateOptions,
+    Message,
+    ModelInfo,
+    ModelNotFound,
+    PullProgress,
+    StreamInterrupted,
+    num_ctx_for,
+)
+
+
+class OllamaBackend:
+    """An Ollama server at ``endpoint`` (``http://host:port``).
+
+    ``connect_timeout_s`` bounds connecting; ``read_timeout_s`` bounds the silence between two
+    chunks (the engine bounds whole attempts separately). ``keep_alive`` is passed on every
+    generation request (Ollama duration string such as ``"10m"``, or seconds).
+    """
+
+    provider = "ollama"
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        keep_alive: str | float = "10m",
+        connect_timeout_s: float = 3.0,
+        read_timeout_s: float = 120.0,
+    ) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self.keep_alive = keep_alive
+        timeout = httpx.Timeout(read_timeout_s, connect=connect_timeout_s)
+        self._client = ollama.AsyncClient(host=self.endpoint, timeout=timeout)
+
+    # -- errors -------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _translate(self, model: str | None = None) -> Iterator[None]:
+        """Map the client's exceptions to :class:`BackendError` subclasses."""
+        try:
+            yield
+        except ollama.ResponseError as exc:
+            raise self._response_error(exc, model) from exc
+        except (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise EndpointUnreachable(
+                f"cannot reach Ollama at {self.endpoint} (connection refused)",
+                fix=f"start Ollama (`ollama serve`) or point OLLAMA_HOST / [ollama] host at it (now {self.endpoint})",
+            ) from exc
+        except httpx.HTTPStatusError as exc:
+            raise BackendError(f"{self.endpoint} answered {exc.response.status_code}; is it an Ollama server?") from exc
+        except httpx.TimeoutException as exc:
+            raise BackendTimeout(f"Ollama at {self.endpoint} stopped answering ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            raise StreamInterrupted(f"connection to {self.endpoint} broke: {exc or type(exc).__name__}") from exc
+
+    def _response_error(self, exc: ollama.ResponseError, model: str | None) -> BackendError:
+        if exc.status_code == 404:
+            name = model or "model"
+            return ModelNotFound(f"model '{name}' not found (404)", fix=f"ollama pull {name}")
+        if exc.status_code == -1:
+            return StreamInterrupted(f"error mid-stream: {exc.error}")
+        if 400 <= exc.status_code < 500:
+            return BadRequest(f"rejected by Ollama ({exc.status_code}): {exc.error}")
+        return BackendError(f"Ollama error ({exc.status_code}): {exc.error}")
+
+    def _options(self, options: GenerateOptions, prompt_chars: int) -> dict[str, Any]:
+        num_ctx = options.num_ctx or num_ctx_for(prompt_chars, options.num_predict, options.max_ctx)
+        result: dict[str, Any] = {
+            "num_predict": options.num_predict,
+            "temperature": options.temperature,
+            "num_ctx": num_ctx,
+        }
+        if options.stop:
+            result["stop"] = options.stop
+        return result
+
+    # -- generation ---------------------------------------------------------------------------
+    async def chat_stream(
+        self, model: str, messages: list[Message], options: GenerateOptions
+    ) -> AsyncIterator[Chunk]:
+        """Stream ``/api/chat``. ``num_ctx`` is sized from the messages (:func:`num_ctx_for`)."""
+        size = sum(len(m.content) for m in messages)
+        with self._translate(model):
+            stream = await self._client.chat(
+                model=model,
+                messages=[{"role": m.role, "content": m.content} for m in messages],
+                stream=True,
+                options=self._options(options, size),
+                keep_alive=self.keep_alive,
+            )
+            async for part in stream:
+                yield Chunk(
+                    text=part.message.content or "",
+                    done=bool(part.done),
+                    done_reason=part.done_reason,
+                    prompt_tokens=part.prompt_eval_count,
+                    completion_tokens=part.eval_count,
+                )
+
+    async def generate_stream(
+        self,
+        model: str,
+        prompt: str,
+        options: GenerateOptions,
+        *,
+        suffix: str | None = None,
+        system: str | None = None,
+        raw: bool = False,
+    ) -> AsyncIterator[Chunk]:
+        """Stream ``/api/generate``; ``suffix`` asks for fill-in-the-middle (needs ``insert``)."""
+        size = len(prompt) + len(suffix or "") + len(system or "")
+        with self._translate(model):
+            stream = await self._client.generate(
+                model=model,
+                prompt=prompt,
+                suffix=suffix or "",
+                system=system or "",
+                raw=raw,
+                stream=True,
+                options=self._options(options, size),
+                keep_alive=self.keep_alive,
+            )
+            async for part in stream:
+                yield Chunk(
+                    text=part.response or "",
+                    done=bool(part.done),
+                    done_reason=part.done_reason,
+                    prompt_tokens=part.prompt_eval_count,
+                    completion_tokens=part.eval_count,
+                )
+
+    # -- models -------------------------------------------------------------------------------
+    async def list_models(self) -> list[ModelInfo]:
+        """``GET /api/tags``: the models present (capabilities are not listed there; see :meth:`show`)."""
+        with self._translate():
+            listing = await self._client.list()
+        return [
+            ModelInfo(
+                name=m.model or "",
+                family=m.details.family if m.details else None,
+                parameter_size=m.details.parameter_size if m.details else None,
+                size_bytes=int(m.size) if m.size is not None else None,
+            )
+            for m in listing.models
+        ]
+
+    async def show(self, model: str) -> ModelInfo:
+        """``POST /api/show``: capabilities such as ``insert`` (FIM). Raises :class:`ModelNotFound`."""
+        with self._translate(model):
+            shown = await self._client.show(model)
+        return ModelInfo(
+            name=model,
+            capabilities=list(shown.capabilities or []),
+            family=shown.details.family if shown.details else None,
+            parameter_size=shown.details.parameter_size if shown.details else None,
+        )
+
+    async def pull(self, model: str) -> AsyncIterator[PullProgress]:
+        """``POST /api/pull`` streamed. Raises :class:`BackendError` when the registry refuses."""
+        with self._translate(model):
+            stream = await self._client.pull(model, stream=True)
+            async for part in stream:
+                yield PullProgress(
+                    status=part.status or "", digest=part.digest, completed=part.completed, total=part.total
+                )
+
+    async def embed(self, model: str, inputs: list[str]) -> list[list[float]]:
+        """``POST /api/embed``: one vector per input."""
+        with self._translate(model):
+            result = await self._client.embed(model=model, input=inputs, keep_alive=self.keep_alive)
+        return [list(vector) for vector in result.embeddings]
+
+    async def health(self) -> str:
+        """``GET /api/version``. Raises :class:`EndpointUnreachable` when nothing answers."""
+        with self._translate():
+            response = await self._client._client.get("/api/version")  # the client has no version call
+            response.raise_for_status()
+        return f"Ollama {response.json().get('version', '?')}"
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool."""
+        await self._client._client.aclose()

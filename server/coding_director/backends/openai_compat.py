@@ -1,0 +1,183 @@
+"""Any OpenAI-compatible server through the official ``openai`` package.
+
+This is how a tier points at a shared serving engine (vLLM, llama.cpp's ``llama-server``,
+LM Studio, OpenRouter, or Ollama's own ``/v1``). ``base_url`` includes the ``/v1`` prefix.
+Such servers have no pull and no capability listing: every listed model is taken to support
+``completion`` only (fill-in-the-middle is not assumed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator, Iterator
+from typing import cast
+import httpx2
+import openai
+from openai import AsyncStream
+from openai.types import Completion
+from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
+
+from coding_director.backends.base import (
+    BackendError,
+    BackendTimeout,
+    BadRequest,
+    Chunk,
+    EndpointUnreachable,
+    GenerateOptions,
+    Message,
+    ModelInfo,
+    ModelNotFound,
+    NotSupported,
+    PullProgress,
+    StreamInterrupted,
+)
+
+
+class OpenAICompatBackend:
+    """An OpenAI-compatible server at ``endpoint`` (e.g. ``http://127.0.0.1:8080/v1``).
+
+    The API key is read from the environment variable ``api_key_env`` (servers on a local machine
+    usually need none; a placeholder is sent then). Retries are disabled: escalation is the retry.
+    """
+
+    provider = "openai"
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        api_key_env: str | None = None,
+        connect_timeout_s: float = 3.0,
+        read_timeout_s: float = 120.0,
+    ) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        key = os.environ.get(api_key_env, "") if api_key_env else ""
+        self._client = openai.AsyncOpenAI(
+            base_url=self.endpoint,
+            api_key=key or "not-needed",
+            timeout=openai.Timeout(read_timeout_s, connect=connect_timeout_s),
+            max_retries=0,
+        )
+
+    @contextlib.contextmanager
+    def _translate(self, model: str | None = None) -> Iterator[None]:
+        """Map the ``openai`` package's exceptions to :class:`BackendError` subclasses."""
+        try:
+            yield
+        except openai.APITimeoutError as exc:
+            raise BackendTimeout(f"{self.endpoint} stopped answering (timeout)") from exc
+        except openai.APIConnectionError as exc:
+            raise EndpointUnreachable(
+                f"cannot reach the OpenAI-compatible server at {self.endpoint}",
+                fix=f"start the server or fix base_url of this tier (now {self.endpoint})",
+            ) from exc
+        except openai.NotFoundError as exc:
+            name = model or "model"
+            raise ModelNotFound(
+                f"model '{name}' not found (404) at {self.endpoint}",
+                fix=f"load '{name}' on the server at {self.endpoint} or change the tier's model",
+            ) from exc
+        except openai.APIStatusError as exc:
+            if 400 <= exc.status_code < 500:
+                raise BadRequest(f"rejected ({exc.status_code}): {exc.message}") from exc
+            raise BackendError(f"server error ({exc.status_code}): {exc.message}") from exc
+        except openai.APIError as exc:
+            raise StreamInterrupted(f"error mid-stream: {exc.message}") from exc
+        except httpx2.TransportError as exc:
+            raise StreamInterrupted(f"connection to {self.endpoint} broke: {exc or type(exc).__name__}") from exc
+
+    async def chat_stream(
+        self, model: str, messages: list[Message], options: GenerateOptions
+    ) -> AsyncIterator[Chunk]:
+        """Stream ``/chat/completions``."""
+        with self._translate(model):
+            stream: AsyncStream[ChatCompletionChunk] = await self._client.chat.completions.create(
+                model=model,
+                messages=cast(
+                    "list[ChatCompletionMessageParam]", [{"role": m.role, "content": m.content} for m in messages]
+                ),
+                stream=True,
+                max_tokens=options.num_predict,
+                temperature=options.temperature,
+                stop=options.stop[:4] or None,  # the OpenAI API accepts at most 4 stop sequences
+            )
+            async with stream:
+                async for part in stream:
+                    for choice in part.choices:
+                        yield Chunk(text=choice.delta.content or "", done_reason=choice.finish_reason)
+                    if part.usage is not None:
+                        yield Chunk(
+                            prompt_tokens=part.usage.prompt_tokens,
+                            completion_tokens=part.usage.completion_tokens,
+                        )
+        yield Chunk(done=True)
+
+    async def generate_stream(
+        self,
+        model: str,
+        prompt: str,
+        options: GenerateOptions,
+        *,
+        suffix: str | None = None,
+        system: str | None = None,
+        raw: bool = False,
+    ) -> AsyncIterator[Chunk]:
+        """Stream ``/completions`` (the legacy text endpoint; ``suffix`` where the server supports it).
+        ``system`` is prepended to the prompt since the endpoint has no system role."""
+        text = f"{system}\n\n{prompt}" if system else prompt
+        with self._translate(model):
+            stream: AsyncStream[Completion] = await self._client.completions.create(
+                model=model,
+                prompt=text,
+                stream=True,
+                max_tokens=options.num_predict,
+                temperature=options.temperature,
+                stop=options.stop[:4] or None,
+                suffix=suffix,
+            )
+            async with stream:
+                async for part in stream:
+                    for choice in part.choices:
+                        yield Chunk(text=choice.text or "", done_reason=choice.finish_reason)
+        yield Chunk(done=True)
+
+    async def list_models(self) -> list[ModelInfo]:
+        """``GET /models``."""
+        with self._translate():
+            page = await self._client.models.list()
+        return [ModelInfo(name=m.id, capabilities=["completion"]) async for m in page]
+
+    async def show(self, model: str) -> ModelInfo:
+        """The listed model called ``model``. Raises :class:`ModelNotFound` when it is not listed."""
+        for info in await self.list_models():
+            if info.name == model:
+                return info
+        raise ModelNotFound(
+            f"model '{model}' not served at {self.endpoint}",
+            fix=f"load '{model}' on the server at {self.endpoint} or change the tier's model",
+        )
+
+    async def pull(self, model: str) -> AsyncIterator[PullProgress]:
+        """Not available: OpenAI-compatible servers load models themselves. Always raises
+        :class:`NotSupported`."""
+        raise NotSupported(
+            f"{self.endpoint} is an OpenAI-compatible server: it cannot pull '{model}'",
+            fix=f"load '{model}' on that server (e.g. `vllm serve {model}` or llama-server --model FILE)",
+        )
+        yield PullProgress(status="")  # pragma: no cover - makes this an async generator
+
+    async def embed(self, model: str, inputs: list[str]) -> list[list[float]]:
+        """``POST /embeddings``."""
+        with self._translate(model):
+            result = await self._client.embeddings.create(model=model, input=inputs)
+        return [list(item.embedding) for item in result.data]
+
+    async def health(self) -> str:
+        """Lists the models to prove the server answers. Raises :class:`EndpointUnreachable`."""
+        models = await self.list_models()
+        return f"OpenAI-compatible server, {len(models)} model(s)"
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool."""
+        await self._client.close()

@@ -1,0 +1,3 @@
+(call_expression function: (identifier) @reference.call)
+(type_identifier) @reference.type
+(identifier) @reference.identifier

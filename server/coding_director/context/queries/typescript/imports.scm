@@ -1,0 +1,2 @@
+; inherits: javascript
+(import_alias) @import

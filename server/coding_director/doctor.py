@@ -1,0 +1,139 @@
+"""Health checks of a configuration: endpoints reachable, tier models present, FIM support.
+
+Used by ``coding-director doctor``, ``coding-director models pull`` and the language server's
+status notifications. Each problem comes with the exact command that fixes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from pydantic import Field
+
+from coding_director.backends import BackendError, BackendPool, ModelInfo
+from coding_director.settings import Settings
+from coding_director.wire import WireModel
+
+
+class Check(WireModel):
+    """One check: ``name`` (e.g. ``tier lead model``), ``ok``, a human ``detail`` and, when not ok,
+    the ``fix`` (a command or setting to change)."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+
+
+class DoctorReport(WireModel):
+    """All checks; ``ok`` is True when every check passed. ``missing_models`` lists
+    ``(tier, model)`` pairs absent from their Ollama endpoint (what ``models pull`` would fetch);
+    ``unreachable`` lists endpoints that did not answer."""
+
+    ok: bool
+    checks: list[Check]
+    missing_models: list[tuple[str, str]] = Field(default_factory=list)
+    unreachable: list[str] = Field(default_factory=list)
+
+
+def same_model(wanted: str, present: str) -> bool:
+    """Whether Ollama would serve ``wanted`` as ``present``: a name without a tag means ``:latest``."""
+
+    def full(name: str) -> str:
+        return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+
+    return full(wanted) == full(present)
+
+
+def active_tiers(settings: Settings) -> list[str]:
+    """Tiers in use: both chains, the completion tier and (unless offline) the router tier."""
+    names = [*settings.routing.general_chain, *settings.routing.math_chain, settings.completion.tier]
+    if settings.routing.router != "offline":
+        names.insert(0, settings.routing.router_tier)
+    return list(dict.fromkeys(names))
+
+
+async def diagnose(settings: Settings, pool: BackendPool, timeout_s: float = 10.0) -> DoctorReport:
+    """Check every endpoint and tier of ``settings``. Never raises for server problems."""
+    checks: list[Check] = []
+    missing: list[tuple[str, str]] = []
+    unreachable: list[str] = []
+    listings: dict[str, list[ModelInfo] | None] = {}
+    tiers = active_tiers(settings)
+
+    for tier in tiers:
+        endpoint = settings.endpoint_of(tier)
+        if endpoint in listings:
+            continue
+        backend = pool.for_tier(tier)
+        try:
+            async with asyncio.timeout(timeout_s):
+                version = await backend.health()
+                listings[endpoint] = await backend.list_models()
+            checks.append(Check(name=f"endpoint {endpoint}", ok=True, detail=f"{version} is reachable"))
+        except (BackendError, TimeoutError) as exc:
+            listings[endpoint] = None
+            unreachable.append(endpoint)
+            reason = exc.reason if isinstance(exc, BackendError) else f"no answer within {timeout_s:g} s"
+            fix = exc.fix if isinstance(exc, BackendError) and exc.fix else f"check that a server runs at {endpoint}"
+            checks.append(Check(name=f"endpoint {endpoint}", ok=False, detail=reason, fix=fix))
+
+    for tier in tiers:
+        spec = settings.tier(tier)
+        present = listings[settings.endpoint_of(tier)]
+        if present is None:
+            continue
+        if any(same_model(spec.model, m.name) for m in present):
+            checks.append(Check(name=f"tier {tier} model", ok=True, detail=f"{spec.model} is present"))
+            continue
+        if spec.provider == "ollama":
+            missing.append((tier, spec.model))
+            fix = f"ollama pull {spec.model}   (or: coding-director models pull)"
+        else:
+            fix = f"load {spec.model} on {settings.endpoint_of(tier)} or set tiers.{tier}.model"
+        checks.append(Check(name=f"tier {tier} model", ok=False, detail=f"{spec.model} is missing", fix=fix))
+
+    checks.append(await _fim_check(settings, pool, listings))
+    return DoctorReport(
+        ok=all(c.ok for c in checks), checks=checks, missing_models=missing, unreachable=unreachable
+    )
+
+
+async def _fim_check(settings: Settings, pool: BackendPool, listings: dict[str, list[ModelInfo] | None]) -> Check:
+    tier = settings.completion.tier
+    spec = settings.tier(tier)
+    name = f"completion tier {tier} fill-in-the-middle"
+    if listings.get(settings.endpoint_of(tier)) is None:
+        return Check(name=name, ok=False, detail="unknown: endpoint unreachable", fix="fix the endpoint first")
+    try:
+        info = await pool.for_tier(tier).show(spec.model)
+    except BackendError as exc:
+        return Check(name=name, ok=False, detail=f"unknown: {exc.reason}", fix=exc.fix)
+    if "insert" in info.capabilities:
+        return Check(name=name, ok=True, detail=f"{spec.model} supports insert (suffix): FIM completions")
+    return Check(
+        name=name,
+        ok=False,
+        detail=f"{spec.model} has no 'insert' capability: completions use a prefix-only prompt",
+        fix="use a FIM model for completions, e.g. `ollama pull qwen2.5-coder:1.5b-base` and set "
+        "[tiers.complete] model = \"qwen2.5-coder:1.5b-base\" with [completion] tier = \"complete\"",
+    )
+
+
+async def pull_missing(
+    settings: Settings,
+    pool: BackendPool,
+    report: DoctorReport,
+    on_progress: Callable[[str, str, int | None, int | None], None],
+) -> list[str]:
+    """Pull every model in ``report.missing_models``; ``on_progress(model, status, completed, total)``
+    is called for each progress line (bytes). Returns the models that failed, with reasons."""
+    failed: list[str] = []
+    for tier, model in dict.fromkeys(report.missing_models):
+        try:
+            async for progress in pool.for_tier(tier).pull(model):
+                on_progress(model, progress.status, progress.completed, progress.total)
+        except BackendError as exc:
+            failed.append(f"{model}: {exc.reason}")
+    return failed

@@ -1,0 +1,119 @@
+"""The public API: :class:`CodingDirector` routes a request and escalates it through the team.
+
+The CLI, the language server and Python callers all go through this class::
+
+    from coding_director import CodingDirector
+
+    director = CodingDirector()                        # settings from file/env, see settings.py
+    result = director.get_assistance("Provide a Python implementation of the Black-Scholes formula.")
+    print(result.answer, result.final_tier, [a.outcome for a in result.attempts])
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, Sequence
+from typing import TYPE_CHECKING
+
+from coding_director.backends import BackendPool, HealthTracker, Message
+from coding_director.results import Assistance, Domain, Intent
+from coding_director.routing.escalation import Event, Finished, Request, escalate
+from coding_director.routing.router import route
+from coding_director.routing.verify import Check, Target, language_mentioned
+from coding_director.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from coding_director.context import CodeContext
+
+
+class CodingDirector:
+    """Routes requests to the team of models and escalates on checked failures.
+
+    ``settings`` defaults to :func:`~coding_director.settings.load_settings` (TOML file named by
+    ``CODING_DIRECTOR_CONFIG``, environment). One instance keeps the connection pools and the
+    per-tier health (cooldowns) across requests; close it with :meth:`aclose` when done.
+    """
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings if settings is not None else load_settings()
+        self.pool = BackendPool(self.settings)
+        self.health = HealthTracker(self.settings.health.allowed_fails, self.settings.health.cooldown_s)
+
+    async def stream_assistance(
+        self,
+        prompt: str,
+        context: CodeContext | str | None = None,
+        *,
+        intent: Intent | None = None,
+        domain: Domain | None = None,
+        language: str | None = None,
+        history: Sequence[Message] = (),
+        extra_checks: Sequence[Check] = (),
+    ) -> AsyncGenerator[Event]:
+        """Route ``prompt`` and run it through the chain, yielding events as they happen.
+
+        ``context`` is a :class:`~coding_director.context.CodeContext` (rendered into the prompt) or
+        a plain code snippet. ``intent``/``domain`` override the router. ``language`` is the
+        language answers are checked in (default: the context's, else one named in the prompt).
+        ``extra_checks`` are more verification checks (each returns a reason or ``None``).
+        The last event is :class:`~coding_director.routing.escalation.Finished`. Cancellable at
+        any point; model failures never raise (they are recorded as attempts).
+        """
+        context_text, code, context_language = _context_parts(context)
+        decision = await route(self.settings, self.pool, prompt, code, intent=intent, domain=domain)
+        target = Target(
+            intent=decision.intent,
+            language=language or context_language or language_mentioned(prompt),
+            extra_checks=tuple(extra_checks),
+        )
+        request = Request(prompt=prompt, route=decision, target=target, context_text=context_text,
+                          history=list(history))
+        events = escalate(self.settings, self.pool, self.health, request)
+        async with contextlib.aclosing(events):
+            async for event in events:
+                yield event
+
+    async def aget_assistance(
+        self,
+        prompt: str,
+        context: CodeContext | str | None = None,
+        *,
+        intent: Intent | None = None,
+        domain: Domain | None = None,
+        language: str | None = None,
+    ) -> Assistance:
+        """Like :meth:`stream_assistance` but returns only the final :class:`Assistance`."""
+        result: Assistance | None = None
+        async for event in self.stream_assistance(prompt, context, intent=intent, domain=domain, language=language):
+            if isinstance(event, Finished):
+                result = event.assistance
+        assert result is not None, "escalate() always ends with Finished"
+        return result
+
+    def get_assistance(self, prompt: str, context: CodeContext | str | None = None) -> Assistance:
+        """Blocking form of :meth:`aget_assistance` for scripts (runs its own event loop; do not call
+        it from inside a running loop)."""
+
+        async def run() -> Assistance:
+            try:
+                return await self.aget_assistance(prompt, context)
+            finally:
+                await self.aclose()
+
+        return asyncio.run(run())
+
+    async def aclose(self) -> None:
+        """Close the backends' connection pools (they are re-created on the next request)."""
+        await self.pool.aclose()
+
+
+def _context_parts(context: CodeContext | str | None) -> tuple[str | None, str | None, str | None]:
+    """(rendered text for the prompt, raw code for the classifier, language) of a context."""
+    if context is None:
+        return None, None, None
+    if isinstance(context, str):
+        return f"```\n{context}\n```", context, None
+    from coding_director.context import render_context
+
+    return render_context(context), context.focus.text, context.language

@@ -1,0 +1,1 @@
+"""Use cases (chat, code actions, completions, status) as plain async functions, below the LSP layer."""

@@ -1,0 +1,216 @@
+"""Code actions: which actions a selection offers (no model involved) and the edit a Fix or an
+*Add docstring* computes (the model runs only here, in ``codeAction/resolve``).
+
+Positions are LSP's: 0-based lines, UTF-16 columns. An edit always replaces whole lines: the
+smallest enclosing syntactic unit (the innermost definition around the selection, from the
+context engine), or the selected lines when there is none.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import Field
+
+from coding_director.context import DocumentStore, check_splice, extract
+from coding_director.engine import CodingDirector
+from coding_director.results import Assistance, Intent
+from coding_director.routing.escalation import Event, Finished
+from coding_director.routing.verify import code_blocks, language_of_tag
+from coding_director.wire import WireModel
+
+ActionKind = Literal["fix", "explain", "docs", "test"]
+
+#: (title, LSP code action kind when there are no diagnostics) per action; a Fix with diagnostics
+#: is a ``quickfix``.
+ACTIONS: dict[ActionKind, tuple[str, str]] = {
+    "fix": ("Fix with Coding Director", "refactor.rewrite"),
+    "explain": ("Explain with Coding Director", "empty"),
+    "docs": ("Add docstring with Coding Director", "refactor.rewrite"),
+    "test": ("Generate tests with Coding Director", "empty"),
+}
+
+PROMPTS: dict[ActionKind, str] = {
+    "fix": "Fix the problems in this code.",
+    "explain": "Explain this code.",
+    "docs": "Add a docstring (or doc comment) to this definition.",
+    "test": "Generate unit tests for this code.",
+}
+
+#: Actions whose result is an edit of the document (the others answer in the chat panel).
+EDIT_ACTIONS: frozenset[str] = frozenset({"fix", "docs"})
+
+
+class ActionData(WireModel):
+    """What a listed code action carries to ``codeAction/resolve`` (its ``data``).
+
+    ``version`` is the document version the action was listed for. ``diagnostics`` are the
+    messages of the diagnostics in the range (they go into the prompt).
+    """
+
+    action: ActionKind
+    uri: str
+    version: int
+    start_line: int = Field(ge=0)
+    start_character: int = Field(ge=0)
+    end_line: int = Field(ge=0)
+    end_character: int = Field(ge=0)
+    diagnostics: list[str] = Field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class LineEdit:
+    """Replace the text from ``(start_line, 0)`` to ``(end_line, end_character)`` (LSP positions,
+    UTF-16 columns; the end is the start of the next line, or the end of the file) of version
+    ``version`` of ``uri`` with ``new_text``."""
+
+    uri: str
+    version: int
+    start_line: int
+    end_line: int
+    end_character: int
+    new_text: str
+
+
+class ActionError(Exception):
+    """A code action could not produce its result; ``str()`` is shown to the user."""
+
+
+class StaleDocument(ActionError):
+    """The document changed while the edit was computed, so the edit was not applied."""
+
+
+def list_actions(has_diagnostics: bool) -> list[tuple[ActionKind, str, str]]:
+    """The actions offered on a selection: ``(action, title, LSP kind)``. Never calls a model."""
+    result: list[tuple[ActionKind, str, str]] = []
+    for action, (title, kind) in ACTIONS.items():
+        if action == "fix" and has_diagnostics:
+            kind = "quickfix"
+        result.append((action, title, kind))
+    return result
+
+
+def target_lines(store: DocumentStore, data: ActionData) -> tuple[int, int, str | None]:
+    """The lines a Fix/docstring edit replaces: ``(start_line, end_line_exclusive, unit name)``.
+
+    The innermost enclosing definition that contains the selection (context engine), else the
+    selected lines (a selection ending at column 0 does not include that line).
+    Raises :class:`ActionError` when the document is not open.
+    """
+    doc = store.get(data.uri)
+    if doc is None:
+        raise ActionError(f"{data.uri} is not open")
+    ctx = extract(store, data.uri, (data.start_line, data.start_character), (data.end_line, data.end_character),
+                  token_budget=200)
+    if ctx.focus.kind == "definition":
+        return ctx.focus.start_line - 1, ctx.focus.end_line, ctx.focus.name
+    end = data.end_line if data.end_character == 0 and data.end_line > data.start_line else data.end_line + 1
+    return data.start_line, end, None
+
+
+def reindent(code: str, indent: str) -> str:
+    """``code`` dedented, then indented with ``indent`` (blank lines stay empty)."""
+    body = textwrap.dedent(code.strip("\n"))
+    return textwrap.indent(body, indent) if indent else body
+
+
+def replacement_from_answer(answer: str, language: str | None, indent: str) -> str | None:
+    """The code to splice in: the first fenced block of the answer in ``language`` (or untagged),
+    re-indented to ``indent``. ``None`` when the answer has no such block."""
+    for block in code_blocks(answer):
+        tagged = language_of_tag(block.tag) if block.tag else None
+        if block.tag and tagged is not None and language is not None and tagged != language:
+            continue
+        if block.code.strip():
+            return reindent(block.code, indent)
+    return None
+
+
+async def compute_edit(
+    director: CodingDirector,
+    store: DocumentStore,
+    data: ActionData,
+) -> tuple[LineEdit, Assistance]:
+    """Run a Fix or *Add docstring* through the team and return the edit for the current version.
+
+    The answer must contain a code block that keeps the whole file parseable once spliced in
+    (an extra verification check, so a failing splice escalates to the next tier). Raises
+    :class:`ActionError` when no tier produced a usable edit, and :class:`StaleDocument` when the
+    document changed while the team was working (the edit is never applied to a newer version).
+    """
+    events = stream_edit(director, store, data)
+    result: tuple[LineEdit, Assistance] | None = None
+    async for item in events:
+        if isinstance(item, tuple):
+            result = item
+    assert result is not None
+    return result
+
+
+async def stream_edit(
+    director: CodingDirector, store: DocumentStore, data: ActionData
+) -> AsyncGenerator[Event | tuple[LineEdit, Assistance]]:
+    """Like :func:`compute_edit`, but yields the engine's events, then ``(LineEdit, Assistance)``."""
+    doc = store.get(data.uri)
+    if doc is None:
+        raise ActionError(f"{data.uri} is not open")
+    version, text, language = doc.version, doc.text, doc.language
+    start, end, unit = target_lines(store, data)
+    lines = text.splitlines(keepends=True)
+    original = "".join(lines[start:end])
+    first = lines[start] if start < len(lines) else ""
+    indent = first[: len(first) - len(first.lstrip(" \t"))]
+    end_character = 0
+    end_line = end
+    if end >= len(lines):  # the unit runs to the end of the file: replace up to its very end
+        end_line = max(0, len(lines) - 1)
+        end_character = len(lines[-1].encode("utf-16-le")) // 2 if lines else 0
+    trailing_newline = original.endswith("\n")
+
+    def splice_check(answer: str) -> str | None:
+        code = replacement_from_answer(answer, language, indent)
+        if code is None:
+            return "no code block to splice into the file"
+        replacement = code + ("\n" if trailing_newline else "")
+        problems = check_splice(text, start, 0, end_line, end_character, replacement, language or "")
+        if problems:
+            p = problems[0]
+            return f"the fix spliced into the file does not parse: {p.message} at line {p.line + 1}"
+        return None
+
+    ctx = extract(store, data.uri, (data.start_line, data.start_character), (data.end_line, data.end_character),
+                  diagnostics=None, token_budget=director.settings.context.token_budget)
+    prompt = PROMPTS[data.action]
+    if unit:
+        prompt += f" The unit to change is `{unit}` (lines {start + 1}-{end}); return all of it."
+    if data.diagnostics:
+        prompt += "\nDiagnostics:\n" + "\n".join(f"- {d}" for d in data.diagnostics)
+    intent: Intent = "fix" if data.action == "fix" else "docs"
+    assistance: Assistance | None = None
+    event: Event
+    async for event in director.stream_assistance(prompt, ctx, intent=intent, language=language,
+                                                  extra_checks=(splice_check,)):
+        yield event
+        if isinstance(event, Finished):
+            assistance = event.assistance
+    assert assistance is not None
+    if not assistance.accepted:
+        reasons = "; ".join(f"{a.tier}: {a.reason}" for a in assistance.attempts if a.reason)
+        raise ActionError(f"no tier produced a fix that keeps the file parseable ({reasons})")
+    current = store.get(data.uri)
+    if current is None or current.version != version:
+        now = "closed" if current is None else f"at version {current.version}"
+        raise StaleDocument(f"the document changed while the fix was computed (version {version}, now {now}); "
+                            "the edit was not applied: run the action again")
+    code = replacement_from_answer(assistance.answer, language, indent)
+    assert code is not None  # the splice check accepted it
+    new_text = code + ("\n" if trailing_newline else "")
+    yield (LineEdit(data.uri, version, start, end_line, end_character, new_text), assistance)
+
+
+def diagnostics_messages(messages: Sequence[str]) -> list[str]:
+    """Diagnostics messages as carried in :class:`ActionData` (at most 10, one line each)."""
+    return [m.splitlines()[0][:200] for m in messages[:10] if m.strip()]

@@ -1,0 +1,54 @@
+"""The chat use case: answer a :class:`~coding_director.messages.ChatParams` with the team,
+reporting every step as a :class:`~coding_director.messages.ChatEvent`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from coding_director.backends import Message
+from coding_director.context import DocumentStore, extract
+from coding_director.engine import CodingDirector
+from coding_director.messages import ChatEvent, ChatParams
+from coding_director.results import Assistance
+from coding_director.routing.escalation import AttemptFinished, AttemptStarted, Event, Finished, TextDelta
+
+
+def chat_event(chat_id: str, event: Event) -> ChatEvent | None:
+    """The wire form of an engine event (``None`` for :class:`Finished`, which is the response)."""
+    if isinstance(event, AttemptStarted):
+        return ChatEvent(chat_id=chat_id, kind="attemptStarted", tier=event.tier, model=event.model)
+    if isinstance(event, TextDelta):
+        return ChatEvent(chat_id=chat_id, kind="text", tier=event.tier, text=event.text)
+    if isinstance(event, AttemptFinished):
+        a = event.attempt
+        return ChatEvent(chat_id=chat_id, kind="attemptFinished", tier=a.tier, model=a.model, attempt=a)
+    return None
+
+
+async def run_chat(
+    director: CodingDirector,
+    store: DocumentStore,
+    params: ChatParams,
+    on_event: Callable[[Event], None],
+) -> Assistance:
+    """Answer ``params``; ``on_event`` sees every engine event as it happens.
+
+    When ``params.text_document`` is open in ``store``, the code context of ``params.range`` (or
+    of the document's start) is extracted within ``context.token_budget`` tokens and given to the
+    team. Cancelling the calling task stops generation at once.
+    """
+    context = None
+    if params.text_document is not None and store.get(params.text_document.uri) is not None:
+        rng = params.range
+        start = (rng.start.line, rng.start.character) if rng else (0, 0)
+        end = (rng.end.line, rng.end.character) if rng else None
+        context = extract(store, params.text_document.uri, start, end,
+                          token_budget=director.settings.context.token_budget)
+    history = [Message(role=m.role, content=m.content) for m in params.history]
+    result: Assistance | None = None
+    async for event in director.stream_assistance(params.prompt, context, intent=params.intent, history=history):
+        on_event(event)
+        if isinstance(event, Finished):
+            result = event.assistance
+    assert result is not None
+    return result

@@ -1,0 +1,55 @@
+"""What the status bar shows, computed from a doctor report and from what requests observe."""
+
+from __future__ import annotations
+
+from coding_director.doctor import DoctorReport
+from coding_director.messages import StatusParams
+from coding_director.settings import Settings
+
+
+def status_from_report(settings: Settings, report: DoctorReport) -> StatusParams:
+    """``endpointDown`` (with the fix), ``modelsMissing`` (with the pull command) or ``ready``."""
+    enabled = settings.completion.enabled
+    if report.unreachable:
+        endpoint = report.unreachable[0]
+        fix = next((c.fix for c in report.checks if not c.ok and c.fix and endpoint in c.name), None)
+        return StatusParams(state="endpointDown", endpoint=endpoint, completions_enabled=enabled,
+                            message=f"Cannot reach {endpoint}." + (f" Fix: {fix}" if fix else ""))
+    if report.missing_models:
+        models = sorted({m for _, m in report.missing_models})
+        return StatusParams(state="modelsMissing", missing_models=models, completions_enabled=enabled,
+                            endpoint=settings.ollama.host,
+                            message=f"Missing models: {', '.join(models)}. Pull them with "
+                                    "'Coding Director: Pull missing models' or `coding-director models pull`.")
+    return StatusParams(state="ready", endpoint=settings.ollama.host, completions_enabled=enabled,
+                        message="Coding Director is ready.")
+
+
+class StatusTracker:
+    """Remembers the last status sent so that only changes are notified (no storm of updates)."""
+
+    def __init__(self) -> None:
+        self.current: StatusParams | None = None
+        self._idle: StatusParams | None = None
+
+    def set_idle(self, status: StatusParams) -> StatusParams | None:
+        """Record the status to show when no request runs; returns it when it differs from the
+        current one (i.e. it should be sent), else ``None``."""
+        self._idle = status
+        return self._change(status)
+
+    def busy(self, tier: str) -> StatusParams | None:
+        """A request is being answered by ``tier``."""
+        base = self._idle or StatusParams(state="ready", message="")
+        return self._change(base.model_copy(update={"state": "busy", "busy_tier": tier,
+                                                    "message": f"{tier} is answering..."}))
+
+    def idle(self) -> StatusParams | None:
+        """No request runs any more: back to the idle status."""
+        return self._change(self._idle) if self._idle else None
+
+    def _change(self, status: StatusParams) -> StatusParams | None:
+        if self.current is not None and self.current == status:
+            return None
+        self.current = status
+        return status

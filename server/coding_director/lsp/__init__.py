@@ -1,0 +1,1 @@
+"""The language server (pygls). This is the only package that imports pygls or lsprotocol."""

@@ -1,0 +1,76 @@
+"""What the engine returns: the route taken, every attempt made, and the answer.
+
+These models are the wire format of ``codingDirector/chat`` and of ``coding-director ask --json``;
+their JSON Schemas live in ``shared-schemas/`` (see :mod:`coding_director.schemas`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from coding_director.wire import WireModel
+
+Domain = Literal["math", "general"]
+Intent = Literal[
+    "explain", "fix", "generate", "test", "docs", "refactor", "review", "complete", "question"
+]
+DecidedBy = Literal["offline", "model", "caller"]
+Outcome = Literal["accepted", "rejected", "error", "skipped"]
+
+#: Intents whose answer must contain code that parses in the target language.
+CODE_INTENTS: frozenset[str] = frozenset({"fix", "generate", "test", "refactor", "docs"})
+
+
+class RouteDecision(WireModel):
+    """How a request was classified.
+
+    ``confidence`` is in [0, 1]. ``decided_by`` is ``offline`` (the rule-based classifier),
+    ``model`` (the router model agreed or overrode it) or ``caller`` (an explicit intent/domain).
+    ``reason`` says why the router model was or was not consulted, or why its answer was ignored.
+    """
+
+    domain: Domain
+    intent: Intent
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    decided_by: DecidedBy
+    reason: str | None = None
+
+
+class Attempt(WireModel):
+    """One tier's try at a request.
+
+    ``outcome``: ``accepted`` (passed every check), ``rejected`` (answered but failed a check),
+    ``error`` (transport error, timeout, missing model, error mid-stream) or ``skipped`` (tier
+    cooling down or its endpoint already found dead in this request). ``fix`` is the exact action
+    that removes an error's cause, when known (``ollama pull codellama:13b``). ``latency_ms`` is wall time
+    from the request to the last token, in milliseconds; token counts are as reported by the server
+    (``None`` when unknown).
+    """
+
+    tier: str
+    model: str
+    outcome: Outcome
+    reason: str | None = None
+    fix: str | None = None
+    latency_ms: Annotated[float, Field(ge=0.0)] = 0.0
+    first_token_ms: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+class Assistance(WireModel):
+    """The result of one request.
+
+    ``answer`` is the accepted answer, or when every tier failed the best rejected answer (with
+    ``accepted = False``), or an empty string when no tier produced any text. ``final_tier`` is the
+    tier whose text is in ``answer`` (``None`` when there is none). ``attempts`` lists every tier
+    tried or skipped, in order.
+    """
+
+    answer: str
+    route: RouteDecision
+    attempts: list[Attempt]
+    final_tier: str | None
+    accepted: bool

@@ -1,0 +1,1 @@
+"""Routing: the offline classifier, the router model, verification checks and escalation."""

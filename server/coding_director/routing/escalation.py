@@ -1,0 +1,261 @@
+"""Escalation: try the tiers of a chain in order until an answer passes verification.
+
+Per attempt, in order: skip the tier if it is cooling down (:class:`HealthTracker`) or its endpoint
+was already found unreachable in this request; stream the answer under a timeout of
+``min(tier.timeout_s or routing.attempt_timeout_s, time left of routing.request_timeout_s)``;
+classify the outcome:
+
+- ``error``: unreachable endpoint, timeout, missing model (404), bad request, error mid-stream;
+- ``rejected``: answered, but a verification check failed (:mod:`coding_director.routing.verify`);
+- ``accepted``: passed every check; escalation stops.
+
+The next tier's prompt carries every earlier failure (:func:`prompts.failure_evidence`). At most
+``routing.max_attempts`` tiers are asked. When all fail, the best rejected answer is returned with
+``accepted = False``: answers that failed only a code check rank above refusals, which rank above
+partial answers cut by an error; among equals the later (stronger) tier wins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+
+from coding_director.backends import (
+    BackendError,
+    BackendPool,
+    Chunk,
+    EndpointUnreachable,
+    GenerateOptions,
+    HealthTracker,
+    Message,
+)
+from coding_director.results import Assistance, Attempt, Outcome, RouteDecision
+from coding_director.routing.prompts import Failure, build_messages
+from coding_director.routing.verify import Target, verify
+from coding_director.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptStarted:
+    """Tier ``tier`` (serving ``model``) starts answering; text streamed before is superseded."""
+
+    tier: str
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """The next piece of ``tier``'s answer."""
+
+    tier: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptFinished:
+    """An attempt ended (or was skipped) with ``attempt.outcome``."""
+
+    attempt: Attempt
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The request is done; ``assistance`` is the final result."""
+
+    assistance: Assistance
+
+
+Event = AttemptStarted | TextDelta | AttemptFinished | Finished
+
+
+@dataclass
+class Request:
+    """One request as escalation sees it. ``context_text`` is the rendered code context;
+    ``target`` says what the answer is verified against."""
+
+    prompt: str
+    route: RouteDecision
+    target: Target
+    context_text: str | None = None
+    history: list[Message] = field(default_factory=list)
+
+
+@dataclass
+class _Candidate:
+    rank: int
+    order: int
+    tier: str
+    text: str
+
+
+_END = object()
+
+
+def chain_for(settings: Settings, route: RouteDecision) -> list[str]:
+    """The tier names to try for ``route``: ``routing.math_chain`` or ``routing.general_chain``."""
+    return list(settings.routing.math_chain if route.domain == "math" else settings.routing.general_chain)
+
+
+async def _stream_with_timeout(
+    pool: BackendPool, tier: str, model: str, messages: list[Message], options: GenerateOptions, timeout_s: float
+) -> AsyncGenerator[Chunk]:
+    """Stream one attempt from a child task so that the timeout never spans a ``yield`` of ours.
+
+    Raises :class:`TimeoutError` after ``timeout_s`` seconds and :class:`BackendError` from the
+    backend. Closing this generator cancels the child task, which closes the HTTP stream.
+    """
+    queue: asyncio.Queue[object] = asyncio.Queue()
+
+    async def pump() -> None:
+        try:
+            async with asyncio.timeout(timeout_s):
+                async for chunk in pool.for_tier(tier).chat_stream(model, messages, options):
+                    queue.put_nowait(chunk)
+            queue.put_nowait(_END)
+        except Exception as exc:  # handed to the consumer, which re-raises it
+            queue.put_nowait(exc)
+
+    task = asyncio.create_task(pump())
+    try:
+        while True:
+            item = await queue.get()
+            if item is _END:
+                return
+            if isinstance(item, Exception):
+                raise item
+            assert isinstance(item, Chunk)
+            yield item
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def escalate(
+    settings: Settings, pool: BackendPool, health: HealthTracker, request: Request
+) -> AsyncGenerator[Event]:
+    """Run ``request`` through its chain, yielding events; the last event is :class:`Finished`.
+
+    Cancellation (``CancelledError``, or closing the generator) stops the current stream at once.
+    Never raises for model failures: they become attempts with outcome ``error``.
+    """
+    routing = settings.routing
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + routing.request_timeout_s
+    attempts: list[Attempt] = []
+    failures: list[Failure] = []
+    candidates: list[_Candidate] = []
+    dead_endpoints: dict[str, tuple[str, str | None]] = {}
+    asked = 0
+
+    def skip(tier: str, model: str, reason: str, fix: str | None = None) -> AttemptFinished:
+        attempt = Attempt(tier=tier, model=model, outcome="skipped", reason=reason, fix=fix)
+        attempts.append(attempt)
+        return AttemptFinished(attempt)
+
+    for tier in chain_for(settings, request.route):
+        spec = settings.tier(tier)
+        endpoint = settings.endpoint_of(tier)
+        if asked >= routing.max_attempts:
+            yield skip(tier, spec.model, f"maximum of {routing.max_attempts} attempts reached")
+            continue
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            yield skip(tier, spec.model, f"request deadline of {routing.request_timeout_s:g} s reached")
+            continue
+        if endpoint in dead_endpoints:
+            yield skip(tier, spec.model, *dead_endpoints[endpoint])
+            continue
+        cooling = health.cooling(tier)
+        if cooling:
+            yield skip(tier, spec.model, cooling)
+            continue
+
+        asked += 1
+        yield AttemptStarted(tier, spec.model)
+        messages = build_messages(
+            request.prompt,
+            intent=request.route.intent,
+            domain=request.route.domain,
+            context_text=request.context_text,
+            history=request.history,
+            failures=failures,
+        )
+        options = GenerateOptions(num_predict=spec.num_predict, temperature=spec.temperature, max_ctx=spec.max_ctx)
+        timeout_s = min(spec.timeout_s or routing.attempt_timeout_s, remaining)
+        started = time.perf_counter()
+        first_token_ms: float | None = None
+        parts: list[str] = []
+        usage: Chunk | None = None
+        error: str | None = None
+        fix: str | None = None
+        stream = _stream_with_timeout(pool, tier, spec.model, messages, options, timeout_s)
+        try:
+            async for chunk in stream:
+                if chunk.text:
+                    if first_token_ms is None:
+                        first_token_ms = (time.perf_counter() - started) * 1000
+                    parts.append(chunk.text)
+                    yield TextDelta(tier, chunk.text)
+                if chunk.prompt_tokens is not None or chunk.completion_tokens is not None:
+                    usage = chunk
+        except TimeoutError:
+            error = f"timeout: no complete answer within {timeout_s:.3g} s"
+        except EndpointUnreachable as exc:
+            error, fix = exc.reason, exc.fix
+            dead_endpoints[endpoint] = (f"endpoint unreachable (found by tier {tier}): {exc.reason}", exc.fix)
+        except BackendError as exc:
+            error, fix = exc.reason, exc.fix
+        finally:
+            await stream.aclose()
+        latency_ms = (time.perf_counter() - started) * 1000
+        text = "".join(parts)
+
+        outcome: Outcome
+        reason: str | None
+        if error is not None:
+            outcome, reason = "error", error
+            health.record_error(tier, error)
+            if text.strip():
+                candidates.append(_Candidate(0, len(attempts), tier, text))
+        else:
+            health.record_success(tier)
+            reason = verify(text, request.target)
+            outcome = "rejected" if reason else "accepted"
+            if reason and text.strip():
+                rank = 1 if reason.startswith("refusal") else 2
+                candidates.append(_Candidate(rank, len(attempts), tier, text))
+        attempt = Attempt(
+            tier=tier,
+            model=spec.model,
+            outcome=outcome,
+            reason=reason,
+            fix=fix,
+            latency_ms=round(latency_ms, 3),
+            first_token_ms=round(first_token_ms, 3) if first_token_ms is not None else None,
+            prompt_tokens=usage.prompt_tokens if usage else None,
+            completion_tokens=usage.completion_tokens if usage else None,
+        )
+        attempts.append(attempt)
+        yield AttemptFinished(attempt)
+        if outcome == "accepted":
+            yield Finished(
+                Assistance(answer=text, route=request.route, attempts=attempts, final_tier=tier, accepted=True)
+            )
+            return
+        failures.append(Failure(tier, spec.model, reason or "", text))
+
+    best = max(candidates, key=lambda c: (c.rank, c.order), default=None)
+    yield Finished(
+        Assistance(
+            answer=best.text if best else "",
+            route=request.route,
+            attempts=attempts,
+            final_tier=best.tier if best else None,
+            accepted=False,
+        )
+    )

@@ -1,0 +1,162 @@
+"""Verification: the checks an answer must pass before it is accepted.
+
+Each check takes the answer and a :class:`Target` and returns a reason (a one-line string that
+the next tier and the user see) or ``None``. Checks run in order and the first reason rejects:
+
+1. :func:`check_empty`: nothing but white space;
+2. :func:`check_refusal`: the answer opens with a refusal and offers no code;
+3. :func:`check_code`: for code-producing intents, a fenced code block must exist and each block in
+   a language we can parse must parse (tree-sitter, :func:`coding_director.context.check_syntax`);
+4. ``Target.extra_checks``: callers add checks, e.g. the language server's "the fix spliced into
+   the file keeps it parseable".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from coding_director.results import CODE_INTENTS
+
+Check = Callable[[str], str | None]
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an answer is checked against: the request's ``intent`` and the target ``language``
+    (one of :func:`coding_director.context.detect_language`'s names, or ``None`` when unknown)."""
+
+    intent: str
+    language: str | None = None
+    extra_checks: Sequence[Check] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class CodeBlock:
+    """A fenced code block of an answer. ``tag`` is the fence's info word (lower case, may be
+    empty); ``closed`` is False when the answer ended inside the block (truncated)."""
+
+    tag: str
+    code: str
+    closed: bool
+
+
+_FENCE_RE = re.compile(
+    r"^[ \t]*(```+|~~~+)[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:(?P<close>^[ \t]*\1[ \t]*$)|\Z)", re.MULTILINE | re.DOTALL
+)
+
+_TAG_LANGUAGES = {
+    "python": "python", "py": "python", "python3": "python", "py3": "python",
+    "javascript": "javascript", "js": "javascript", "jsx": "javascript", "node": "javascript", "mjs": "javascript",
+    "typescript": "typescript", "ts": "typescript", "tsx": "tsx",
+    "go": "go", "golang": "go", "rust": "rust", "rs": "rust", "java": "java",
+    "c": "c", "h": "c", "cpp": "cpp", "c++": "cpp", "cc": "cpp", "cxx": "cpp", "hpp": "cpp",
+}
+
+_MENTION_RULES = tuple(
+    (language, re.compile(pattern, re.IGNORECASE))
+    for language, pattern in (
+        ("typescript", r"\btypescript\b|\bts\b"),
+        ("javascript", r"\bjavascript\b|\bnode(\.js)?\b|\bexpress\b|\bjs\b"),
+        ("python", r"\bpython\b|\bflask\b|\bdjango\b|\bfastapi\b|\bpandas\b|\bnumpy\b|\bpytest\b"),
+        ("rust", r"\brust\b|\bcargo\b"),
+        ("go", r"\bgolang\b|\bin go\b"),
+        ("java", r"\bjava\b(?!script)"),
+        ("cpp", r"\bc\+\+|\bcpp\b"),
+        ("c", r"\bin c\b|\bansi c\b"),
+    )
+)
+
+_REFUSAL_RE = re.compile(
+    r"^\W*(i'?m sorry|i am sorry|sorry,|i cannot|i can'?t|i can not|i won'?t|i will not|i am unable|"
+    r"i'?m unable|i'?m not able|i am not able|as an ai|i apologi[sz]e,? but|unfortunately,? i (can|am))",
+    re.IGNORECASE,
+)
+
+
+def language_of_tag(tag: str) -> str | None:
+    """The parser name for a fence info word (``py`` -> ``python``), ``None`` when unknown."""
+    return _TAG_LANGUAGES.get(tag.lower())
+
+
+def language_mentioned(prompt: str) -> str | None:
+    """The programming language a prompt names ("... in Python", "a Flask endpoint"), if any."""
+    for language, pattern in _MENTION_RULES:
+        if pattern.search(prompt):
+            return language
+    return None
+
+
+def code_blocks(answer: str) -> list[CodeBlock]:
+    """The fenced code blocks of a markdown ``answer``, in order (an unterminated last block counts)."""
+    blocks = []
+    for match in _FENCE_RE.finditer(answer):
+        body = match.group(3)
+        if body.endswith("\n"):
+            body = body[:-1]
+        blocks.append(CodeBlock(tag=match.group(2).lower(), code=body, closed=match.group("close") is not None))
+    return blocks
+
+
+def check_empty(answer: str, target: Target) -> str | None:
+    """Reject an answer that is empty or white space."""
+    return "empty answer" if not answer.strip() else None
+
+
+def check_refusal(answer: str, target: Target) -> str | None:
+    """Reject an answer that opens with a refusal ("I'm sorry, but I can't ...") and has no code."""
+    head = answer.lstrip()[:300]
+    if _REFUSAL_RE.match(head) and not code_blocks(answer):
+        first_line = head.splitlines()[0] if head else ""
+        return f"refusal: {first_line[:100]!r}"
+    return None
+
+
+def check_code(answer: str, target: Target) -> str | None:
+    """For code-producing intents (:data:`~coding_director.results.CODE_INTENTS`): demand a code
+    block (except for ``docs``) and reject the first block that does not parse.
+
+    A block's language comes from its fence tag, else from ``target.language``; blocks in other
+    languages (shell, JSON, ...) are not checked. The reason names the language, the 1-based line
+    and column of the first syntax problem, and the offending line.
+    """
+    if target.intent not in CODE_INTENTS:
+        return None
+    blocks = code_blocks(answer)
+    if not blocks:
+        return None if target.intent == "docs" else "no code block in the answer"
+    from coding_director.context import check_syntax
+
+    for index, block in enumerate(blocks, start=1):
+        language = language_of_tag(block.tag) if block.tag else target.language
+        if language is None:
+            continue
+        problems = check_syntax(block.code, language)
+        if problems:
+            first = problems[0]
+            lines = block.code.splitlines()
+            offending = lines[first.line].strip() if 0 <= first.line < len(lines) else ""
+            truncated = "" if block.closed else " (the block is unterminated: answer cut off?)"
+            where = f"code block {index}" if len(blocks) > 1 else "code block"
+            return (
+                f"{language} {where} does not parse: {first.message} at line {first.line + 1}, "
+                f"column {first.column + 1}: {offending[:80]!r}{truncated}"
+            )
+    return None
+
+
+CHECKS: tuple[Callable[[str, Target], str | None], ...] = (check_empty, check_refusal, check_code)
+
+
+def verify(answer: str, target: Target) -> str | None:
+    """Run every check in order; the first reason found rejects the answer. ``None`` accepts it."""
+    for check in CHECKS:
+        reason = check(answer, target)
+        if reason:
+            return reason
+    for extra in target.extra_checks:
+        reason = extra(answer)
+        if reason:
+            return reason
+    return None

@@ -1,0 +1,310 @@
+"""Configuration: one pydantic-settings model for every entry point (CLI, API, language server).
+
+Precedence, lowest first (each layer overrides only the keys it names):
+
+1. defaults below (the seed design's team of models);
+2. a TOML file: ``--config PATH`` or the ``CODING_DIRECTOR_CONFIG`` environment variable;
+3. ``OLLAMA_HOST`` (the variable every Ollama client honours) for ``ollama.host``;
+4. a ``.env`` file in the working directory, then environment variables, both prefixed
+   ``CODING_DIRECTOR_`` with ``__`` between nested keys
+   (``CODING_DIRECTOR_ROUTING__ROUTER=offline``, ``CODING_DIRECTOR_TIERS__LEAD__MODEL=...``);
+5. explicit overrides passed by the caller (the language server's ``initializationOptions``).
+
+A malformed file or value raises :class:`SettingsError` whose message names the key; nothing is
+ever half-configured.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+CONFIG_ENV = "CODING_DIRECTOR_CONFIG"
+ENV_PREFIX = "CODING_DIRECTOR_"
+DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
+
+Provider = Literal["ollama", "openai"]
+RouterMode = Literal["auto", "model", "offline"]
+
+
+class SettingsError(ValueError):
+    """A configuration value or file is invalid. ``str(error)`` names the offending key(s)."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class TierSettings(_Section):
+    """One member of the team: which model answers and where it is served.
+
+    ``provider = "ollama"`` talks to ``base_url`` or, when unset, ``ollama.host``.
+    ``provider = "openai"`` talks to any OpenAI-compatible server (llama.cpp, vLLM, LM Studio,
+    OpenRouter) at ``base_url`` (required), with the API key read from the environment variable
+    named by ``api_key_env``.
+    """
+
+    model: str = Field(min_length=1)
+    provider: Provider = "ollama"
+    base_url: str | None = None
+    api_key_env: str | None = None
+    max_ctx: int = Field(default=32768, ge=512, description="Upper bound for num_ctx, in tokens.")
+    temperature: float = Field(default=0.2, ge=0.0, le=2.0)
+    num_predict: int = Field(default=1024, ge=1, description="Maximum tokens generated per attempt.")
+    timeout_s: float | None = Field(default=None, gt=0, description="Per-attempt timeout; routing default.")
+
+    @model_validator(mode="after")
+    def _openai_needs_url(self) -> TierSettings:
+        if self.provider == "openai" and not self.base_url:
+            raise ValueError("provider 'openai' needs base_url (e.g. http://127.0.0.1:8080/v1)")
+        return self
+
+
+DEFAULT_TIERS: dict[str, dict[str, Any]] = {
+    "router": {"model": "openhermes:7b", "num_predict": 16, "temperature": 0.0},
+    "math": {"model": "mathstral:7b"},
+    "lead": {"model": "deepseek-coder-v2:16b-lite-instruct-q4_0"},
+    "senior": {"model": "codellama:13b"},
+    "principal": {"model": "wizardcoder:13b-python"},
+}
+
+
+class OllamaSettings(_Section):
+    """Where the default Ollama server lives and how the client talks to it."""
+
+    host: str = DEFAULT_OLLAMA_HOST
+    keep_alive: str = Field(default="10m", description="Ollama keep_alive: how long a model stays loaded.")
+    connect_timeout_s: float = Field(default=3.0, gt=0)
+
+    @field_validator("host")
+    @classmethod
+    def _normalise_host(cls, value: str) -> str:
+        return normalise_ollama_host(value)
+
+
+class RoutingSettings(_Section):
+    """How requests are classified and escalated."""
+
+    router: RouterMode = "auto"
+    router_tier: str = "router"
+    general_chain: list[str] = Field(default_factory=lambda: ["lead", "senior", "principal"], min_length=1)
+    math_chain: list[str] = Field(default_factory=lambda: ["math", "senior", "principal"], min_length=1)
+    confidence_threshold: float = Field(
+        default=0.7, ge=0.0, le=1.0, description="In 'auto' mode the router model is asked below this."
+    )
+    router_timeout_s: float = Field(default=10.0, gt=0)
+    attempt_timeout_s: float = Field(default=120.0, gt=0)
+    request_timeout_s: float = Field(default=300.0, gt=0)
+    max_attempts: int = Field(default=4, ge=1)
+
+
+class HealthSettings(_Section):
+    """Cooldown policy (after LiteLLM's router: ``allowed_fails`` then ``cooldown_time``)."""
+
+    allowed_fails: int = Field(default=2, ge=0, description="Consecutive errors tolerated before cooldown.")
+    cooldown_s: float = Field(default=30.0, ge=0)
+
+
+class CompletionSettings(_Section):
+    """Inline (ghost-text) completions."""
+
+    enabled: bool = True
+    tier: str = "lead"
+    debounce_ms: int = Field(default=150, ge=0)
+    timeout_ms: int = Field(default=2500, ge=50)
+    max_tokens: int = Field(default=96, ge=1)
+
+
+class ContextSettings(_Section):
+    """Code context extraction."""
+
+    max_file_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    token_budget: int = Field(default=3000, ge=64)
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Build it with :func:`load_settings`, which applies the precedence
+    documented in this module and turns validation errors into :class:`SettingsError`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="forbid",
+        validate_assignment=True,
+    )
+
+    ollama: OllamaSettings = Field(default_factory=OllamaSettings)
+    tiers: dict[str, TierSettings] = Field(default_factory=dict, validate_default=True)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
+    completion: CompletionSettings = Field(default_factory=CompletionSettings)
+    context: ContextSettings = Field(default_factory=ContextSettings)
+
+    @field_validator("tiers", mode="before")
+    @classmethod
+    def _merge_default_tiers(cls, value: Any) -> Any:
+        """Named tiers merge key by key over the defaults, so ``[tiers.lead] model = "x"`` keeps
+        the other tiers and the lead's other keys."""
+        if not isinstance(value, dict):
+            return value
+        merged: dict[str, Any] = {name: dict(spec) for name, spec in DEFAULT_TIERS.items()}
+        for name, spec in value.items():
+            if isinstance(spec, TierSettings):
+                spec = spec.model_dump()
+            if isinstance(spec, dict) and name in merged:
+                merged[name] = {**merged[name], **spec}
+            else:
+                merged[name] = spec
+        return merged
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Settings:
+        known = set(self.tiers)
+        for key, names in (
+            ("routing.general_chain", self.routing.general_chain),
+            ("routing.math_chain", self.routing.math_chain),
+            ("routing.router_tier", [self.routing.router_tier]),
+            ("completion.tier", [self.completion.tier]),
+        ):
+            unknown = [n for n in names if n not in known]
+            if unknown:
+                raise ValueError(f"{key}: unknown tier {unknown[0]!r}; known tiers: {', '.join(sorted(known))}")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # First wins: explicit overrides > environment > .env > OLLAMA_HOST > TOML (> defaults).
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            _OllamaHostSource(settings_cls),
+            _TomlSource(settings_cls),
+        )
+
+    def tier(self, name: str) -> TierSettings:
+        """Return the tier called ``name``. Raises ``KeyError`` if it is not configured."""
+        return self.tiers[name]
+
+    def endpoint_of(self, name: str) -> str:
+        """Base URL the tier ``name`` is served from (``ollama.host`` for Ollama tiers without one)."""
+        tier = self.tiers[name]
+        if tier.base_url:
+            return tier.base_url.rstrip("/")
+        return self.ollama.host
+
+
+# The TOML path for the Settings being built. pydantic-settings builds its sources inside the
+# constructor, so a context variable hands the path over without a global.
+_toml_path: ContextVar[Path | None] = ContextVar("coding_director_toml_path", default=None)
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Reads the TOML file chosen by :func:`load_settings`."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = _toml_path.get()
+        return {} if path is None else read_toml(path)
+
+
+class _OllamaHostSource(PydanticBaseSettingsSource):
+    """``OLLAMA_HOST`` sets ``ollama.host`` (below ``CODING_DIRECTOR_OLLAMA__HOST``)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        host = os.environ.get("OLLAMA_HOST", "").strip()
+        return {"ollama": {"host": host}} if host else {}
+
+
+def normalise_ollama_host(value: str) -> str:
+    """Turn an ``OLLAMA_HOST``-style value into a URL.
+
+    Accepts what the Ollama CLI accepts: ``host``, ``host:port``, ``:port``, ``scheme://host[:port]``.
+    The default port is 11434 and the default scheme ``http`` (as in ollama's ``_parse_host``).
+    ``0.0.0.0`` (a listen address) is reached as ``127.0.0.1``.
+    """
+    value = value.strip().rstrip("/")
+    if not value:
+        return DEFAULT_OLLAMA_HOST
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        scheme, rest = "http", value
+    host, colon, port = rest.rpartition(":") if ":" in rest and not rest.endswith("]") else (rest, "", "")
+    if not colon:
+        host, port = rest, ""
+    if not host or host == "0.0.0.0":
+        host = "127.0.0.1"
+    if not port:
+        port = "443" if scheme == "https" else "11434"
+    return f"{scheme}://{host}:{port}"
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse the TOML file at ``path``. Raises :class:`SettingsError` naming the file and the line."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise SettingsError(f"config file {path} does not exist") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"config file {path} is not valid TOML: {exc}") from exc
+
+
+def _describe(error: ValidationError, origin: str) -> str:
+    lines = []
+    for item in error.errors():
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        value = item.get("input")
+        shown = "" if item["type"] in ("extra_forbidden", "missing") or isinstance(value, dict) else f" (got {value!r})"
+        key = ".".join(str(part) for part in item["loc"])
+        lines.append(f"{key}: {message}{shown}" if key else f"{message}{shown}")
+    return f"invalid settings{origin}: " + "; ".join(lines)
+
+
+def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build :class:`Settings` from defaults < TOML < ``OLLAMA_HOST`` < ``.env`` < environment < overrides.
+
+    ``config`` is the TOML path; when ``None`` the ``CODING_DIRECTOR_CONFIG`` variable is used if set.
+    ``overrides`` are nested dicts in the same shape as the TOML file.
+
+    Raises :class:`SettingsError` with every offending key named (``routing.router: Input should be
+    'auto', 'model' or 'offline' (got 'sometimes')``).
+    """
+    chosen = config if config is not None else os.environ.get(CONFIG_ENV) or None
+    path = Path(chosen).expanduser() if chosen else None
+    if path is not None:
+        read_toml(path)  # report a missing or malformed file before anything else
+    origin = f" in {path}" if path else ""
+    token = _toml_path.set(path)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc, origin)) from None
+    finally:
+        _toml_path.reset(token)

@@ -1,0 +1,28 @@
+"""Ollama emulator for tests: an aiohttp server speaking Ollama's wire format with scripted models.
+
+Quick use::
+
+    from tests.emulator import OllamaEmulator, ScriptedModel
+
+    fim = ScriptedModel("coder:fim", reply="x = 1", capabilities=["completion", "insert"])
+    with OllamaEmulator([fim]) as emu:
+        client = ollama.AsyncClient(host=emu.url, timeout=10)
+        ...
+        assert emu.calls("/api/generate", model="coder:fim")[0].closed_early is False
+
+Delays in this API are milliseconds; durations on the wire are nanoseconds. See ``server.OllamaEmulator``,
+``models.ScriptedModel`` and ``models.RecordedRequest``; the CLI is ``python -m tests.emulator --help``.
+"""
+
+from .models import RecordedRequest, ScriptedError, ScriptedModel, ScriptRequest, embed_text, split_reply
+from .server import OllamaEmulator
+
+__all__ = [
+    "OllamaEmulator",
+    "RecordedRequest",
+    "ScriptRequest",
+    "ScriptedError",
+    "ScriptedModel",
+    "embed_text",
+    "split_reply",
+]

@@ -1,0 +1,149 @@
+"""The command line, run as a user runs it (a subprocess), against the Ollama emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.emulator import OllamaEmulator, ScriptedModel
+from tests.helpers import BAD_PY, TIER_MODELS, add_team, closed_port_url
+
+BLACK_SCHOLES = "Provide a Python implementation of the Black-Scholes formula."
+
+
+def config(tmp_path: Path, url: str, router: str = "offline", extra: str = "") -> Path:
+    tiers = "".join(f'[tiers.{tier}]\nmodel = "{model}"\n' for tier, model in TIER_MODELS.items())
+    path = tmp_path / "coding-director.toml"
+    path.write_text(f'[ollama]\nhost = "{url}"\n{tiers}[routing]\nrouter = "{router}"\n{extra}', encoding="utf-8")
+    return path
+
+
+def run(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CODING_DIRECTOR_", "OLLAMA_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "coding_director", *args],
+        input=stdin, capture_output=True, text=True, timeout=120, env=env, cwd=cwd,
+    )
+
+
+def test_ask_json_shows_rejected_lead_and_accepted_senior(ollama_emulator: OllamaEmulator, tmp_path: Path) -> None:
+    add_team(ollama_emulator, lead=BAD_PY)
+    proc = run("ask", "--config", str(config(tmp_path, ollama_emulator.url)), "--json",
+               "Write a Python function that adds two numbers.")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert set(result) >= {"answer", "route", "attempts", "finalTier"}
+    lead, senior = result["attempts"]
+    assert (lead["tier"], lead["outcome"]) == ("lead", "rejected") and "does not parse" in lead["reason"]
+    assert (senior["tier"], senior["outcome"]) == ("senior", "accepted") and "latencyMs" in senior
+    assert result["finalTier"] == "senior"
+    assert set(result["route"]) >= {"domain", "intent", "confidence", "decidedBy"}
+
+
+def test_ask_math_prompt_routes_to_math(ollama_emulator: OllamaEmulator, tmp_path: Path) -> None:
+    add_team(ollama_emulator)
+    proc = run("ask", "--config", str(config(tmp_path, ollama_emulator.url, router="auto")), "--json", BLACK_SCHOLES)
+    result = json.loads(proc.stdout)
+    assert result["route"]["domain"] == "math" and result["attempts"][0]["tier"] == "math"
+    assert result["finalTier"] == "math"
+
+
+def test_ask_missing_lead_escalates_with_404(ollama_emulator: OllamaEmulator, tmp_path: Path) -> None:
+    add_team(ollama_emulator, lead=None)
+    proc = run("ask", "--config", str(config(tmp_path, ollama_emulator.url)), "--json", "Create a Flask hello-world endpoint.")
+    result = json.loads(proc.stdout)
+    assert result["attempts"][0]["outcome"] == "error" and "404" in result["attempts"][0]["reason"]
+    assert result["attempts"][1]["outcome"] == "accepted"
+
+
+def test_ask_streams_text_and_notes_escalation(ollama_emulator: OllamaEmulator, tmp_path: Path) -> None:
+    add_team(ollama_emulator, lead=BAD_PY)
+    proc = run("ask", "--stream", "--config", str(config(tmp_path, ollama_emulator.url)), "Write a Python add function")
+    assert proc.returncode == 0
+    assert "def add(a, b):" in proc.stdout
+    assert "lead rejected: python code block does not parse" in proc.stderr
+    assert "senior:accepted" in proc.stderr
+
+
+def test_ask_dead_endpoint_gives_one_clear_message(tmp_path: Path) -> None:
+    proc = run("ask", "--config", str(config(tmp_path, closed_port_url())), "Create a Flask hello-world endpoint.")
+    assert proc.returncode == 3
+    error_lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1 and "cannot reach Ollama" in error_lines[0]
+    assert "fix: start Ollama (`ollama serve`)" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_ask_with_file_context(ollama_emulator: OllamaEmulator, tmp_path: Path) -> None:
+    add_team(ollama_emulator, lead="It adds numbers.")
+    source = tmp_path / "calc.py"
+    source.write_text("import math\n\n\nclass Calc:\n    def add(self, a, b):\n        return a + b\n", encoding="utf-8")
+    proc = run("ask", "--config", str(config(tmp_path, ollama_emulator.url)), "--json", "--file", str(source),
+               "--line", "6", "Explain this method")
+    assert proc.returncode == 0, proc.stderr
+    prompt = ollama_emulator.calls(path="/api/chat", model=TIER_MODELS["lead"])[0].json["messages"][-1]["content"]
+    assert "def add(self, a, b):" in prompt and "Calc" in prompt
+
+
+def test_bad_config_is_one_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[routing]\nrouter = "sometimes"\n', encoding="utf-8")
+    proc = run("ask", "--config", str(bad), "hello")
+    assert proc.returncode == 2
+    assert proc.stderr.count("error:") == 1 and "routing.router" in proc.stderr
+
+
+def test_route_offline_json() -> None:
+    proc = run("route", "--offline", "--json", BLACK_SCHOLES)
+    decision = json.loads(proc.stdout)
+    assert decision["domain"] == "math" and decision["decidedBy"] == "offline"
+
+
+def test_route_offline_jsonl_is_fast_for_hundreds_of_prompts() -> None:
+    prompts = [BLACK_SCHOLES, "Create a Flask hello-world endpoint.", "Explain this error", "fix the bug"] * 100
+    started = time.perf_counter()
+    proc = run("route", "--offline", "--jsonl", stdin="\n".join(prompts) + "\n")
+    elapsed = time.perf_counter() - started
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(lines) == 400
+    assert all(set(d) == {"domain", "intent", "confidence", "decidedBy"} for d in lines)
+    assert [d["domain"] for d in lines[:2]] == ["math", "general"]
+    print(f"400 prompts routed in {elapsed:.3f} s including interpreter start")
+
+
+def test_doctor_reports_missing_models_and_fim(ollama_emulator: OllamaEmulator, tmp_path: Path) -> None:
+    add_team(ollama_emulator, principal=None)
+    proc = run("doctor", "--json", "--config", str(config(tmp_path, ollama_emulator.url, router="auto")))
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 1 and not report["ok"]
+    by_name = {c["name"]: c for c in report["checks"]}
+    assert by_name[f"endpoint {ollama_emulator.url}"]["ok"]
+    assert not by_name["tier principal model"]["ok"]
+    assert by_name["tier principal model"]["fix"].startswith(f"ollama pull {TIER_MODELS['principal']}")
+    fim = by_name["completion tier lead fill-in-the-middle"]
+    assert not fim["ok"] and "insert" in fim["detail"]
+
+
+def test_doctor_dead_endpoint(tmp_path: Path) -> None:
+    proc = run("doctor", "--config", str(config(tmp_path, closed_port_url())))
+    assert proc.returncode == 3 and "ollama serve" in proc.stdout
+
+
+def test_models_pull_fetches_missing_models(ollama_emulator: OllamaEmulator, tmp_path: Path) -> None:
+    add_team(ollama_emulator, senior=None)
+    ollama_emulator.add_pullable(ScriptedModel(name=TIER_MODELS["senior"]))
+    proc = run("models", "pull", "--config", str(config(tmp_path, ollama_emulator.url)))
+    assert proc.returncode == 0, proc.stderr
+    assert ollama_emulator.calls(path="/api/pull")
+    assert ollama_emulator.get_model(TIER_MODELS["senior"]) is not None
+    again = run("doctor", "--json", "--config", str(config(tmp_path, ollama_emulator.url)))
+    assert json.loads(again.stdout)["missingModels"] == []
+
+
+def test_schemas_are_current() -> None:
+    proc = run("schemas", "--check")
+    assert proc.returncode == 0, proc.stderr

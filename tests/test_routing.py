@@ -1,0 +1,150 @@
+"""The offline classifier, the router model's strict parsing and fallback, and verification."""
+
+from __future__ import annotations
+
+import pytest
+
+from coding_director.backends import BackendPool
+from coding_director.routing.offline import classify
+from coding_director.routing.router import RouterAnswerError, parse_router_answer, route
+from coding_director.routing.verify import Target, code_blocks, language_mentioned, verify
+from tests.emulator import OllamaEmulator, ScriptRequest
+from tests.helpers import BAD_PY, GOOD_PY, REFUSAL, TIER_MODELS, add_team, chat_calls, closed_port_url, team_settings
+
+UNSURE = "calculate the total price of the basket"  # one weak math term: offline is unsure
+
+
+@pytest.mark.parametrize(
+    ("prompt", "domain", "intent"),
+    [
+        ("Provide a Python implementation of the Black-Scholes formula.", "math", "generate"),
+        ("Create a Flask hello-world endpoint.", "general", "generate"),
+        ("Compute the eigenvalues of a symmetric matrix", "math", "generate"),
+        ("Write a function that integrates f numerically with Simpson's rule", "math", "generate"),
+        ("Explain this error", "general", "explain"),
+        ("Fix the bug in this loop", "general", "fix"),
+        ("write unit tests for parse_header", "general", "test"),
+        ("Add a docstring to this function", "general", "docs"),
+        ("Refactor this class into smaller functions", "general", "refactor"),
+        ("Review my code for problems", "general", "review"),
+        ("What is a closure in JavaScript?", "general", "question"),
+        ("Why does this crash on empty input?", "general", "fix"),
+        ("Estimate pi with a Monte Carlo simulation", "math", "generate"),
+    ],
+)
+def test_offline_classifier(prompt: str, domain: str, intent: str) -> None:
+    decision = classify(prompt)
+    assert (decision.domain, decision.intent) == (domain, intent)
+    assert 0.0 <= decision.confidence <= 1.0
+
+
+def test_offline_confidence_orders_clear_and_unclear_prompts() -> None:
+    assert classify("Provide a Python implementation of the Black-Scholes formula.").confidence >= 0.9
+    assert classify("Create a Flask hello-world endpoint.").confidence >= 0.8
+    assert classify(UNSURE).confidence < 0.7
+
+
+def test_code_context_with_numerical_imports_counts_as_math() -> None:
+    plain = classify("speed this function up with vectorised operations")
+    with_numpy = classify("speed this function up with vectorised operations", "import numpy as np\n")
+    assert with_numpy.domain == "math" or with_numpy.confidence < plain.confidence
+
+
+@pytest.mark.parametrize("text", ["math", "General", " `math` ", "general.", '{"domain": "math"}', "**general**"])
+def test_router_answer_parsing_accepts_strict_forms(text: str) -> None:
+    assert parse_router_answer(text) in ("math", "general")
+
+
+@pytest.mark.parametrize("text", ["", "maths", "math or general", "I think this is math", '{"domain": "code"}', "42"])
+def test_router_answer_parsing_rejects_everything_else(text: str) -> None:
+    with pytest.raises(RouterAnswerError):
+        parse_router_answer(text)
+
+
+async def _route(url: str, prompt: str, mode: str):  # type: ignore[no-untyped-def]
+    settings = team_settings(url, routing={"router": mode})
+    pool = BackendPool(settings)
+    try:
+        return await route(settings, pool, prompt)
+    finally:
+        await pool.aclose()
+
+
+async def test_auto_mode_asks_the_router_model_only_when_unsure(ollama_emulator: OllamaEmulator) -> None:
+    add_team(ollama_emulator, router="math")
+    sure = await _route(ollama_emulator.url, "Create a Flask hello-world endpoint.", "auto")
+    assert sure.decided_by == "offline" and not chat_calls(ollama_emulator, TIER_MODELS["router"])
+    unsure = await _route(ollama_emulator.url, UNSURE, "auto")
+    assert unsure.decided_by == "model" and unsure.domain == "math"
+    assert "overrides" in (unsure.reason or "")
+    assert len(chat_calls(ollama_emulator, TIER_MODELS["router"])) == 1
+
+
+async def test_model_mode_always_asks_and_offline_mode_never(ollama_emulator: OllamaEmulator) -> None:
+    def answer(req: ScriptRequest) -> str:
+        return "math" if "Black-Scholes" in req.prompt else "general"
+
+    add_team(ollama_emulator, router={"reply": answer})
+    decided = await _route(ollama_emulator.url, "Provide a Python implementation of the Black-Scholes formula.", "model")
+    assert decided.decided_by == "model" and decided.domain == "math"
+    offline = await _route(ollama_emulator.url, UNSURE, "offline")
+    assert offline.decided_by == "offline"
+    assert len(chat_calls(ollama_emulator, TIER_MODELS["router"])) == 1
+
+
+async def test_nonsense_from_the_router_keeps_the_offline_decision(ollama_emulator: OllamaEmulator) -> None:
+    add_team(ollama_emulator, router="Well, it depends on what you mean by math.")
+    decision = await _route(ollama_emulator.url, UNSURE, "model")
+    assert decision.decided_by == "offline" and decision.domain == classify(UNSURE).domain
+    assert "offline decision kept" in (decision.reason or "") and "depends" in (decision.reason or "")
+
+
+async def test_missing_or_dead_router_keeps_the_offline_decision(ollama_emulator: OllamaEmulator) -> None:
+    add_team(ollama_emulator, router=None)
+    missing = await _route(ollama_emulator.url, UNSURE, "model")
+    assert missing.decided_by == "offline" and "404" in (missing.reason or "")
+    dead = await _route(closed_port_url(), UNSURE, "model")
+    assert dead.decided_by == "offline" and "cannot reach" in (dead.reason or "")
+
+
+def test_code_blocks_and_languages() -> None:
+    blocks = code_blocks("a\n```py\nx = 1\n```\nb\n~~~\nraw\n~~~\n```rust\nfn main() {\n")
+    assert [(b.tag, b.code, b.closed) for b in blocks] == [
+        ("py", "x = 1", True), ("", "raw", True), ("rust", "fn main() {", False)
+    ]
+    assert language_mentioned("a Flask endpoint") == "python"
+    assert language_mentioned("in TypeScript please") == "typescript"
+    assert language_mentioned("a JavaScript closure") == "javascript"
+    assert language_mentioned("write it in Java") == "java"
+
+
+@pytest.mark.parametrize(
+    ("answer", "intent", "language", "reason"),
+    [
+        (GOOD_PY, "generate", None, None),
+        (BAD_PY, "generate", None, "python code block does not parse"),
+        ("```\ndef f(:\n```", "fix", "python", "python code block does not parse"),
+        ("```\ndef f(:\n```", "fix", None, None),  # unknown language: cannot check
+        ("```js\nconst x = {;\n```", "refactor", None, "javascript code block does not parse"),
+        ("```go\npackage main\nfunc main() {\n```", "generate", None, "go code block does not parse"),
+        ("```bash\nls -la ((\n```", "generate", None, None),  # shell is not checked
+        ("no code at all", "generate", None, "no code block in the answer"),
+        ("no code at all", "explain", None, None),
+        ("Docs are below, no code.", "docs", None, None),
+        (REFUSAL, "explain", None, "refusal"),
+        ("I'm sorry for the delay!\n```python\nx = 1\n```", "generate", None, None),
+        ("", "question", None, "empty answer"),
+    ],
+)
+def test_verify(answer: str, intent: str, language: str | None, reason: str | None) -> None:
+    got = verify(answer, Target(intent=intent, language=language))
+    if reason is None:
+        assert got is None
+    else:
+        assert got is not None and got.startswith(reason)
+
+
+def test_verify_runs_extra_checks_last() -> None:
+    target = Target(intent="fix", language="python", extra_checks=(lambda _a: "splice breaks the file",))
+    assert verify(GOOD_PY, target) == "splice breaks the file"
+    assert verify(BAD_PY, target) is not None and "does not parse" in (verify(BAD_PY, target) or "")

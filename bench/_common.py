@@ -25,8 +25,14 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 def row(metric: str, values_ms: Sequence[float], unit: str = "ms", baseline: str = "") -> dict[str, Any]:
     """One table row: p50 and p95 of ``values_ms``."""
-    return {"metric": metric, "p50": percentile(values_ms, 50), "p95": percentile(values_ms, 95),
-            "unit": unit, "n": len(values_ms), "baseline": baseline}
+    return {
+        "metric": metric,
+        "p50": percentile(values_ms, 50),
+        "p95": percentile(values_ms, 95),
+        "unit": unit,
+        "n": len(values_ms),
+        "baseline": baseline,
+    }
 
 
 def print_rows(rows: list[dict[str, Any]], as_json: bool = False) -> None:
@@ -38,7 +44,9 @@ def print_rows(rows: list[dict[str, Any]], as_json: bool = False) -> None:
     width = max(len(r["metric"]) for r in rows)
     print(f"{'metric':<{width}}  {'p50':>10}  {'p95':>10}  unit    n     baseline")
     for r in rows:
-        print(f"{r['metric']:<{width}}  {r['p50']:>10.3f}  {r['p95']:>10.3f}  {r['unit']:<6}  {r['n']:<5} {r['baseline']}")
+        print(
+            f"{r['metric']:<{width}}  {r['p50']:>10.3f}  {r['p95']:>10.3f}  {r['unit']:<6}  {r['n']:<5} {r['baseline']}"
+        )
 
 
 @contextmanager
@@ -48,7 +56,10 @@ def emulator_process(models: list[dict[str, Any]]) -> Iterator[str]:
         json.dump(models, handle)
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.emulator", "--port", "0", "--scenario", handle.name],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         assert proc.stdout is not None

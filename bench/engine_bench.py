@@ -16,7 +16,6 @@ import time
 
 import ollama
 from _common import emulator_process, print_rows, row
-
 from coding_director import CodingDirector
 from coding_director.settings import load_settings
 

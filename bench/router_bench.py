@@ -9,7 +9,6 @@ import sys
 import time
 
 from _common import print_rows, row
-
 from coding_director.routing.offline import classify
 
 PROMPTS = [

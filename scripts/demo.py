@@ -21,7 +21,7 @@ PROMPTS = [
     "Create a Flask hello-world endpoint.",
 ]
 
-BLACK_SCHOLES = '''Here is the Black-Scholes price of a European call and put:
+BLACK_SCHOLES = """Here is the Black-Scholes price of a European call and put:
 
 ```python
 from math import erf, exp, log, sqrt
@@ -38,9 +38,9 @@ def black_scholes(s: float, k: float, t: float, r: float, sigma: float, call: bo
         return s * norm_cdf(d1) - k * exp(-r * t) * norm_cdf(d2)
     return k * exp(-r * t) * norm_cdf(-d2) - s * norm_cdf(-d1)
 ```
-'''
+"""
 FLASK_BROKEN = "```python\nfrom flask import Flask\napp = Flask(__name__\n\n@app.route('/')\ndef hello(:\n    return 'Hello'\n```\n"
-FLASK_GOOD = '''```python
+FLASK_GOOD = """```python
 from flask import Flask
 
 app = Flask(__name__)
@@ -51,7 +51,7 @@ def hello() -> str:
     return "Hello, World!"
 ```
 Run it with `flask --app hello run`.
-'''
+"""
 STAND_IN_TEAM = [
     {"name": "openhermes:7b", "reply": "general"},
     {"name": "mathstral:7b", "reply": BLACK_SCHOLES, "tokens_per_chunk": 4},
@@ -62,8 +62,9 @@ STAND_IN_TEAM = [
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(ROOT / ".venv/bin/coding-director"), *args], env=env, text=True,
-                          capture_output=True, timeout=900)
+    return subprocess.run(
+        [str(ROOT / ".venv/bin/coding-director"), *args], env=env, text=True, capture_output=True, timeout=900
+    )
 
 
 def ollama_up(host: str) -> bool:
@@ -86,8 +87,13 @@ def main() -> int:
         print("   routing, escalation and verification are real. Start Ollama (`ollama serve`) for real answers.")
         scenario = Path(tempfile.mkdtemp()) / "team.json"
         scenario.write_text(json.dumps(STAND_IN_TEAM), encoding="utf-8")
-        emulator = subprocess.Popen([sys.executable, "-m", "tests.emulator", "--port", "0", "--scenario", str(scenario)],
-                                    cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        emulator = subprocess.Popen(
+            [sys.executable, "-m", "tests.emulator", "--port", "0", "--scenario", str(scenario)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         assert emulator.stdout is not None
         host = emulator.stdout.readline().strip()
         env["OLLAMA_HOST"] = host
@@ -105,11 +111,15 @@ def main() -> int:
                 continue
             result = json.loads(proc.stdout)
             route = result["route"]
-            print(f"route: {route['domain']}/{route['intent']} (decided by {route['decidedBy']}, "
-                  f"confidence {route['confidence']:.2f})")
+            print(
+                f"route: {route['domain']}/{route['intent']} (decided by {route['decidedBy']}, "
+                f"confidence {route['confidence']:.2f})"
+            )
             for attempt in result["attempts"]:
-                print(f"  {attempt['tier']:<10} {attempt['model']:<42} {attempt['outcome']:<9} "
-                      f"{attempt['latencyMs']:>9.1f} ms  {attempt.get('reason') or ''}")
+                print(
+                    f"  {attempt['tier']:<10} {attempt['model']:<42} {attempt['outcome']:<9} "
+                    f"{attempt['latencyMs']:>9.1f} ms  {attempt.get('reason') or ''}"
+                )
             print(f"final tier: {result['finalTier']}  accepted: {result['accepted']}")
             print(result["answer"].rstrip())
         types_py = Path(__import__("lsprotocol.types").types.__file__)

@@ -6,6 +6,7 @@ import socket
 from typing import Any
 
 from coding_director.settings import Settings, load_settings
+
 from tests.emulator import OllamaEmulator, ScriptedModel
 
 GOOD_PY = "Here it is:\n```python\ndef add(a, b):\n    return a + b\n```\nDone."

@@ -26,14 +26,24 @@ def run(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subpro
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CODING_DIRECTOR_", "OLLAMA_"))}
     return subprocess.run(
         [sys.executable, "-m", "coding_director", *args],
-        input=stdin, capture_output=True, text=True, timeout=120, env=env, cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=cwd,
     )
 
 
 def test_ask_json_shows_rejected_lead_and_accepted_senior(ollama_emulator: OllamaEmulator, tmp_path: Path) -> None:
     add_team(ollama_emulator, lead=BAD_PY)
-    proc = run("ask", "--config", str(config(tmp_path, ollama_emulator.url)), "--json",
-               "Write a Python function that adds two numbers.")
+    proc = run(
+        "ask",
+        "--config",
+        str(config(tmp_path, ollama_emulator.url)),
+        "--json",
+        "Write a Python function that adds two numbers.",
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert set(result) >= {"answer", "route", "attempts", "finalTier"}
@@ -54,7 +64,9 @@ def test_ask_math_prompt_routes_to_math(ollama_emulator: OllamaEmulator, tmp_pat
 
 def test_ask_missing_lead_escalates_with_404(ollama_emulator: OllamaEmulator, tmp_path: Path) -> None:
     add_team(ollama_emulator, lead=None)
-    proc = run("ask", "--config", str(config(tmp_path, ollama_emulator.url)), "--json", "Create a Flask hello-world endpoint.")
+    proc = run(
+        "ask", "--config", str(config(tmp_path, ollama_emulator.url)), "--json", "Create a Flask hello-world endpoint."
+    )
     result = json.loads(proc.stdout)
     assert result["attempts"][0]["outcome"] == "error" and "404" in result["attempts"][0]["reason"]
     assert result["attempts"][1]["outcome"] == "accepted"
@@ -81,9 +93,20 @@ def test_ask_dead_endpoint_gives_one_clear_message(tmp_path: Path) -> None:
 def test_ask_with_file_context(ollama_emulator: OllamaEmulator, tmp_path: Path) -> None:
     add_team(ollama_emulator, lead="It adds numbers.")
     source = tmp_path / "calc.py"
-    source.write_text("import math\n\n\nclass Calc:\n    def add(self, a, b):\n        return a + b\n", encoding="utf-8")
-    proc = run("ask", "--config", str(config(tmp_path, ollama_emulator.url)), "--json", "--file", str(source),
-               "--line", "6", "Explain this method")
+    source.write_text(
+        "import math\n\n\nclass Calc:\n    def add(self, a, b):\n        return a + b\n", encoding="utf-8"
+    )
+    proc = run(
+        "ask",
+        "--config",
+        str(config(tmp_path, ollama_emulator.url)),
+        "--json",
+        "--file",
+        str(source),
+        "--line",
+        "6",
+        "Explain this method",
+    )
     assert proc.returncode == 0, proc.stderr
     prompt = ollama_emulator.calls(path="/api/chat", model=TIER_MODELS["lead"])[0].json["messages"][-1]["content"]
     assert "def add(self, a, b):" in prompt and "Calc" in prompt

@@ -4,10 +4,12 @@ deadlines, best-effort answers, the router model and both providers."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from coding_director import CodingDirector
 from coding_director.backends import HealthTracker
 from coding_director.routing.escalation import AttemptStarted, Finished, TextDelta
+
 from tests.emulator import OllamaEmulator
 from tests.helpers import BAD_PY, GOOD_PY, REFUSAL, TIER_MODELS, add_team, chat_calls, closed_port_url, team_settings
 
@@ -193,10 +195,8 @@ async def test_cancelling_a_request_closes_the_model_stream(ollama_emulator: Oll
     task = asyncio.create_task(consume())
     await asyncio.wait_for(got_text.wait(), 10)
     task.cancel()
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await task
-    except asyncio.CancelledError:
-        pass
     await director.aclose()
     call = ollama_emulator.calls(path="/api/chat", model="lead-m")[0]
     assert await ollama_emulator.wait_for_async(lambda: call.closed_early)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
 from coding_director.backends import BackendPool
 from coding_director.routing.offline import classify
 from coding_director.routing.router import RouterAnswerError, parse_router_answer, route
 from coding_director.routing.verify import Target, code_blocks, language_mentioned, verify
+
 from tests.emulator import OllamaEmulator, ScriptRequest
 from tests.helpers import BAD_PY, GOOD_PY, REFUSAL, TIER_MODELS, add_team, chat_calls, closed_port_url, team_settings
 
@@ -85,7 +85,9 @@ async def test_model_mode_always_asks_and_offline_mode_never(ollama_emulator: Ol
         return "math" if "Black-Scholes" in req.prompt else "general"
 
     add_team(ollama_emulator, router={"reply": answer})
-    decided = await _route(ollama_emulator.url, "Provide a Python implementation of the Black-Scholes formula.", "model")
+    decided = await _route(
+        ollama_emulator.url, "Provide a Python implementation of the Black-Scholes formula.", "model"
+    )
     assert decided.decided_by == "model" and decided.domain == "math"
     offline = await _route(ollama_emulator.url, UNSURE, "offline")
     assert offline.decided_by == "offline"
@@ -110,7 +112,9 @@ async def test_missing_or_dead_router_keeps_the_offline_decision(ollama_emulator
 def test_code_blocks_and_languages() -> None:
     blocks = code_blocks("a\n```py\nx = 1\n```\nb\n~~~\nraw\n~~~\n```rust\nfn main() {\n")
     assert [(b.tag, b.code, b.closed) for b in blocks] == [
-        ("py", "x = 1", True), ("", "raw", True), ("rust", "fn main() {", False)
+        ("py", "x = 1", True),
+        ("", "raw", True),
+        ("rust", "fn main() {", False),
     ]
     assert language_mentioned("a Flask endpoint") == "python"
     assert language_mentioned("in TypeScript please") == "typescript"

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from coding_director.settings import SettingsError, load_settings, normalise_ollama_host
 
 
@@ -43,7 +42,9 @@ def test_defaults_are_the_seed_team() -> None:
 
 
 def test_toml_overrides_only_what_it_names(tmp_path: Path) -> None:
-    cfg = write(tmp_path / "c.toml", """
+    cfg = write(
+        tmp_path / "c.toml",
+        """
 [ollama]
 host = "http://gpu-box:11434"
 [tiers.lead]
@@ -58,7 +59,8 @@ general_chain = ["lead", "shared"]
 router = "offline"
 [completion]
 tier = "lead"
-""")
+""",
+    )
     s = load_settings(cfg)
     assert s.tiers["lead"].model == "qwen2.5-coder:7b" and s.tiers["lead"].provider == "ollama"
     assert s.tiers["senior"].model == "codellama:13b"  # untouched default
@@ -76,7 +78,10 @@ def test_precedence_env_over_dotenv_over_ollama_host_over_toml(tmp_path: Path, m
     assert load_settings(cfg).ollama.host == "http://from-toml:1"
     monkeypatch.setenv("OLLAMA_HOST", "0.0.0.0:2")
     assert load_settings(cfg).ollama.host == "http://127.0.0.1:2"
-    write(tmp_path / ".env", "CODING_DIRECTOR_OLLAMA__HOST=http://from-dotenv:3\nCODING_DIRECTOR_TIERS__LEAD__MODEL=dotenv-model\n")
+    write(
+        tmp_path / ".env",
+        "CODING_DIRECTOR_OLLAMA__HOST=http://from-dotenv:3\nCODING_DIRECTOR_TIERS__LEAD__MODEL=dotenv-model\n",
+    )
     s = load_settings(cfg)
     assert s.ollama.host == "http://from-dotenv:3" and s.tiers["lead"].model == "dotenv-model"
     monkeypatch.setenv("CODING_DIRECTOR_OLLAMA__HOST", "http://from-env:4")
@@ -109,7 +114,7 @@ def test_ollama_host_forms(value: str, expected: str) -> None:
         ('[routing]\nrouter = "sometimes"\n', "routing.router"),
         ('[routing]\ngeneral_chain = ["lead", "ghost"]\n', "routing.general_chain: unknown tier 'ghost'"),
         ('[completion]\ntier = "ghost"\n', "completion.tier: unknown tier 'ghost'"),
-        ('[routing]\nmax_attempts = 0\n', "routing.max_attempts"),
+        ("[routing]\nmax_attempts = 0\n", "routing.max_attempts"),
         ('[tiers.x]\nmodel = "m"\nprovider = "openai"\n', "tiers.x: provider 'openai' needs base_url"),
         ('[tiers.lead]\nmodel = ""\n', "tiers.lead.model"),
         ('[routing]\nrouterr = "auto"\n', "routing.routerr: unknown key"),
@@ -131,5 +136,5 @@ def test_malformed_or_missing_file(tmp_path: Path) -> None:
 
 def test_bad_environment_value_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CODING_DIRECTOR_ROUTING__MAX_ATTEMPTS", "many")
-    with pytest.raises(SettingsError, match="routing.max_attempts"):
+    with pytest.raises(SettingsError, match=r"routing\.max_attempts"):
         load_settings()

@@ -45,7 +45,7 @@ async def _ask(args: argparse.Namespace) -> int:
 
         context = extract_from_file(str(args.file), args.line or 1, 1, token_budget=settings.context.token_budget)
     director = CodingDirector(settings)
-    stream = not args.json and sys.stdout.isatty() or args.stream
+    stream = (not args.json and sys.stdout.isatty()) or args.stream
     result = None
     try:
         async for event in director.stream_assistance(args.prompt, context):
@@ -117,8 +117,10 @@ async def _route(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(to_wire(decision))
     else:
-        print(f"{decision.domain}/{decision.intent} confidence {decision.confidence:.2f} "
-              f"decided by {decision.decided_by}: {decision.reason or ''}")
+        print(
+            f"{decision.domain}/{decision.intent} confidence {decision.confidence:.2f} "
+            f"decided by {decision.decided_by}: {decision.reason or ''}"
+        )
     return EXIT_OK
 
 
@@ -170,8 +172,7 @@ async def _models_pull(args: argparse.Namespace) -> int:
                 task = tasks.get(model)
                 if task is None:
                     task = tasks[model] = progress.add_task(model, total=None)
-                progress.update(task, description=f"{model}: {status}", completed=completed or 0,
-                                total=total or None)
+                progress.update(task, description=f"{model}: {status}", completed=completed or 0, total=total or None)
                 if status == "success":
                     progress.update(task, completed=1, total=1)
 
@@ -198,15 +199,16 @@ def _serve(args: argparse.Namespace) -> int:
     from coding_director.lsp.server import run_stdio
 
     settings = _settings(args)
-    return run_stdio(settings)
+    return run_stdio(settings, args.config)
 
 
 # -- parser ---------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand (``--config`` is accepted by each)."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", type=Path, default=None,
-                        help="TOML settings file (default: $CODING_DIRECTOR_CONFIG)")
+    common.add_argument(
+        "--config", type=Path, default=None, help="TOML settings file (default: $CODING_DIRECTOR_CONFIG)"
+    )
     common.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
 
     parser = argparse.ArgumentParser(prog="coding-director", description=__doc__.split("\n\n")[0] if __doc__ else None)

@@ -95,9 +95,7 @@ async def diagnose(settings: Settings, pool: BackendPool, timeout_s: float = 10.
         checks.append(Check(name=f"tier {tier} model", ok=False, detail=f"{spec.model} is missing", fix=fix))
 
     checks.append(await _fim_check(settings, pool, listings))
-    return DoctorReport(
-        ok=all(c.ok for c in checks), checks=checks, missing_models=missing, unreachable=unreachable
-    )
+    return DoctorReport(ok=all(c.ok for c in checks), checks=checks, missing_models=missing, unreachable=unreachable)
 
 
 async def _fim_check(settings: Settings, pool: BackendPool, listings: dict[str, list[ModelInfo] | None]) -> Check:
@@ -117,7 +115,7 @@ async def _fim_check(settings: Settings, pool: BackendPool, listings: dict[str, 
         ok=False,
         detail=f"{spec.model} has no 'insert' capability: completions use a prefix-only prompt",
         fix="use a FIM model for completions, e.g. `ollama pull qwen2.5-coder:1.5b-base` and set "
-        "[tiers.complete] model = \"qwen2.5-coder:1.5b-base\" with [completion] tier = \"complete\"",
+        '[tiers.complete] model = "qwen2.5-coder:1.5b-base" with [completion] tier = "complete"',
     )
 
 

@@ -67,8 +67,9 @@ class CodingDirector:
             language=language or context_language or language_mentioned(prompt),
             extra_checks=tuple(extra_checks),
         )
-        request = Request(prompt=prompt, route=decision, target=target, context_text=context_text,
-                          history=list(history))
+        request = Request(
+            prompt=prompt, route=decision, target=target, context_text=context_text, history=list(history)
+        )
         events = escalate(self.settings, self.pool, self.health, request)
         async with contextlib.aclosing(events):
             async for event in events:

@@ -13,9 +13,7 @@ from pydantic import Field
 from coding_director.wire import WireModel
 
 Domain = Literal["math", "general"]
-Intent = Literal[
-    "explain", "fix", "generate", "test", "docs", "refactor", "review", "complete", "question"
-]
+Intent = Literal["explain", "fix", "generate", "test", "docs", "refactor", "review", "complete", "question"]
 DecidedBy = Literal["offline", "model", "caller"]
 Outcome = Literal["accepted", "rejected", "error", "skipped"]
 

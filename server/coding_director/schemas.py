@@ -56,8 +56,9 @@ def default_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "shared-schemas"
 
 
-def write_schemas(directory: Path | None = None, *, check: bool = False,
-                  report: Callable[[str], None] = lambda _msg: None) -> list[str]:
+def write_schemas(
+    directory: Path | None = None, *, check: bool = False, report: Callable[[str], None] = lambda _msg: None
+) -> list[str]:
     """Write (or with ``check=True`` only compare) the schema files in ``directory``.
 
     Returns the names of the files that were missing or differed (empty when all are current).

@@ -13,9 +13,11 @@ export interface CodingDirectorSchemas {
   Attempt: Attempt;
   ChatEvent: ChatEvent;
   ChatParams: ChatParams;
+  CodeContext: CodeContext;
   RouteDecision: RouteDecision;
   Settings: Settings;
   StatusParams: StatusParams;
+  SyntaxProblem: SyntaxProblem;
 }
 /**
  * The result of one request.
@@ -37,13 +39,15 @@ export interface Assistance {
  *
  * ``outcome``: ``accepted`` (passed every check), ``rejected`` (answered but failed a check),
  * ``error`` (transport error, timeout, missing model, error mid-stream) or ``skipped`` (tier
- * cooling down or its endpoint already found dead in this request). ``latency_ms`` is wall time
+ * cooling down or its endpoint already found dead in this request). ``fix`` is the exact action
+ * that removes an error's cause, when known (``ollama pull codellama:13b``). ``latency_ms`` is wall time
  * from the request to the last token, in milliseconds; token counts are as reported by the server
  * (``None`` when unknown).
  */
 export interface Attempt {
   completionTokens?: number | null;
   firstTokenMs?: number | null;
+  fix?: string | null;
   latencyMs?: number;
   model: string;
   outcome: 'accepted' | 'rejected' | 'error' | 'skipped';
@@ -123,6 +127,115 @@ export interface Position {
  */
 export interface TextDocumentIdentifier {
   uri: string;
+}
+/**
+ * The code a request needs, fitted to a token budget.
+ *
+ * Lines 1-based inclusive, columns 1-based UTF-16 (see the module docstring). ``enclosing`` is
+ * ordered outermost first and starts with the module when the file was parsed. ``prefix`` /
+ * ``suffix``: the text before / after the cursor for fill-in-the-middle, cut at syntactic
+ * boundaries. ``plain_text_reason``: why no syntax tree was used (None when parsed).
+ * ``token_estimate``: estimated tokens of all sections (see ``budget.estimate_tokens``).
+ */
+export interface CodeContext {
+  cursor: CursorPosition;
+  diagnostics?: DiagnosticNote[];
+  enclosing?: EnclosingDefinition[];
+  focus: FocusCode;
+  imports?: string[];
+  language: string | null;
+  outline?: OutlineItem[];
+  plainTextReason?: string | null;
+  prefix?: string;
+  rangeEnd?: CursorPosition | null;
+  related?: RelatedSnippet[];
+  suffix?: string;
+  tokenBudget: number;
+  tokenEstimate: number;
+  truncated?: boolean;
+  truncation?: TruncationNote[];
+  uri: string;
+  version?: number | null;
+}
+/**
+ * A position in :class:`CodeContext` convention: 1-based line, 1-based UTF-16 column.
+ */
+export interface CursorPosition {
+  column: number;
+  line: number;
+}
+/**
+ * A caller diagnostic overlapping the focus, in CodeContext convention (1-based lines).
+ */
+export interface DiagnosticNote {
+  code?: string | number | null;
+  endLine: number;
+  message: string;
+  severity?: ('error' | 'warning' | 'information' | 'hint') | null;
+  source?: string | null;
+  startLine: number;
+}
+/**
+ * One link of the enclosing chain. Lines 1-based, inclusive.
+ *
+ * ``kind``: module, class, function, method, interface, struct, enum, trait, impl, namespace ...
+ */
+export interface EnclosingDefinition {
+  endLine: number;
+  kind: string;
+  name: string;
+  startLine: number;
+}
+/**
+ * The code the request is about: the innermost enclosing definition (with its decorators or
+ * ``export``), or a window of lines around the cursor when there is none or no syntax tree.
+ * ``text`` may be cut (see ``CodeContext.truncation``); lines are 1-based, inclusive, and describe
+ * the full, uncut span.
+ */
+export interface FocusCode {
+  endLine: number;
+  kind: 'definition' | 'window';
+  name?: string | null;
+  startLine: number;
+  text: string;
+}
+/**
+ * A definition signature in the file outline. ``depth``: 0 top level, 1 a member of one.
+ */
+export interface OutlineItem {
+  depth: number;
+  endLine: number;
+  kind: string;
+  name: string;
+  signature: string;
+  startLine: number;
+}
+/**
+ * The definition of an identifier used in the focus, from an open document.
+ *
+ * ``score``: ranking score (higher first; see ``coding_director.context.related``). ``text``: the
+ * definition, or only its signature when the full text did not fit (``signature_only``).
+ */
+export interface RelatedSnippet {
+  endLine: number;
+  kind: string;
+  name: string;
+  score: number;
+  signatureOnly?: boolean;
+  startLine: number;
+  text: string;
+  uri: string;
+}
+/**
+ * One section that did not fit in the token budget, never dropped silently.
+ *
+ * ``original_tokens``/``kept_tokens``: estimated tokens before/after; ``reason`` in words.
+ */
+export interface TruncationNote {
+  keptTokens: number;
+  originalTokens: number;
+  reason: string;
+  section: 'diagnostics' | 'focus' | 'prefix' | 'suffix' | 'imports' | 'related' | 'outline';
 }
 /**
  * The whole configuration. Build it with :func:`load_settings`, which applies the precedence
@@ -240,4 +353,19 @@ export interface StatusParams {
   message: string;
   missingModels?: string[];
   state: 'starting' | 'ready' | 'busy' | 'endpointDown' | 'modelsMissing';
+}
+/**
+ * One ERROR or MISSING node found by the parser.
+ *
+ * ``line``/``end_line``: 0-based. ``column``/``end_column``: 0-based UTF-16 code units (equal to
+ * code points for text without astral characters). A MISSING node is zero-width: the parser
+ * inserted the expected token there (``message`` names it).
+ */
+export interface SyntaxProblem {
+  column: number;
+  endColumn: number;
+  endLine: number;
+  kind: 'error' | 'missing';
+  line: number;
+  message: string;
 }

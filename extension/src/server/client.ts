@@ -24,7 +24,8 @@ import {
   type Command as LspCommand,
 } from 'vscode-languageclient/node';
 import { CHAT_EVENT_METHOD, CHAT_METHOD, STATUS_METHOD, type Assistance, type ChatEvent, type ChatParams, type StatusParams } from '../protocol';
-import { CONFIG_SECTION, SETTING_MAP, explicitValue, mapSettings, type ServerSettingsPatch } from '../settings/mapping';
+import { CONFIG_SECTION } from '../settings/mapping';
+import { completionsEnabled, currentServerSettings } from '../settings/read';
 import type { StatusBar } from '../status/statusBar';
 import { privateEnvDir, discoverInterpreter } from './discovery';
 import { baseInterpreterForPrivateEnv, serverArgs } from './interpreter';
@@ -33,19 +34,6 @@ import { RestartBudget } from './restartPolicy';
 
 /** Languages the server handles (tree-sitter grammars on the server side). */
 export const SERVER_LANGUAGES = ['python', 'javascript', 'javascriptreact', 'typescript', 'typescriptreact', 'go', 'rust', 'java', 'c', 'cpp'] as const;
-
-/** Reads the settings the user set explicitly (any scope) and maps them to the server's shape. */
-export function currentServerSettings(scope?: vscode.Uri): ServerSettingsPatch {
-  const config = vscode.workspace.getConfiguration(CONFIG_SECTION, scope);
-  const explicit: Record<string, unknown> = {};
-  for (const { key } of SETTING_MAP) explicit[key] = explicitValue(config.inspect(key));
-  return mapSettings(explicit);
-}
-
-/** Whether inline completions are on (`codingDirector.completions.enabled`). */
-export function completionsEnabled(): boolean {
-  return vscode.workspace.getConfiguration(CONFIG_SECTION).get<boolean>('completions.enabled', true);
-}
 
 /** Receives what the server pushes. */
 export interface ServerListener {

@@ -118,9 +118,7 @@ class Backend(Protocol):
     provider: str
     endpoint: str
 
-    def chat_stream(
-        self, model: str, messages: list[Message], options: GenerateOptions
-    ) -> AsyncIterator[Chunk]:
+    def chat_stream(self, model: str, messages: list[Message], options: GenerateOptions) -> AsyncIterator[Chunk]:
         """Stream a chat answer."""
         ...
 

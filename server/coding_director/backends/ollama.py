@@ -96,9 +96,7 @@ class OllamaBackend:
         return result
 
     # -- generation ---------------------------------------------------------------------------
-    async def chat_stream(
-        self, model: str, messages: list[Message], options: GenerateOptions
-    ) -> AsyncIterator[Chunk]:
+    async def chat_stream(self, model: str, messages: list[Message], options: GenerateOptions) -> AsyncIterator[Chunk]:
         """Stream ``/api/chat``. ``num_ctx`` is sized from the messages (:func:`num_ctx_for`)."""
         size = sum(len(m.content) for m in messages)
         with self._translate(model):

@@ -12,6 +12,7 @@ import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator
 from typing import cast
+
 import httpx2
 import openai
 from openai import AsyncStream
@@ -87,9 +88,7 @@ class OpenAICompatBackend:
         except httpx2.TransportError as exc:
             raise StreamInterrupted(f"connection to {self.endpoint} broke: {exc or type(exc).__name__}") from exc
 
-    async def chat_stream(
-        self, model: str, messages: list[Message], options: GenerateOptions
-    ) -> AsyncIterator[Chunk]:
+    async def chat_stream(self, model: str, messages: list[Message], options: GenerateOptions) -> AsyncIterator[Chunk]:
         """Stream ``/chat/completions``."""
         with self._translate(model):
             stream: AsyncStream[ChatCompletionChunk] = await self._client.chat.completions.create(

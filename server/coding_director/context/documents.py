@@ -73,6 +73,10 @@ class Document:
     pending_edits: list[tuple[int, int, int]] | None = field(default_factory=list)
     #: Per-top-level-node facts of the last computed version (owned by ``symbols.file_facts``).
     chunks: list[Any] = field(default_factory=list)
+    chunk_set: set[Any] = field(default_factory=set)
+    #: Name -> chunks defining it (owned by ``symbols.file_facts``, kept across versions).
+    symbol_index: dict[str, list[Any]] = field(default_factory=dict)
+    facts_generation: int = 0
     _text: str | None = None
 
     @property
@@ -212,6 +216,7 @@ class DocumentStore:
         return None
 
     def _full_parse(self, doc: Document) -> None:
+        doc.pending_edits = None
         reason = self._skip_reason(doc)
         doc.skip_reason = reason
         if reason is not None:

@@ -13,7 +13,7 @@ Steps (none runs a whole-file query on the request path; file-level facts are ca
 
 from __future__ import annotations
 
-from bisect import bisect_left
+import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -34,14 +34,19 @@ from coding_director.context.models import (
     RelatedSnippet,
 )
 from coding_director.context.related import Candidate, definition_text, rank_related, referenced_names
-from coding_director.context.symbols import Definition, enclosing_chain, file_facts, signature_of
+from coding_director.context.symbols import (
+    Definition,
+    enclosing_chain,
+    file_facts,
+    signature_of,
+)
 
 __all__ = ["extract", "extract_from_file", "probe_offset"]
 
 _WHITESPACE = b" \t\r\n\f\v"
 _WINDOW_LINES = 40
 _RELATED_FULL_LINES = 40
-_REFERENCE_WINDOW_BYTES = 16_384
+_REFERENCE_WINDOW_BYTES = 4096
 Severity = Literal["error", "warning", "information", "hint"]
 _SEVERITIES: dict[int, Severity] = {1: "error", 2: "warning", 3: "information", 4: "hint"}
 _GAP = "…"
@@ -159,7 +164,11 @@ class _Builder:
                 focus_def = definition
                 break
         if focus_def is not None:
-            self.focus_span = definition_text(doc, focus_def)
+            start, end = definition_text(focus_def)
+            line_start = doc.lines.starts[doc.lines.line_of(start)]
+            if not data[line_start:start].strip(_WHITESPACE):
+                start = line_start  # keep the first line's indentation
+            self.focus_span = (start, end)
             self.focus_name = focus_def.name
             self.focus_def = focus_def
         else:
@@ -224,65 +233,50 @@ class _Builder:
         )
 
     def fit_imports(self, allowance: int) -> Fit:
-        texts = [_decode(node.text or b"").strip() for node in file_facts(self.doc).imports]
+        texts = file_facts(self.doc).imports()
         return self._fit_list("imports", texts, [estimate_tokens(t) + 1 for t in texts], allowance,
                               "later imports dropped")
 
     def fit_outline(self, allowance: int) -> Fit:
         facts = file_facts(self.doc)
-        definitions = facts.definitions
-        starts, top = facts.starts(), facts.top_level()
-        order: list[int] = []
         outer = self.chain[0] if self.chain else None
+        sources: list[Iterable[Definition]] = []
+        outer_start = -1
+        total_count = facts.top_count()
         if outer is not None:
-            outer_index = bisect_left(starts, outer.start_byte)
-            if outer_index < len(definitions) and definitions[outer_index].node == outer.node:
-                order.append(outer_index)
-            for j in range(bisect_left(starts, outer.start_byte) + 1, len(definitions)):
-                member = definitions[j]
-                if member.start_byte >= outer.end_byte:
-                    break
-                if member.depth == 1 and definitions[member.parent].start_byte == outer.start_byte:
-                    order.append(j)
-        position = bisect_left([starts[i] for i in top], self.cursor) if top else 0
-        left, right = position - 1, position
-        while left >= 0 or right < len(top):
-            take_left = right >= len(top) or (
-                left >= 0 and self.cursor - definitions[top[left]].end_byte
-                <= definitions[top[right]].start_byte - self.cursor
-            )
-            if take_left:
-                index, left = top[left], left - 1
-            else:
-                index, right = top[right], right + 1
-            if not order or index != order[0]:
-                order.append(index)
-        kept: list[tuple[int, str]] = []
+            outer_start = outer.start_byte
+            candidates = facts.near(outer.start_byte, 0, outer.start_byte, outer.end_byte)
+            top = [d for d in itertools.islice(candidates, 1) if d.start_byte == outer.start_byte]
+            sources.append(top)
+            sources.append(facts.near(self.cursor, 1, outer.start_byte, outer.end_byte))
+        sources.append(d for d in facts.near(self.cursor, 0) if d.start_byte != outer_start)
+        order = itertools.chain.from_iterable(sources)
+        kept: list[Definition] = []
         used = 0
         original = 0
-        for processed, i in enumerate(order):
-            signature = signature_of(self.data, definitions[i])
-            cost = estimate_tokens(signature) + 3
+        cut = False
+        for processed, definition in enumerate(order):
+            cost = estimate_tokens(definition.signature) + 3
             if used + cost > allowance:
+                cut = True
                 # Estimate the rest from the average so far instead of rendering every signature.
                 average = (used + cost) / (processed + 1)
-                original = int(used + average * (len(order) - processed))
+                original = int(used + average * (total_count - processed))
                 break
-            kept.append((i, signature))
+            kept.append(definition)
             used += cost
         else:
             original = used
-        kept.sort()
+        kept.sort(key=lambda d: (d.start_byte, d.depth))
         self.result["outline"] = [
-            OutlineItem(kind=definitions[i].kind, name=definitions[i].name, signature=signature,
-                        start_line=definitions[i].start_row + 1, end_line=definitions[i].end_row + 1,
-                        depth=definitions[i].depth)
-            for i, signature in kept
+            OutlineItem(kind=d.kind, name=d.name, signature=d.signature, start_line=d.start_row + 1,
+                        end_line=d.end_row + 1, depth=d.depth)
+            for d in kept
         ]
         reason = None
-        if len(kept) < len(order):
-            reason = f"{len(kept)} of {len(order)} outline entries kept (the enclosing definition's " \
-                     "members, then top-level definitions nearest the cursor)"
+        if cut:
+            reason = (f"{len(kept)} outline entries kept (the enclosing definition's members, then the "
+                      f"top-level definitions nearest the cursor, of {total_count})")
         return Fit(used, max(original, used), reason)
 
     def prepare_related(self) -> None:
@@ -299,7 +293,7 @@ class _Builder:
         used = total = dropped = shortened = 0
         for candidate in self.candidates:
             owner, definition = candidate.doc, candidate.definition
-            start, end = definition_text(owner, definition)
+            start, end = definition_text(definition)
             text = _decode(owner.data[start:end])
             signature_only = False
             if text.count("\n") >= _RELATED_FULL_LINES:

@@ -1,11 +1,12 @@
 """Fill-in-the-middle windows: text before and after the cursor, cut at syntactic boundaries.
 
-The prefix starts at the earliest start of a *complete* node that fits: the candidates are the start
-of every ancestor of the cursor and of their earlier siblings (statements, members, arguments), so
-the cut never falls inside a token or in the middle of a statement when a boundary exists. When the
-node begins a line, the cut moves to the start of that line to keep indentation. The suffix is the
-mirror image (ends of ancestors and their later siblings, extended to the end of the line). Without
-a tree, or when no boundary fits, cuts fall on line boundaries. Cost: O(tree depth + siblings inside
+The prefix starts at the earliest start of a *complete* named node that fits and begins its line:
+the candidates are the starts of every named ancestor of the cursor and of their earlier named
+siblings (statements, members, definitions) that have only indentation before them; the cut is
+then the start of that line, so indentation is kept and the cut never falls inside a token or a
+statement. The suffix is the mirror image (ends of ancestors and their later named siblings that
+end their line; the cut is the end of that line). Without a tree, or when no such boundary fits,
+cuts fall on the nearest line boundary inside the limit. Cost: O(tree depth + siblings inside
 the window) node visits, independent of file size.
 """
 
@@ -28,24 +29,40 @@ def _char_start(data: bytes, offset: int) -> int:
     return offset
 
 
+def _begins_line(data: bytes, offset: int) -> int:
+    """Start of ``offset``'s line when only whitespace precedes ``offset`` on it, else -1."""
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    return line_start if not data[line_start:offset].strip(_WHITESPACE) else -1
+
+
+def _ends_line(data: bytes, offset: int) -> int:
+    """End of ``offset``'s line (before its newline) when only whitespace follows, else -1."""
+    line_end = data.find(b"\n", offset)
+    line_end = len(data) if line_end < 0 else line_end
+    return line_end if not data[offset:line_end].strip(_WHITESPACE) else -1
+
+
 def _prefix_start(data: bytes, root: Node | None, cursor: int, limit: int) -> int:
     low = cursor - limit
     if low <= 0:
         return 0
     best = cursor
     if root is not None:
-        node: Node | None = root.descendant_for_byte_range(cursor, cursor)
+        # The code before the cursor decides (its last non-blank byte): a cursor after a statement
+        # or on a blank line is outside that statement's node.
+        window = max(0, cursor - 4096)
+        probe = max(0, window + len(data[window:cursor].rstrip(_WHITESPACE)) - 1)
+        node: Node | None = root.named_descendant_for_byte_range(probe, probe)
         while node is not None:
             sibling: Node | None = node
             while sibling is not None and sibling.start_byte >= low:
                 if sibling.start_byte < best:
-                    best = sibling.start_byte
-                sibling = sibling.prev_sibling
+                    line_start = _begins_line(data, sibling.start_byte)
+                    if line_start >= low:
+                        best = line_start
+                sibling = sibling.prev_named_sibling
             node = node.parent
     if best < cursor:
-        line_start = data.rfind(b"\n", 0, best) + 1
-        if line_start >= low and not data[line_start:best].strip(_WHITESPACE):
-            return line_start
         return best
     newline = data.find(b"\n", low, cursor)
     return newline + 1 if newline >= 0 else _char_start(data, low)
@@ -57,19 +74,17 @@ def _suffix_end(data: bytes, root: Node | None, cursor: int, limit: int) -> int:
         return len(data)
     best = cursor
     if root is not None:
-        node: Node | None = root.descendant_for_byte_range(cursor, cursor)
+        node: Node | None = root.named_descendant_for_byte_range(cursor, cursor)
         while node is not None:
             sibling: Node | None = node
             while sibling is not None and sibling.end_byte <= high:
                 if sibling.end_byte > best:
-                    best = sibling.end_byte
-                sibling = sibling.next_sibling
+                    line_end = _ends_line(data, sibling.end_byte)
+                    if 0 <= line_end <= high:
+                        best = line_end
+                sibling = sibling.next_named_sibling
             node = node.parent
     if best > cursor:
-        line_end = data.find(b"\n", best)
-        line_end = len(data) if line_end < 0 else line_end
-        if line_end <= high and not data[best:line_end].strip(_WHITESPACE):
-            return line_end
         return best
     newline = data.rfind(b"\n", cursor, high)
     return newline if newline >= 0 else _char_start(data, high)

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from tree_sitter import QueryCursor
 
 from coding_director.context.documents import Document, DocumentStore
-from coding_director.context.languages import spec_for
 from coding_director.context.queries import get_query
 from coding_director.context.symbols import SCOPE_KINDS, Definition, file_facts
 
@@ -85,9 +84,9 @@ def rank_related(store: DocumentStore, doc: Document, names: dict[str, float],
     for other in store.documents():
         if other.tree is None:
             continue
-        index = file_facts(other).index()
+        facts = file_facts(other)
         for name in names:
-            for definition in index.get(name, ()):
+            for definition in facts.lookup(name):
                 matches.setdefault(name, []).append((other, definition))
     candidates: list[Candidate] = []
     low, high = exclude
@@ -113,11 +112,6 @@ def rank_related(store: DocumentStore, doc: Document, names: dict[str, float],
     return chosen
 
 
-def definition_text(doc: Document, definition: Definition) -> tuple[int, int]:
+def definition_text(definition: Definition) -> tuple[int, int]:
     """Byte range of a definition including its wrappers (decorators, ``export``, ``template``)."""
-    node = definition.node
-    wrappers = spec_for(doc.language).wrappers if doc.language else ()
-    parent = node.parent
-    while parent is not None and parent.type in wrappers:
-        node, parent = parent, parent.parent
-    return node.start_byte, node.end_byte
+    return definition.text_start, definition.end_byte

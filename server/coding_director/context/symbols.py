@@ -1,14 +1,9 @@
-"""Definitions, imports and the enclosing chain, from the ``definitions``/``imports`` queries.
+"""Definitions and the enclosing chain, from the ``definitions``/``imports`` queries.
 
-Request-path costs on a 14k-line Python file (lsprotocol/types.py):
-
-- the enclosing chain runs the definitions query restricted to one byte
-  (``QueryCursor.set_byte_range``): microseconds;
-- file facts (outline-level definitions, imports, a name index) are kept per *top-level node*
-  ("chunk"). After an edit only the chunks that overlap the edited bytes are queried again; the
-  others are matched to the new tree's top-level nodes by their shifted byte range and reused, so a
-  keystroke costs one small query plus O(number of top-level nodes) bookkeeping instead of a
-  whole-file query (tens of milliseconds).
+The enclosing chain runs the definitions query restricted to one byte
+(``QueryCursor.set_byte_range``): microseconds even on a 14k-line file. File-level facts are
+computed per top-level node ("chunk", :func:`compute_chunk`) and maintained across edits by
+``chunks.ChunkTable``.
 """
 
 from __future__ import annotations
@@ -26,11 +21,12 @@ from coding_director.context.queries import get_query
 __all__ = [
     "CLASS_LIKE",
     "SCOPE_KINDS",
+    "SPLIT_BYTES",
     "Chunk",
     "Definition",
-    "FileFacts",
+    "compute_chunk",
     "enclosing_chain",
-    "file_facts",
+    "short_name",
     "signature_of",
 ]
 
@@ -42,7 +38,6 @@ SCOPE_KINDS = frozenset(
 CLASS_LIKE = frozenset({"class", "interface", "struct", "trait", "impl", "enum"})
 _FUNCTION_LIKE = frozenset({"function", "method"})
 _SIGNATURE_CHARS = 200
-_FACTS_KEY = "symbols.facts"
 
 
 @dataclass(slots=True)
@@ -80,6 +75,19 @@ class Chunk:
     start_row: int
     definitions: list[Definition]
     imports: list[str]
+    base_depth: int = 0
+    names: tuple[str, ...] = ()
+    top_count: int = 0
+    #: Position in the owner's shift log up to which the coordinates are current.
+    stamp: int = 0
+
+    def __post_init__(self) -> None:
+        names: dict[str, None] = {}
+        for definition in self.definitions:
+            names[definition.name] = None
+            names[short_name(definition.name)] = None
+        self.names = tuple(names)
+        self.top_count = sum(1 for d in self.definitions if d.depth == 0)
 
     def absolute(self, definition: Definition) -> Definition:
         """A copy of one of this chunk's definitions with absolute offsets and rows."""
@@ -91,52 +99,9 @@ class Chunk:
         )
 
 
-@dataclass(slots=True)
-class FileFacts:
-    """Per-document-version facts, as chunks in file order (see module docstring)."""
-
-    chunks: list[Chunk]
-    by_name: dict[str, list[tuple[Chunk, Definition]]] = field(default_factory=dict)
-    _starts: list[int] | None = None
-
-    def starts(self) -> list[int]:
-        """Start bytes of the chunks (for bisection)."""
-        if self._starts is None:
-            self._starts = [c.start_byte for c in self.chunks]
-        return self._starts
-
-    def chunk_index(self, offset: int) -> int:
-        """Index of the last chunk starting at or before ``offset`` (-1 when none)."""
-        return bisect_right(self.starts(), offset) - 1
-
-    def imports(self) -> list[str]:
-        """Import statements' text, in file order."""
-        return [text for chunk in self.chunks for text in chunk.imports]
-
-    def top_level(self, chunk_index: int) -> list[Definition]:
-        """Absolute top-level (depth 0) definitions of one chunk."""
-        chunk = self.chunks[chunk_index]
-        return [chunk.absolute(d) for d in chunk.definitions if d.depth == 0]
-
-    def members(self, chunk_index: int, outer: Definition) -> list[Definition]:
-        """Absolute depth-1 definitions of chunk ``chunk_index`` inside ``outer`` (absolute)."""
-        chunk = self.chunks[chunk_index]
-        low, high = outer.start_byte - chunk.start_byte, outer.end_byte - chunk.start_byte
-        return [chunk.absolute(d) for d in chunk.definitions
-                if d.depth == 1 and low <= d.start_byte and d.end_byte <= high]
-
-    def index(self) -> dict[str, list[tuple[Chunk, Definition]]]:
-        """Definitions by name (built on first use per version). Qualified names
-        (``geo::Circle::area``, ``a.b``) are also indexed under their last segment."""
-        if not self.by_name:
-            for chunk in self.chunks:
-                for definition in chunk.definitions:
-                    name = definition.name
-                    self.by_name.setdefault(name, []).append((chunk, definition))
-                    short = name.rsplit("::", 1)[-1].rsplit(".", 1)[-1]
-                    if short != name:
-                        self.by_name.setdefault(short, []).append((chunk, definition))
-        return self.by_name
+def short_name(name: str) -> str:
+    """Last segment of a qualified name (``geo::Circle::area`` -> ``area``, ``a.b`` -> ``b``)."""
+    return name.rsplit("::", 1)[-1].rsplit(".", 1)[-1]
 
 
 def _name_of(node: Node) -> str:
@@ -188,34 +153,51 @@ def _collect(cursor: QueryCursor, root: Node, wrappers: tuple[str, ...]) -> list
     return found
 
 
-def _nest(definitions: list[Definition]) -> list[Definition]:
+def _nest(definitions: list[Definition], base_depth: int = 0,
+          parent_kind: str | None = None) -> list[Definition]:
     """Set ``parent``/``depth``, turn functions inside class-like definitions into methods, and drop
-    variable-like definitions local to functions. Input sorted by (start, -end)."""
+    variable-like definitions local to functions. Input sorted by (start, -end). ``base_depth`` and
+    ``parent_kind`` describe the definition enclosing all of them (from an outer chunk)."""
     kept: list[Definition] = []
     stack: list[int] = []
     for definition in definitions:
         while stack and kept[stack[-1]].end_byte <= definition.start_byte:
             stack.pop()
         parent = kept[stack[-1]] if stack else None
-        if parent is not None:
-            if definition.kind not in SCOPE_KINDS and parent.kind in _FUNCTION_LIKE:
+        kind = parent.kind if parent is not None else parent_kind
+        if kind is not None:
+            if definition.kind not in SCOPE_KINDS and kind in _FUNCTION_LIKE:
                 continue
-            if definition.kind == "function" and parent.kind in CLASS_LIKE:
+            if definition.kind == "function" and kind in CLASS_LIKE:
                 definition.kind = "method"
-            definition.parent = stack[-1]
-            definition.depth = parent.depth + 1
+        definition.parent = stack[-1] if stack else -1
+        definition.depth = parent.depth + 1 if parent is not None else base_depth
         kept.append(definition)
         stack.append(len(kept) - 1)
     return kept
 
 
-def _compute_chunk(doc: Document, child: Node) -> Chunk:
+#: Top-level nodes larger than this (bytes) are split into their children (recursively), so that
+#: a file wrapped in one namespace/class does not re-query everything on each keystroke.
+SPLIT_BYTES = 16_384
+
+
+def compute_chunk(doc: Document, node: Node, tree_depth: int, base_depth: int, parent_kind: str | None,
+                   header: bool) -> Chunk:
+    """Facts of ``node`` at ``tree_depth`` (root = 0). A *header* chunk holds only the definitions
+    starting at ``node`` itself (its children become chunks of their own)."""
     assert doc.language is not None
     spec = spec_for(doc.language)
-    cursor = QueryCursor(get_query(doc.language, "definitions"))
-    cursor.set_max_start_depth(max(0, spec.outline_depth - 1))
-    start, row = child.start_byte, child.start_point.row
-    definitions = _nest(_collect(cursor, child, spec.wrappers))
+    start, row = node.start_byte, node.start_point.row
+    definitions: list[Definition] = []
+    max_depth = 0 if header else spec.outline_depth - tree_depth
+    if max_depth >= 0:
+        cursor = QueryCursor(get_query(doc.language, "definitions"))
+        cursor.set_max_start_depth(max_depth)
+        found = _collect(cursor, node, spec.wrappers)
+        if header:
+            found = [d for d in found if d.start_byte == start][:1]
+        definitions = _nest(found, base_depth, parent_kind)
     for definition in definitions:
         assert definition.node is not None
         definition.signature = _signature(doc.data, definition.node)
@@ -226,90 +208,16 @@ def _compute_chunk(doc: Document, child: Node) -> Chunk:
         definition.start_row -= row
         definition.end_row -= row
     imports: list[str] = []
-    import_cursor = QueryCursor(get_query(doc.language, "imports"))
-    import_cursor.set_max_start_depth(max(0, spec.import_depth - 1))
-    seen: set[tuple[int, int]] = set()
-    for node in sorted(import_cursor.captures(child).get("import", []), key=lambda n: n.start_byte):
-        if (node.start_byte, node.end_byte) not in seen:
-            seen.add((node.start_byte, node.end_byte))
-            imports.append((node.text or b"").decode("utf-8", "replace").strip())
-    return Chunk(child.kind_id, start, child.end_byte, row, definitions, imports)
-
-
-def _reusable(doc: Document) -> dict[tuple[int, int, int], Chunk]:
-    """Old chunks not touched by the pending edits, keyed by their shifted (start, end, kind)."""
-    edits = doc.pending_edits
-    if edits is None or not doc.chunks:
-        return {}
-    reusable: dict[tuple[int, int, int], Chunk] = {}
-    for chunk in doc.chunks:
-        start, end = chunk.start_byte, chunk.end_byte
-        for edit_start, old_end, new_end in edits:
-            if end <= edit_start:
-                continue
-            if start >= old_end:
-                start += new_end - old_end
-                end += new_end - old_end
-                continue
-            break
-        else:
-            reusable[(start, end, chunk.kind_id)] = chunk
-    return reusable
-
-
-def file_facts(doc: Document) -> FileFacts:
-    """Outline-level definitions and imports of ``doc`` for its current version (cached).
-
-    Definitions are those starting at tree depth <= ``LanguageSpec.outline_depth``; imports those at
-    depth <= ``import_depth``. Returns empty facts for a document without a syntax tree.
-    """
-    cached = doc.cache.get(_FACTS_KEY)
-    if isinstance(cached, FileFacts):
-        return cached
-    chunks: list[Chunk] = []
-    if doc.tree is not None and doc.language is not None:
-        reusable = _reusable(doc)
-        for child in doc.tree.root_node.children:
-            chunk = reusable.pop((child.start_byte, child.end_byte, child.kind_id), None)
-            if chunk is None:
-                chunk = _compute_chunk(doc, child)
-            else:
-                chunk.start_row = child.start_point.row
-            chunks.append(chunk)
-            chunk.start_byte, chunk.end_byte = child.start_byte, child.end_byte
-    doc.chunks = chunks
-    doc.pending_edits = []
-    facts = FileFacts(chunks)
-    doc.cache[_FACTS_KEY] = facts
-    return facts
-
-
-def iter_top_level_near(facts: FileFacts, offset: int) -> Iterator[Definition]:
-    """Top-level definitions ordered by distance (in bytes) from ``offset``, nearest first."""
-    right = facts.chunk_index(offset)
-    left = right - 1
-    if right < 0:
-        right, left = 0, -1
-    pending_left: list[Definition] = []
-    pending_right: list[Definition] = []
-    while True:
-        if not pending_left and left >= 0:
-            pending_left = facts.top_level(left)[::-1]
-            left -= 1
-            continue
-        if not pending_right and right < len(facts.chunks):
-            pending_right = facts.top_level(right)
-            right += 1
-            continue
-        if not pending_left and not pending_right:
-            if left < 0 and right >= len(facts.chunks):
-                return
-            continue
-        if pending_right and (not pending_left or pending_right[0].start_byte - offset
-                              <= offset - pending_left[0].end_byte):
-            yield pending_right.pop(0)
-        else:
-            yield pending_left.pop(0)
+    import_depth = spec.import_depth - tree_depth
+    if not header and import_depth >= 0:
+        import_cursor = QueryCursor(get_query(doc.language, "imports"))
+        import_cursor.set_max_start_depth(import_depth)
+        seen: set[tuple[int, int]] = set()
+        for found_node in sorted(import_cursor.captures(node).get("import", []), key=lambda n: n.start_byte):
+            if (found_node.start_byte, found_node.end_byte) not in seen:
+                seen.add((found_node.start_byte, found_node.end_byte))
+                imports.append((found_node.text or b"").decode("utf-8", "replace").strip())
+    return Chunk(node.kind_id, start, node.end_byte, row, definitions, imports, base_depth)
 
 
 def enclosing_chain(doc: Document, probe: int, cursor: int | None = None,

@@ -103,8 +103,9 @@ def target_lines(store: DocumentStore, data: ActionData) -> tuple[int, int, str 
     doc = store.get(data.uri)
     if doc is None:
         raise ActionError(f"{data.uri} is not open")
-    ctx = extract(store, data.uri, (data.start_line, data.start_character), (data.end_line, data.end_character),
-                  token_budget=200)
+    ctx = extract(
+        store, data.uri, (data.start_line, data.start_character), (data.end_line, data.end_character), token_budget=200
+    )
     if ctx.focus.kind == "definition":
         return ctx.focus.start_line - 1, ctx.focus.end_line, ctx.focus.name
     end = data.end_line if data.end_character == 0 and data.end_line > data.start_line else data.end_line + 1
@@ -139,7 +140,8 @@ async def compute_edit(
     The answer must contain a code block that keeps the whole file parseable once spliced in
     (an extra verification check, so a failing splice escalates to the next tier). Raises
     :class:`ActionError` when no tier produced a usable edit, and :class:`StaleDocument` when the
-    document changed while the team was working (the edit is never applied to a newer version).
+    document is no longer at ``data.version`` (the selection's coordinates would be wrong) or
+    changed while the team was working: an edit is never applied to a newer version.
     """
     events = stream_edit(director, store, data)
     result: tuple[LineEdit, Assistance] | None = None
@@ -157,6 +159,12 @@ async def stream_edit(
     doc = store.get(data.uri)
     if doc is None:
         raise ActionError(f"{data.uri} is not open")
+    if doc.version != data.version:
+        # The selection is in the coordinates of the version the action was listed for.
+        raise StaleDocument(
+            f"the document changed since this action was offered (version {data.version}, "
+            f"now {doc.version}): run the action again"
+        )
     version, text, language = doc.version, doc.text, doc.language
     start, end, unit = target_lines(store, data)
     lines = text.splitlines(keepends=True)
@@ -181,8 +189,14 @@ async def stream_edit(
             return f"the fix spliced into the file does not parse: {p.message} at line {p.line + 1}"
         return None
 
-    ctx = extract(store, data.uri, (data.start_line, data.start_character), (data.end_line, data.end_character),
-                  diagnostics=None, token_budget=director.settings.context.token_budget)
+    ctx = extract(
+        store,
+        data.uri,
+        (data.start_line, data.start_character),
+        (data.end_line, data.end_character),
+        diagnostics=None,
+        token_budget=director.settings.context.token_budget,
+    )
     prompt = PROMPTS[data.action]
     if unit:
         prompt += f" The unit to change is `{unit}` (lines {start + 1}-{end}); return all of it."
@@ -191,8 +205,9 @@ async def stream_edit(
     intent: Intent = "fix" if data.action == "fix" else "docs"
     assistance: Assistance | None = None
     event: Event
-    async for event in director.stream_assistance(prompt, ctx, intent=intent, language=language,
-                                                  extra_checks=(splice_check,)):
+    async for event in director.stream_assistance(
+        prompt, ctx, intent=intent, language=language, extra_checks=(splice_check,)
+    ):
         yield event
         if isinstance(event, Finished):
             assistance = event.assistance
@@ -203,8 +218,10 @@ async def stream_edit(
     current = store.get(data.uri)
     if current is None or current.version != version:
         now = "closed" if current is None else f"at version {current.version}"
-        raise StaleDocument(f"the document changed while the fix was computed (version {version}, now {now}); "
-                            "the edit was not applied: run the action again")
+        raise StaleDocument(
+            f"the document changed while the fix was computed (version {version}, now {now}); "
+            "the edit was not applied: run the action again"
+        )
     code = replacement_from_answer(assistance.answer, language, indent)
     assert code is not None  # the splice check accepted it
     new_text = code + ("\n" if trailing_newline else "")

@@ -42,8 +42,9 @@ async def run_chat(
         rng = params.range
         start = (rng.start.line, rng.start.character) if rng else (0, 0)
         end = (rng.end.line, rng.end.character) if rng else None
-        context = extract(store, params.text_document.uri, start, end,
-                          token_budget=director.settings.context.token_budget)
+        context = extract(
+            store, params.text_document.uri, start, end, token_budget=director.settings.context.token_budget
+        )
     history = [Message(role=m.role, content=m.content) for m in params.history]
     result: Assistance | None = None
     async for event in director.stream_assistance(params.prompt, context, intent=params.intent, history=history):

@@ -13,16 +13,25 @@ def status_from_report(settings: Settings, report: DoctorReport) -> StatusParams
     if report.unreachable:
         endpoint = report.unreachable[0]
         fix = next((c.fix for c in report.checks if not c.ok and c.fix and endpoint in c.name), None)
-        return StatusParams(state="endpointDown", endpoint=endpoint, completions_enabled=enabled,
-                            message=f"Cannot reach {endpoint}." + (f" Fix: {fix}" if fix else ""))
+        return StatusParams(
+            state="endpointDown",
+            endpoint=endpoint,
+            completions_enabled=enabled,
+            message=f"Cannot reach {endpoint}." + (f" Fix: {fix}" if fix else ""),
+        )
     if report.missing_models:
         models = sorted({m for _, m in report.missing_models})
-        return StatusParams(state="modelsMissing", missing_models=models, completions_enabled=enabled,
-                            endpoint=settings.ollama.host,
-                            message=f"Missing models: {', '.join(models)}. Pull them with "
-                                    "'Coding Director: Pull missing models' or `coding-director models pull`.")
-    return StatusParams(state="ready", endpoint=settings.ollama.host, completions_enabled=enabled,
-                        message="Coding Director is ready.")
+        return StatusParams(
+            state="modelsMissing",
+            missing_models=models,
+            completions_enabled=enabled,
+            endpoint=settings.ollama.host,
+            message=f"Missing models: {', '.join(models)}. Pull them with "
+            "'Coding Director: Pull missing models' or `coding-director models pull`.",
+        )
+    return StatusParams(
+        state="ready", endpoint=settings.ollama.host, completions_enabled=enabled, message="Coding Director is ready."
+    )
 
 
 class StatusTracker:
@@ -41,8 +50,9 @@ class StatusTracker:
     def busy(self, tier: str) -> StatusParams | None:
         """A request is being answered by ``tier``."""
         base = self._idle or StatusParams(state="ready", message="")
-        return self._change(base.model_copy(update={"state": "busy", "busy_tier": tier,
-                                                    "message": f"{tier} is answering..."}))
+        return self._change(
+            base.model_copy(update={"state": "busy", "busy_tier": tier, "message": f"{tier} is answering..."})
+        )
 
     def idle(self) -> StatusParams | None:
         """No request runs any more: back to the idle status."""

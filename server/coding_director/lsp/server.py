@@ -35,7 +35,6 @@ from coding_director.features.actions import (
     EDIT_ACTIONS,
     PROMPTS,
     ActionData,
-    ActionError,
     diagnostics_messages,
     list_actions,
     stream_edit,
@@ -144,12 +143,17 @@ class DirectorServer(LanguageServer):
             return False
         if new == self.settings:
             return False
-        old = self.director
+        old_director, old_completer = self.director, self.completer
         self.settings = new
         self.director = CodingDirector(new)
         self.completer = Completer(new, self.director.pool)
         self.store.max_file_bytes = new.context.max_file_bytes
-        self.spawn(old.aclose())
+
+        async def close_old() -> None:
+            await old_completer.aclose()
+            await old_director.aclose()
+
+        self.spawn(close_old())
         return True
 
     async def refresh_status(self) -> None:
@@ -207,8 +211,9 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: DirectorServer, params: types.DidChangeTextDocumentParams) -> None:
         changes = [
-            TextChange.edit(c.range.start.line, c.range.start.character, c.range.end.line, c.range.end.character,
-                            c.text)
+            TextChange.edit(
+                c.range.start.line, c.range.start.character, c.range.end.line, c.range.end.character, c.text
+            )
             if isinstance(c, types.TextDocumentContentChangePartial)
             else TextChange.replace_all(c.text)
             for c in params.content_changes
@@ -218,13 +223,17 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: DirectorServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.store.close(params.text_document.uri)
+        ls.completer.forget(params.text_document.uri)
 
     # -- code actions ------------------------------------------------------------------------------
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
         types.CodeActionOptions(
-            code_action_kinds=[types.CodeActionKind.QuickFix, types.CodeActionKind.RefactorRewrite,
-                               types.CodeActionKind.Empty],
+            code_action_kinds=[
+                types.CodeActionKind.QuickFix,
+                types.CodeActionKind.RefactorRewrite,
+                types.CodeActionKind.Empty,
+            ],
             resolve_provider=True,
         ),
     )
@@ -299,9 +308,13 @@ def code_actions_for(version: int, params: types.CodeActionParams) -> list[types
     actions = []
     for action, title, kind in list_actions(bool(diagnostics)):
         data = ActionData(
-            action=action, uri=params.text_document.uri, version=version,
-            start_line=rng.start.line, start_character=rng.start.character,
-            end_line=rng.end.line, end_character=rng.end.character,
+            action=action,
+            uri=params.text_document.uri,
+            version=version,
+            start_line=rng.start.line,
+            start_character=rng.start.character,
+            end_line=rng.end.line,
+            end_character=rng.end.character,
             diagnostics=diagnostics_messages([d.message for d in diagnostics]),
         )
         code_action = types.CodeAction(title=title, kind=kind, data=to_wire(data))
@@ -312,8 +325,10 @@ def code_actions_for(version: int, params: types.CodeActionParams) -> list[types
                 "prompt": PROMPTS[action],
                 "intent": action,
                 "textDocument": {"uri": params.text_document.uri},
-                "range": {"start": {"line": rng.start.line, "character": rng.start.character},
-                          "end": {"line": rng.end.line, "character": rng.end.character}},
+                "range": {
+                    "start": {"line": rng.start.line, "character": rng.start.character},
+                    "end": {"line": rng.end.line, "character": rng.end.character},
+                },
             }
             code_action.command = types.Command(title=title, command=ASK_IN_CHAT_COMMAND, arguments=[ask])
             code_action.data = None
@@ -343,7 +358,9 @@ async def resolve_edit(ls: DirectorServer, action: types.CodeAction) -> types.Co
                 ls.work_done_progress.report(token, types.WorkDoneProgressReport(message=f"{item.tier} is working..."))
             elif progress and isinstance(item, AttemptFinished) and item.attempt.outcome != "accepted":
                 a = item.attempt
-                ls.work_done_progress.report(token, types.WorkDoneProgressReport(message=f"{a.tier} {a.outcome}: {a.reason}"))
+                ls.work_done_progress.report(
+                    token, types.WorkDoneProgressReport(message=f"{a.tier} {a.outcome}: {a.reason}")
+                )
     finally:
         if progress:
             ls.work_done_progress.end(token, types.WorkDoneProgressEnd())
@@ -351,16 +368,20 @@ async def resolve_edit(ls: DirectorServer, action: types.CodeAction) -> types.Co
     assert result is not None
     edit, assistance = result
     text_edit = types.TextEdit(
-        range=types.Range(start=types.Position(line=edit.start_line, character=0),
-                          end=types.Position(line=edit.end_line, character=edit.end_character)),
+        range=types.Range(
+            start=types.Position(line=edit.start_line, character=0),
+            end=types.Position(line=edit.end_line, character=edit.end_character),
+        ),
         new_text=edit.new_text,
     )
-    action.edit = types.WorkspaceEdit(document_changes=[
-        types.TextDocumentEdit(
-            text_document=types.OptionalVersionedTextDocumentIdentifier(uri=edit.uri, version=edit.version),
-            edits=[text_edit],
-        )
-    ])
+    action.edit = types.WorkspaceEdit(
+        document_changes=[
+            types.TextDocumentEdit(
+                text_document=types.OptionalVersionedTextDocumentIdentifier(uri=edit.uri, version=edit.version),
+                edits=[text_edit],
+            )
+        ]
+    )
     log.info("%s resolved by %s", action.title, assistance.final_tier)
     return action
 
@@ -379,7 +400,9 @@ async def _begin_progress(ls: DirectorServer, token: str, title: str) -> bool:
     return True
 
 
-async def complete_inline(ls: DirectorServer, params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
+async def complete_inline(
+    ls: DirectorServer, params: types.InlineCompletionParams
+) -> types.InlineCompletionList | None:
     """Ghost text at the cursor, or ``None`` (disabled, unknown document, no completion in time)."""
     if not ls.settings.completion.enabled:
         return None
@@ -393,9 +416,7 @@ async def complete_inline(ls: DirectorServer, params: types.InlineCompletionPara
     current = ls.store.get(uri)
     if result is None or current is None or current.version != request.version:
         return None  # nothing, or computed for a version the user has already changed
-    item = types.InlineCompletionItem(
-        insert_text=result.text, range=types.Range(start=pos, end=pos)
-    )
+    item = types.InlineCompletionItem(insert_text=result.text, range=types.Range(start=pos, end=pos))
     return types.InlineCompletionList(items=[item])
 
 
@@ -412,7 +433,9 @@ async def pull_with_progress(ls: DirectorServer) -> dict[str, Any]:
         if not progress:
             return
         percent = int(completed * 100 / total) if completed and total else None
-        ls.work_done_progress.report(token, types.WorkDoneProgressReport(message=f"{model}: {status}", percentage=percent))
+        ls.work_done_progress.report(
+            token, types.WorkDoneProgressReport(message=f"{model}: {status}", percentage=percent)
+        )
 
     try:
         failed = await pull_missing(ls.settings, ls.director.pool, report, on_progress)
@@ -429,8 +452,7 @@ async def pull_with_progress(ls: DirectorServer) -> dict[str, Any]:
 def stats(ls: DirectorServer) -> dict[str, Any]:
     """Counters for ``codingDirector.showStats``: completions, cooldowns, open documents."""
     return {
-        "completions": ls.completer.stats.model_dump() if hasattr(ls.completer.stats, "model_dump")
-        else dict(vars(ls.completer.stats)),
+        "completions": to_wire(ls.completer.stats),
         "cooldowns": ls.director.health.snapshot(),
         "openDocuments": len(ls.store),
         "status": to_wire(ls.status.current) if ls.status.current else None,

@@ -100,7 +100,10 @@ async def route(
     mode = settings.routing.router
     threshold = settings.routing.confidence_threshold
     decision = RouteDecision(
-        domain=offline.domain, intent=chosen_intent, confidence=offline.confidence, decided_by="offline",
+        domain=offline.domain,
+        intent=chosen_intent,
+        confidence=offline.confidence,
+        decided_by="offline",
         reason=offline.evidence,
     )
     if mode == "offline" or (mode == "auto" and offline.confidence >= threshold):

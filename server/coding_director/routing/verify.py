@@ -47,11 +47,30 @@ _FENCE_RE = re.compile(
 )
 
 _TAG_LANGUAGES = {
-    "python": "python", "py": "python", "python3": "python", "py3": "python",
-    "javascript": "javascript", "js": "javascript", "jsx": "javascript", "node": "javascript", "mjs": "javascript",
-    "typescript": "typescript", "ts": "typescript", "tsx": "tsx",
-    "go": "go", "golang": "go", "rust": "rust", "rs": "rust", "java": "java",
-    "c": "c", "h": "c", "cpp": "cpp", "c++": "cpp", "cc": "cpp", "cxx": "cpp", "hpp": "cpp",
+    "python": "python",
+    "py": "python",
+    "python3": "python",
+    "py3": "python",
+    "javascript": "javascript",
+    "js": "javascript",
+    "jsx": "javascript",
+    "node": "javascript",
+    "mjs": "javascript",
+    "typescript": "typescript",
+    "ts": "typescript",
+    "tsx": "tsx",
+    "go": "go",
+    "golang": "go",
+    "rust": "rust",
+    "rs": "rust",
+    "java": "java",
+    "c": "c",
+    "h": "c",
+    "cpp": "cpp",
+    "c++": "cpp",
+    "cc": "cpp",
+    "cxx": "cpp",
+    "hpp": "cpp",
 }
 
 _MENTION_RULES = tuple(

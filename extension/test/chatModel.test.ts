@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  applyChatEvent,
+  chipLabel,
+  completeTurn,
+  endTurn,
+  formatLatency,
+  historyFor,
+  restoreTurns,
+  routeLabel,
+  speakingTier,
+  startTurn,
+  trailRows,
+  visibleText,
+  type ChatTurn,
+} from '../src/chat/model';
+import type { Assistance, ChatEvent } from '../src/protocol';
+
+const ev = (e: Omit<ChatEvent, 'chatId'>): ChatEvent => ({ chatId: 'c1', ...e });
+
+function stream(events: Omit<ChatEvent, 'chatId'>[]): ChatTurn {
+  return events.reduce((turn, e) => applyChatEvent(turn, ev(e)), startTurn('c1', 'Explain this'));
+}
+
+const result: Assistance = {
+  answer: 'final **answer**',
+  accepted: true,
+  finalTier: 'senior',
+  route: { domain: 'general', intent: 'explain', confidence: 0.9, decidedBy: 'offline' },
+  attempts: [
+    { tier: 'lead', model: 'm1', outcome: 'rejected', reason: 'empty answer', latencyMs: 850 },
+    { tier: 'senior', model: 'm2', outcome: 'accepted', latencyMs: 12345 },
+  ],
+};
+
+describe('chat transcript reducer', () => {
+  test('streams text of the current tier', () => {
+    const turn = stream([
+      { kind: 'attemptStarted', tier: 'lead', model: 'm1' },
+      { kind: 'text', tier: 'lead', text: 'Hel' },
+      { kind: 'text', tier: 'lead', text: 'lo' },
+    ]);
+    assert.equal(visibleText(turn), 'Hello');
+    assert.equal(speakingTier(turn), 'lead');
+    assert.deepEqual(trailRows(turn).map((r) => r.outcome), ['running']);
+  });
+
+  test('a rejected attempt is replaced by the next tier, and kept in the trail', () => {
+    const turn = stream([
+      { kind: 'attemptStarted', tier: 'lead', model: 'm1' },
+      { kind: 'text', tier: 'lead', text: 'I cannot help' },
+      { kind: 'attemptFinished', tier: 'lead', attempt: { tier: 'lead', model: 'm1', outcome: 'rejected', reason: 'refusal', latencyMs: 420 } },
+      { kind: 'attemptStarted', tier: 'senior', model: 'm2' },
+      { kind: 'text', tier: 'senior', text: 'Sure' },
+    ]);
+    assert.equal(visibleText(turn), 'Sure');
+    assert.equal(speakingTier(turn), 'senior');
+    assert.deepEqual(trailRows(turn), [
+      { tier: 'lead', model: 'm1', outcome: 'rejected', reason: 'refusal', latency: '420 ms' },
+      { tier: 'senior', model: 'm2', outcome: 'running', reason: '', latency: '' },
+    ]);
+  });
+
+  test('text without attemptStarted opens a segment; events of other chats are ignored', () => {
+    let turn = stream([{ kind: 'text', tier: 'lead', text: 'x' }]);
+    assert.equal(visibleText(turn), 'x');
+    const other = applyChatEvent(turn, { chatId: 'c2', kind: 'text', tier: 'lead', text: 'zzz' });
+    assert.equal(other, turn);
+    turn = applyChatEvent(turn, ev({ kind: 'text', tier: 'lead', text: 'y' }));
+    assert.equal(visibleText(turn), 'xy');
+  });
+
+  test('the result replaces the streamed text and carries the route and attempts', () => {
+    const done = completeTurn(stream([{ kind: 'text', tier: 'senior', text: 'partial' }]), result);
+    assert.equal(done.status, 'done');
+    assert.equal(visibleText(done), 'final **answer**');
+    assert.equal(speakingTier(done), 'senior');
+    assert.equal(routeLabel(done), 'general · explain');
+    assert.deepEqual(trailRows(done).map((r) => [r.tier, r.outcome, r.latency]), [
+      ['lead', 'rejected', '850 ms'],
+      ['senior', 'accepted', '12.3 s'],
+    ]);
+  });
+
+  test('after Stop, later events and a late result change nothing', () => {
+    const stopped = endTurn(stream([{ kind: 'text', tier: 'lead', text: 'abc' }]), 'cancelled');
+    assert.equal(stopped.status, 'cancelled');
+    assert.equal(applyChatEvent(stopped, ev({ kind: 'text', tier: 'lead', text: 'more' })), stopped);
+    assert.equal(completeTurn(stopped, result), stopped);
+    assert.equal(visibleText(stopped), 'abc');
+  });
+
+  test('history holds finished turns only, oldest first, bounded', () => {
+    const turns = [1, 2, 3].map((i) => completeTurn(startTurn(`c${i}`, `q${i}`), { ...result, answer: `a${i}` }));
+    turns.push(startTurn('c4', 'q4'));
+    assert.deepEqual(historyFor(turns, 2), [
+      { role: 'user', content: 'q2' },
+      { role: 'assistant', content: 'a2' },
+      { role: 'user', content: 'q3' },
+      { role: 'assistant', content: 'a3' },
+    ]);
+  });
+
+  test('restoring drops junk, bounds the size and marks unfinished turns cancelled', () => {
+    const restored = restoreTurns([{ nope: 1 }, startTurn('a', 'q'), completeTurn(startTurn('b', 'q'), result)], 5);
+    assert.deepEqual(restored.map((t) => [t.chatId, t.status]), [['a', 'cancelled'], ['b', 'done']]);
+    assert.deepEqual(restoreTurns('garbage'), []);
+    assert.equal(restoreTurns(Array.from({ length: 9 }, (_, i) => startTurn(`t${i}`, 'q')), 3).length, 3);
+  });
+
+  test('latency and chip labels', () => {
+    assert.equal(formatLatency(undefined), '');
+    assert.equal(formatLatency(0), '0 ms');
+    assert.equal(formatLatency(999.4), '999 ms');
+    assert.equal(formatLatency(1500), '1.5 s');
+    assert.equal(chipLabel('a.py'), 'a.py');
+    assert.equal(chipLabel('a.py', { start: { line: 2, character: 0 }, end: { line: 2, character: 5 } }), 'a.py:3');
+    assert.equal(chipLabel('a.py', { start: { line: 2, character: 0 }, end: { line: 8, character: 0 } }), 'a.py:3-8');
+    assert.equal(chipLabel('a.py', { start: { line: 2, character: 0 }, end: { line: 8, character: 1 } }), 'a.py:3-9');
+  });
+});

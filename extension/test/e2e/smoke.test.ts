@@ -1,0 +1,183 @@
+/**
+ * End-to-end, part 1: the built .vsix in a real workbench with the server on the Ollama emulator.
+ * Screenshots: test-output/e2e/smoke/.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { chat, sel } from './selectors';
+import { missingPrerequisite, openChat, openFile, serverPython, startEmulator, startWorkbench, statusItem, type Emulator, type Workbench } from './workbench';
+
+const skip = missingPrerequisite();
+
+/** What the lead tier answers (every chat, explain and fix request): prose, hostile HTML, a code block. */
+const LEAD_REPLY = [
+  'The function `add` returns the sum of its two arguments.',
+  '',
+  'Hostile output stays text: <script>document.body.dataset.pwned = "script"</script>',
+  'and <img src=x onerror="document.body.dataset.pwned = \'img\'"> too.',
+  '',
+  '```python',
+  'def add(a, b):',
+  '    return a + b',
+  '```',
+  '',
+].join('\n');
+
+const FILES = {
+  'app.py': 'def add(a, b):\n    return a + b\n\n\nprint(add(1, 2))\n',
+  'broken.py': 'def add(a, b)\n    return a + b\n',
+  'complete.py': 'def mul(a, b):\n',
+};
+
+function parses(path: string): boolean {
+  return spawnSync(serverPython, ['-c', 'import ast, sys; ast.parse(open(sys.argv[1]).read())', path]).status === 0;
+}
+
+describe('Coding Director in code-server', { skip }, () => {
+  let emulator: Emulator | undefined;
+  let started: Workbench | undefined;
+  const wb = (): Workbench => {
+    if (!started) throw new Error('the workbench did not start');
+    return started;
+  };
+  const scratch = mkdtempSync(join(tmpdir(), 'cd-e2e-emu-'));
+
+  before(async () => {
+    const emu = await startEmulator(
+      [
+        { name: 'e2e-lead:latest', reply: LEAD_REPLY, tokens_per_chunk: 1, chunk_delay_ms: 40 },
+        { name: 'e2e-fim:latest', reply: 'return a * b', capabilities: ['completion', 'insert'] },
+        { name: 'e2e-router:latest', reply: 'general explain' },
+      ],
+      scratch,
+    );
+    emulator = emu;
+    const everyTier = { router: 'e2e-router', math: 'e2e-lead', lead: 'e2e-lead', senior: 'e2e-lead', principal: 'e2e-lead' };
+    started = await startWorkbench({
+      name: 'smoke',
+      files: FILES,
+      settings: {
+        'codingDirector.server.pythonPath': serverPython,
+        'codingDirector.ollama.host': emu.url,
+        'codingDirector.routing.router': 'offline',
+        ...Object.fromEntries(Object.entries(everyTier).map(([tier, model]) => [`codingDirector.tiers.${tier}.model`, model])),
+        'codingDirector.tiers.overrides': { fim: { model: 'e2e-fim' } },
+        'codingDirector.completions.tier': 'fim',
+        'codingDirector.completions.debounceMs': 50,
+      },
+    });
+  });
+
+  after(async () => {
+    await started?.stop();
+    emulator?.stop();
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  test('installs, activates on a Python file and shows the status bar item', async () => {
+    await openFile(wb().page, 'app.py');
+    await statusItem(wb().page).waitFor({ timeout: 60_000 });
+    await wb().screenshot('01-python-file-status-bar');
+  });
+
+  test('the server reports ready in the status bar', async () => {
+    await wb().page.locator(sel.statusItem).filter({ hasText: /^\s*Coding Director\s*$/ }).first().waitFor({ timeout: 60_000 });
+    const item = statusItem(wb().page);
+    assert.match((await item.textContent()) ?? '', /Coding Director/);
+    await wb().screenshot('02-status-ready');
+  });
+
+  test('the chat view opens from the activity bar', async () => {
+    await openChat(wb());
+    await wb().screenshot('03-chat-view');
+  });
+
+  test('right-click > Coding Director > Explain streams an answer into the chat with a tier badge', async () => {
+    const page = wb().page;
+    await openFile(page, 'app.py');
+    const lines = page.locator(sel.editor.replace('{file}', 'app.py')).locator('.view-line').first();
+    await lines.click();
+    await lines.click({ button: 'right' });
+    await page.locator(sel.contextMenuItem).filter({ hasText: /^Coding Director$/ }).first().hover();
+    await page.locator(sel.contextMenuItem).filter({ hasText: /^Explain$/ }).first().click();
+    const frame = wb().chatFrame();
+    const turn = frame.locator(chat.turn).last();
+    await turn.locator(chat.answer).filter({ hasText: 'returns the sum' }).waitFor({ timeout: 60_000 });
+    await wb().screenshot('04-explain-streaming');
+    await frame.locator(chat.doneTurn).last().waitFor({ timeout: 60_000 });
+    assert.equal(await frame.locator(chat.doneTurn).last().locator(chat.tierBadge).textContent(), 'lead');
+    await frame.locator(chat.doneTurn).last().locator(`${chat.trail} summary`).click();
+    await wb().screenshot('05-explain-done-with-trail');
+  });
+
+  test('model output with <script> and <img onerror> renders inert', async () => {
+    const frame = wb().chatFrame();
+    const answer = frame.locator(chat.doneTurn).last().locator(chat.answer);
+    const text = (await answer.textContent()) ?? '';
+    assert.ok(text.includes('<script>'), 'the script tag is shown as text');
+    assert.ok(text.includes('onerror'), 'the img tag is shown as text');
+    assert.equal(await answer.locator('script, img, iframe').count(), 0);
+    assert.equal(await frame.locator('body[data-pwned]').count(), 0);
+    await wb().screenshot('06-hostile-output-inert');
+  });
+
+  test('a chat question streams and Stop cancels it', async () => {
+    const frame = wb().chatFrame();
+    await frame.locator(chat.prompt).fill('What does add do?');
+    await frame.locator(chat.prompt).press('Enter');
+    const streaming = frame.locator(chat.streamingTurn).last();
+    await streaming.locator(chat.answer).filter({ hasText: /\S/ }).waitFor({ timeout: 60_000 });
+    await wb().screenshot('07-chat-streaming');
+    await frame.locator(chat.stop).click();
+    const cancelled = frame.locator(chat.cancelledTurn).last();
+    await cancelled.waitFor({ timeout: 10_000 });
+    assert.equal(await frame.locator(chat.streamingTurn).count(), 0);
+    assert.ok(await frame.locator(chat.stop).isHidden());
+    await wb().screenshot('08-chat-stopped');
+  });
+
+  test('Fix on a broken function applies an edit that makes the file parse', async () => {
+    const page = wb().page;
+    const file = join(wb().workspace, 'broken.py');
+    assert.equal(parses(file), false);
+    await openFile(page, 'broken.py');
+    const line = page.locator(sel.editor.replace('{file}', 'broken.py')).locator('.view-line').first();
+    await line.click();
+    await line.click({ button: 'right' });
+    await page.locator(sel.contextMenuItem).filter({ hasText: /^Coding Director$/ }).first().hover();
+    await page.locator(sel.contextMenuItem).filter({ hasText: /^Fix$/ }).first().click();
+    await page.locator(sel.diffEditor).first().waitFor({ timeout: 90_000 });
+    await wb().screenshot('09-fix-diff-preview');
+    await page.locator(sel.notificationButton).filter({ hasText: /^Apply$/ }).first().click();
+    await page.locator(sel.editor.replace('{file}', 'broken.py')).first().click();
+    await page.keyboard.press('Control+S');
+    for (let i = 0; i < 40 && !parses(file); i++) await new Promise((r) => setTimeout(r, 250));
+    assert.equal(parses(file), true, readFileSync(file, 'utf8'));
+    await wb().screenshot('10-fix-applied');
+  });
+
+  test('typing in a function shows ghost text from the server and Tab accepts it', async () => {
+    const page = wb().page;
+    await openFile(page, 'complete.py');
+    const editor = page.locator(sel.editor.replace('{file}', 'complete.py'));
+    await editor.locator('.view-line').first().click();
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type('    ');
+    await page.locator(sel.ghostText).first().waitFor({ timeout: 60_000 });
+    await wb().screenshot('11-ghost-text');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Control+S');
+    const file = join(wb().workspace, 'complete.py');
+    let content = '';
+    for (let i = 0; i < 40 && !content.includes('return a * b'); i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      content = readFileSync(file, 'utf8');
+    }
+    assert.match(content, /return a \* b/);
+    await wb().screenshot('12-completion-accepted');
+  });
+});

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from coding_director.context import DocumentStore, extract, fim_window
 from coding_director.context.budget import estimate_tokens
+from coding_director.context.chunks import file_facts
 from coding_director.context.extract import _Builder
 from coding_director.context.fim import fim_cut
-from coding_director.context.symbols import file_facts
 from context_helpers import fixture_files, fixture_language, load_marked
 
 UPDATE = os.environ.get("CD_UPDATE_GOLDEN") == "1"
@@ -37,12 +37,8 @@ def observe(path: Path) -> dict[str, Any]:
     uri = path.resolve().as_uri()
     doc = store.open(uri, marked.text, 1, fixture_language(path))
     facts = file_facts(doc)
-    outline = []
-    for chunk in facts.chunks:
-        for definition in chunk.definitions:
-            d = chunk.absolute(definition)
-            if d.depth <= 1:
-                outline.append([d.depth, d.kind, d.name, d.signature, d.start_row + 1, d.end_row + 1])
+    outline = [[d.depth, d.kind, d.name, d.signature, d.start_row + 1, d.end_row + 1]
+               for d in facts.definitions() if d.depth <= 1]
     markers: dict[str, Any] = {}
     for name, (line, character) in sorted(marked.markers.items()):
         ctx = extract(store, uri, (line, character), token_budget=4000)

@@ -68,15 +68,15 @@ class Document:
     tree: Tree | None = None
     skip_reason: str | None = None
     cache: dict[str, Any] = field(default_factory=dict)
-    #: Range edits ``(start, old_end, new_end)`` (bytes) since file facts were last computed, or
-    #: ``None`` after a full replacement (nothing can be reused).
-    pending_edits: list[tuple[int, int, int]] | None = field(default_factory=list)
-    #: Per-top-level-node facts of the last computed version (owned by ``symbols.file_facts``).
-    chunks: list[Any] = field(default_factory=list)
-    chunk_set: set[Any] = field(default_factory=set)
-    #: Name -> chunks defining it (owned by ``symbols.file_facts``, kept across versions).
-    symbol_index: dict[str, list[Any]] = field(default_factory=dict)
-    facts_generation: int = 0
+    #: Range edits ``(start, old_end, new_end, old_end_row, new_end_row)`` (bytes, rows) since the
+    #: file facts were last brought up to date, or ``None`` after a full parse (nothing reusable).
+    pending_edits: list[tuple[int, int, int, int, int]] | None = None
+    #: Byte ranges (current coordinates) whose syntactic structure changed in incremental re-parses
+    #: since the file facts were last brought up to date (``Tree.changed_ranges``).
+    pending_ranges: list[tuple[int, int]] = field(default_factory=list)
+    #: State kept *across* versions by ``chunks.file_facts`` (unlike ``cache``).
+    cache_table: dict[str, Any] = field(default_factory=dict)
+    chunks_built: bool = False
     _text: str | None = None
 
     @property
@@ -166,7 +166,10 @@ class DocumentStore:
         if full or doc.tree is None or self._skip_reason(doc) is not None:
             self._full_parse(doc)
         else:
-            doc.tree = self._parser(doc.language).parse(doc.data, doc.tree)
+            old_tree = doc.tree
+            doc.tree = self._parser(doc.language).parse(doc.data, old_tree)
+            if doc.pending_edits is not None:
+                doc.pending_ranges.extend((r.start_byte, r.end_byte) for r in old_tree.changed_ranges(doc.tree))
         return doc
 
     def _apply_range_edit(self, doc: Document, change: TextChange) -> None:
@@ -187,7 +190,15 @@ class DocumentStore:
             new_end_point = (start_point[0] + new_bytes.count(b"\n"), len(new_bytes) - newline - 1)
         doc.data = data[:start] + new_bytes + data[old_end:]
         if doc.pending_edits is not None:
-            doc.pending_edits.append((start, old_end, start + len(new_bytes)))
+            new_end = start + len(new_bytes)
+            doc.pending_edits.append((start, old_end, new_end, old_end_point[0], new_end_point[0]))
+            delta = new_end - old_end
+            doc.pending_ranges = [
+                (low, high) if high < start
+                else (low + delta, high + delta) if low > old_end
+                else (min(low, start), max(high + delta if high >= old_end else new_end, new_end))
+                for low, high in doc.pending_ranges
+            ]
         lines.apply_edit(start, old_end, new_bytes)
         if doc.tree is not None:
             doc.tree.edit(
@@ -217,6 +228,7 @@ class DocumentStore:
 
     def _full_parse(self, doc: Document) -> None:
         doc.pending_edits = None
+        doc.pending_ranges = []
         reason = self._skip_reason(doc)
         doc.skip_reason = reason
         if reason is not None:

@@ -5,7 +5,7 @@ Steps (none runs a whole-file query on the request path; file-level facts are ca
 1. map the LSP position to bytes and choose a *probe* byte of real code (:func:`probe_offset`);
 2. enclosing chain from a byte-range-restricted definitions query (``symbols.enclosing_chain``);
 3. focus = innermost definition (with decorators / ``export``) or a line window;
-4. imports and outline from ``symbols.file_facts`` (cached per document version);
+4. imports and outline from ``chunks.file_facts`` (cached per document version);
 5. prefix/suffix from ``fim.fim_cut``; diagnostics overlapping the focus;
 6. related snippets from ``related.rank_related``;
 7. everything fitted by ``budget.allocate`` in its documented priority order.
@@ -20,6 +20,7 @@ from typing import Any, Literal
 from urllib.parse import unquote, urlparse
 
 from coding_director.context.budget import Fit, SectionFitter, allocate, estimate_tokens
+from coding_director.context.chunks import file_facts
 from coding_director.context.documents import Document, DocumentStore
 from coding_director.context.fim import fim_cut
 from coding_director.context.languages import detect_language
@@ -34,12 +35,7 @@ from coding_director.context.models import (
     RelatedSnippet,
 )
 from coding_director.context.related import Candidate, definition_text, rank_related, referenced_names
-from coding_director.context.symbols import (
-    Definition,
-    enclosing_chain,
-    file_facts,
-    signature_of,
-)
+from coding_director.context.symbols import Definition, enclosing_chain, signature_of
 
 __all__ = ["extract", "extract_from_file", "probe_offset"]
 

@@ -25,9 +25,10 @@ from dataclasses import dataclass
 
 from tree_sitter import QueryCursor
 
+from coding_director.context.chunks import file_facts
 from coding_director.context.documents import Document, DocumentStore
 from coding_director.context.queries import get_query
-from coding_director.context.symbols import SCOPE_KINDS, Definition, file_facts
+from coding_director.context.symbols import SCOPE_KINDS, Definition
 
 __all__ = ["Candidate", "definition_text", "rank_related", "referenced_names"]
 

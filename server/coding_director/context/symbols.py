@@ -8,9 +8,7 @@ computed per top-level node ("chunk", :func:`compute_chunk`) and maintained acro
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from tree_sitter import Node, QueryCursor
 

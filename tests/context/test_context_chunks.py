@@ -1,0 +1,62 @@
+"""The incrementally maintained file facts equal the facts of a fresh parse after any edits."""
+
+from __future__ import annotations
+
+import pytest
+from coding_director.context import DocumentStore, TextChange
+from coding_director.context import chunks as chunks_module
+from coding_director.context.chunks import FileFacts, file_facts
+from context_helpers import FIXTURES, load_marked, lsp_position
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+SOURCES = {
+    "python": load_marked(FIXTURES / "python" / "sample.py.in").text,
+    "typescript": load_marked(FIXTURES / "typescript" / "sample.ts").text,
+    "cpp": load_marked(FIXTURES / "cpp" / "sample.cpp").text,
+}
+PIECES = st.sampled_from(["x", "def g():\n    pass\n", "class Q:\n", "}", "{", "\n", " ", "é😀", "(",
+                          "function h() {}\n", "namespace N {", "int k() { return 1; }\n", "\"", "//",
+                          "import os\n"])
+EDIT = st.tuples(st.floats(min_value=0, max_value=1), st.integers(min_value=0, max_value=12),
+                 st.lists(PIECES, max_size=3).map("".join))
+
+
+def snapshot(facts: FileFacts) -> dict[str, object]:
+    definitions = [(d.kind, d.name, d.start_byte, d.end_byte, d.start_row, d.end_row, d.depth, d.signature,
+                    d.text_start) for d in facts.definitions()]
+    index = {name: sorted((d.start_byte, d.end_byte) for d in facts.lookup(name))
+             for name in {d[1] for d in definitions}}
+    near = [(d.name, d.start_byte) for d, _ in zip(facts.near(len(definitions) * 7, 0), range(6), strict=False)]
+    return {"definitions": definitions, "imports": facts.imports(), "index": index,
+            "top": facts.top_count(), "near": near}
+
+
+@pytest.mark.parametrize("split", [16_384, 60])
+@settings(max_examples=700, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(language=st.sampled_from(sorted(SOURCES)), steps=st.lists(st.lists(EDIT, min_size=1, max_size=3),
+                                                                   min_size=1, max_size=5))
+def test_incremental_facts_equal_fresh_facts(monkeypatch: pytest.MonkeyPatch, split: int, language: str,
+                                            steps: list[list[tuple[float, int, str]]]) -> None:
+    monkeypatch.setattr(chunks_module, "SPLIT_BYTES", split)
+    store = DocumentStore()
+    text = SOURCES[language]
+    uri = f"file:///chunks.{language}"
+    store.open(uri, text, 0, language)
+    file_facts(store.get(uri))  # type: ignore[arg-type]
+    for version, edits in enumerate(steps, start=1):
+        changes = []
+        for where, length, new in edits:
+            start = int(where * len(text))
+            end = min(len(text), start + length)
+            if text[start - 1 : start] == "\r" or text[end - 1 : end] == "\r":
+                continue
+            (sl, sc), (el, ec) = lsp_position(text, start), lsp_position(text, end)
+            changes.append(TextChange.edit(sl, sc, el, ec, new))
+            text = text[:start] + new + text[end:]
+        doc = store.change(uri, version, changes)
+        incremental = snapshot(file_facts(doc))
+        fresh_store = DocumentStore()
+        fresh = snapshot(file_facts(fresh_store.open(uri, text, 0, language)))
+        assert incremental == fresh

@@ -57,8 +57,8 @@ describe('chat transcript reducer', () => {
     assert.equal(visibleText(turn), 'Sure');
     assert.equal(speakingTier(turn), 'senior');
     assert.deepEqual(trailRows(turn), [
-      { tier: 'lead', model: 'm1', outcome: 'rejected', reason: 'refusal', latency: '420 ms' },
-      { tier: 'senior', model: 'm2', outcome: 'running', reason: '', latency: '' },
+      { tier: 'lead', model: 'm1', outcome: 'rejected', reason: 'refusal', fix: '', latency: '420 ms' },
+      { tier: 'senior', model: 'm2', outcome: 'running', reason: '', fix: '', latency: '' },
     ]);
   });
 

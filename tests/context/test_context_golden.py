@@ -17,7 +17,6 @@ import pytest
 from coding_director.context import DocumentStore, extract, fim_window
 from coding_director.context.budget import estimate_tokens
 from coding_director.context.chunks import file_facts
-from coding_director.context.extract import _Builder
 from coding_director.context.fim import fim_cut
 from context_helpers import fixture_files, fixture_language, load_marked
 
@@ -96,8 +95,3 @@ def test_fim_cuts_are_syntactic_and_within_limits(path: Path) -> None:
         assert prefix == doc.data[start:cursor].decode()
         assert suffix == doc.data[cursor:end].decode()
         assert (marked.text[: len(prefix)] if start == 0 else prefix) in marked.text
-
-
-def test_builder_is_request_scoped() -> None:
-    # Guard against state leaking between requests through the builder.
-    assert "result" not in vars(_Builder)

@@ -143,6 +143,8 @@ export interface TrailRow {
   readonly model: string;
   readonly outcome: string;
   readonly reason: string;
+  /** The action that removes an error's cause, when the server knows it (e.g. `ollama pull codellama:13b`). */
+  readonly fix: string;
   /** Human-readable latency, e.g. `850 ms`, `12.3 s`, or `` when unknown. */
   readonly latency: string;
 }
@@ -164,14 +166,16 @@ export function trailRows(turn: ChatTurn): TrailRow[] {
       model: a.model,
       outcome: a.outcome,
       reason: a.reason ?? '',
+      fix: a.fix ?? '',
       latency: formatLatency(a.latencyMs),
     }));
   }
   return turn.segments.map((s) => ({
     tier: s.tier,
     model: s.model ?? '',
-    outcome: s.outcome ?? (turn.status === 'streaming' ? 'running' : turn.status),
+    outcome: s.outcome ?? (turn.status === 'streaming' ? 'running' : turn.status === 'cancelled' ? 'stopped' : turn.status),
     reason: s.reason ?? '',
+    fix: '',
     latency: formatLatency(s.latencyMs),
   }));
 }

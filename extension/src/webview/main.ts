@@ -69,7 +69,7 @@ function renderTrail(turn: ChatTurn): HTMLElement | undefined {
   const rows = trailRows(turn);
   if (rows.length === 0) return undefined;
   const details = el('details', 'trail');
-  const escalations = rows.filter((r) => r.outcome !== 'accepted' && r.outcome !== 'running').length;
+  const escalations = rows.filter((r) => r.outcome === 'rejected' || r.outcome === 'error' || r.outcome === 'skipped').length;
   details.append(el('summary', undefined, `Escalation trail: ${rows.length} attempt${rows.length === 1 ? '' : 's'}${escalations ? `, ${escalations} not accepted` : ''}`));
   const table = el('table');
   const head = el('tr');
@@ -77,7 +77,7 @@ function renderTrail(turn: ChatTurn): HTMLElement | undefined {
   table.append(head);
   for (const r of rows) {
     const tr = el('tr', `outcome-${r.outcome}`);
-    for (const v of [r.tier, r.model, r.outcome, r.reason, r.latency]) tr.append(el('td', undefined, v));
+    for (const v of [r.tier, r.model, r.outcome, r.fix ? `${r.reason} (fix: ${r.fix})` : r.reason, r.latency]) tr.append(el('td', undefined, v));
     table.append(tr);
   }
   details.append(table);
@@ -122,6 +122,7 @@ function renderTurn(turn: ChatTurn): HTMLElement {
   root.append(answer);
 
   if (turn.status === 'error') root.append(el('div', 'error', turn.error ?? 'The request failed.'));
+  if (turn.status === 'done' && !turn.answer) root.append(el('div', 'error', 'No tier produced an answer; the escalation trail says why.'));
   const trail = renderTrail(turn);
   if (trail) root.append(trail);
   return root;

@@ -14,7 +14,7 @@ export const sel = {
   anyEditorLines: '.editor-instance .monaco-editor .view-lines',
   quickInput: '.quick-input-widget input',
   quickInputRow: '.quick-input-widget .monaco-list-row',
-  contextMenuItem: '.context-view .monaco-menu .action-item',
+  contextMenuItem: '.context-view .monaco-menu .action-label',
   notificationToast: '.notifications-toasts .notification-toast',
   notificationButton: '.notifications-toasts .notification-toast .monaco-button',
   ghostText: '[class*="ghost-text"]',

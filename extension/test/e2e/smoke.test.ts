@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { chat, sel } from './selectors';
-import { missingPrerequisite, openChat, openFile, serverPython, startEmulator, startWorkbench, statusItem, type Emulator, type Workbench } from './workbench';
+import { editorContextMenu, missingPrerequisite, openChat, openFile, step, serverPython, startEmulator, startWorkbench, statusItem, type Emulator, type Workbench } from './workbench';
 
 const skip = missingPrerequisite();
 
@@ -78,32 +78,28 @@ describe('Coding Director in code-server', { skip }, () => {
     rmSync(scratch, { recursive: true, force: true });
   });
 
-  test('installs, activates on a Python file and shows the status bar item', async () => {
+  test('installs, activates on a Python file and shows the status bar item', () => step(wb(), 'installs-activates-on-a-python-file-and', async () => {
     await openFile(wb().page, 'app.py');
     await statusItem(wb().page).waitFor({ timeout: 60_000 });
     await wb().screenshot('01-python-file-status-bar');
-  });
+  }));
 
-  test('the server reports ready in the status bar', async () => {
+  test('the server reports ready in the status bar', () => step(wb(), 'the-server-reports-ready-in-the-status-b', async () => {
     await wb().page.locator(sel.statusItem).filter({ hasText: /^\s*Coding Director\s*$/ }).first().waitFor({ timeout: 60_000 });
     const item = statusItem(wb().page);
     assert.match((await item.textContent()) ?? '', /Coding Director/);
     await wb().screenshot('02-status-ready');
-  });
+  }));
 
-  test('the chat view opens from the activity bar', async () => {
+  test('the chat view opens from the activity bar', () => step(wb(), 'the-chat-view-opens-from-the-activity-ba', async () => {
     await openChat(wb());
     await wb().screenshot('03-chat-view');
-  });
+  }));
 
-  test('right-click > Coding Director > Explain streams an answer into the chat with a tier badge', async () => {
+  test('right-click > Coding Director > Explain streams an answer into the chat with a tier badge', () => step(wb(), 'right-click-coding-director-explain-stre', async () => {
     const page = wb().page;
     await openFile(page, 'app.py');
-    const lines = page.locator(sel.editor.replace('{file}', 'app.py')).locator('.view-line').first();
-    await lines.click();
-    await lines.click({ button: 'right' });
-    await page.locator(sel.contextMenuItem).filter({ hasText: /^Coding Director$/ }).first().hover();
-    await page.locator(sel.contextMenuItem).filter({ hasText: /^Explain$/ }).first().click();
+    await editorContextMenu(page, 'app.py', 'Coding Director', 'Explain');
     const frame = wb().chatFrame();
     const turn = frame.locator(chat.turn).last();
     await turn.locator(chat.answer).filter({ hasText: 'returns the sum' }).waitFor({ timeout: 60_000 });
@@ -112,9 +108,9 @@ describe('Coding Director in code-server', { skip }, () => {
     assert.equal(await frame.locator(chat.doneTurn).last().locator(chat.tierBadge).textContent(), 'lead');
     await frame.locator(chat.doneTurn).last().locator(`${chat.trail} summary`).click();
     await wb().screenshot('05-explain-done-with-trail');
-  });
+  }));
 
-  test('model output with <script> and <img onerror> renders inert', async () => {
+  test('model output with <script> and <img onerror> renders inert', () => step(wb(), 'model-output-with-script-and-img-onerror', async () => {
     const frame = wb().chatFrame();
     const answer = frame.locator(chat.doneTurn).last().locator(chat.answer);
     const text = (await answer.textContent()) ?? '';
@@ -123,9 +119,9 @@ describe('Coding Director in code-server', { skip }, () => {
     assert.equal(await answer.locator('script, img, iframe').count(), 0);
     assert.equal(await frame.locator('body[data-pwned]').count(), 0);
     await wb().screenshot('06-hostile-output-inert');
-  });
+  }));
 
-  test('a chat question streams and Stop cancels it', async () => {
+  test('a chat question streams and Stop cancels it', () => step(wb(), 'a-chat-question-streams-and-stop-cancels', async () => {
     const frame = wb().chatFrame();
     await frame.locator(chat.prompt).fill('What does add do?');
     await frame.locator(chat.prompt).press('Enter');
@@ -138,18 +134,14 @@ describe('Coding Director in code-server', { skip }, () => {
     assert.equal(await frame.locator(chat.streamingTurn).count(), 0);
     assert.ok(await frame.locator(chat.stop).isHidden());
     await wb().screenshot('08-chat-stopped');
-  });
+  }));
 
-  test('Fix on a broken function applies an edit that makes the file parse', async () => {
+  test('Fix on a broken function applies an edit that makes the file parse', () => step(wb(), 'fix-on-a-broken-function-applies-an-edit', async () => {
     const page = wb().page;
     const file = join(wb().workspace, 'broken.py');
     assert.equal(parses(file), false);
     await openFile(page, 'broken.py');
-    const line = page.locator(sel.editor.replace('{file}', 'broken.py')).locator('.view-line').first();
-    await line.click();
-    await line.click({ button: 'right' });
-    await page.locator(sel.contextMenuItem).filter({ hasText: /^Coding Director$/ }).first().hover();
-    await page.locator(sel.contextMenuItem).filter({ hasText: /^Fix$/ }).first().click();
+    await editorContextMenu(page, 'broken.py', 'Coding Director', 'Fix');
     await page.locator(sel.diffEditor).first().waitFor({ timeout: 90_000 });
     await wb().screenshot('09-fix-diff-preview');
     await page.locator(sel.notificationButton).filter({ hasText: /^Apply$/ }).first().click();
@@ -158,9 +150,9 @@ describe('Coding Director in code-server', { skip }, () => {
     for (let i = 0; i < 40 && !parses(file); i++) await new Promise((r) => setTimeout(r, 250));
     assert.equal(parses(file), true, readFileSync(file, 'utf8'));
     await wb().screenshot('10-fix-applied');
-  });
+  }));
 
-  test('typing in a function shows ghost text from the server and Tab accepts it', async () => {
+  test('typing in a function shows ghost text from the server and Tab accepts it', () => step(wb(), 'typing-in-a-function-shows-ghost-text-fr', async () => {
     const page = wb().page;
     await openFile(page, 'complete.py');
     const editor = page.locator(sel.editor.replace('{file}', 'complete.py'));
@@ -179,5 +171,5 @@ describe('Coding Director in code-server', { skip }, () => {
     }
     assert.match(content, /return a \* b/);
     await wb().screenshot('12-completion-accepted');
-  });
+  }));
 });

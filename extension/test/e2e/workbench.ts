@@ -226,6 +226,7 @@ export async function startWorkbench(options: WorkbenchOptions): Promise<Workben
 
 /** Opens a workspace file through Quick Open (Ctrl+P) and waits for its editor. */
 export async function openFile(page: Page, relativePath: string): Promise<void> {
+  await page.keyboard.press('Escape'); // close a menu or widget a previous step may have left open
   await page.keyboard.press('Control+P');
   const input = page.locator(sel.quickInput);
   await input.waitFor();
@@ -254,4 +255,32 @@ export function statusItem(page: Page) {
 export async function openChat(workbench: Workbench): Promise<void> {
   await workbench.page.locator(sel.activityBarEntry).click();
   await workbench.chatFrame().locator(chat.prompt).waitFor({ timeout: 30_000 });
+}
+
+/**
+ * Right-clicks the first line of `relativePath`'s editor and picks `submenu` > `item` from the context menu.
+ * Each menu entry is awaited visible before the pointer moves, so the submenu is open when the click lands.
+ */
+export async function editorContextMenu(page: Page, relativePath: string, submenu: string, item: string): Promise<void> {
+  const line = page.locator(sel.editor.replace('{file}', relativePath)).locator('.view-line').first();
+  await line.click();
+  await line.click({ button: 'right' });
+  const parent = page.locator(sel.contextMenuItem).filter({ hasText: new RegExp(`^${submenu}$`) }).first();
+  await parent.waitFor({ state: 'visible' });
+  await parent.hover();
+  const child = page.locator(sel.contextMenuItem).filter({ hasText: new RegExp(`^${item}$`) }).first();
+  await child.waitFor({ state: 'visible' });
+  await child.hover();
+  await child.click();
+  await child.waitFor({ state: 'hidden' });
+}
+
+/** Runs one e2e step; on failure saves FAILED-<name>.png before rethrowing. */
+export async function step(wb: Workbench, name: string, body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (error) {
+    await wb.screenshot(`FAILED-${name}`).catch(() => undefined);
+    throw error;
+  }
 }

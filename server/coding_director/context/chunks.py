@@ -1,8 +1,9 @@
 """File facts (outline-level definitions, imports, a name index) maintained across edits.
 
-Facts are kept per *chunk*: a top-level node, or, for a node larger than ``SPLIT_BYTES`` (a file
-wrapped in one namespace or class), its children, recursively; the big node itself becomes a
-*header* chunk holding only its own definition. After an edit, only the chunks overlapping the
+Facts are kept per *chunk*: a top-level node, or, for a definition (or its wrapper, or its body)
+larger than ``SPLIT_BYTES`` (a file wrapped in one namespace or class), its children, recursively;
+the big node itself becomes a *header* chunk holding only its own definition. A big node that is no
+definition (a 50 KB dict literal) stays one chunk. After an edit, only the chunks overlapping the
 edited bytes are dropped and recomputed from the new tree; the others stay as they are and their
 coordinates are shifted lazily through a shift log (each chunk records how much of the log it has
 applied), so a keystroke costs a few small queries plus O(log n) work, independent of the number of
@@ -22,9 +23,9 @@ from tree_sitter import Node
 
 from coding_director.context.documents import Document
 from coding_director.context.languages import spec_for
-from coding_director.context.symbols import SPLIT_BYTES, Chunk, Definition, compute_chunk, short_name
+from coding_director.context.symbols import SPLIT_BYTES, Chunk, Definition, compute_chunk
 
-__all__ = ["ChunkTable", "FileFacts", "file_facts"]
+__all__ = ["ChunkTable", "FileFacts", "file_facts", "rebuild"]
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +78,12 @@ class ChunkTable:
 
     def add(self, chunk: Chunk) -> None:
         chunk.stamp = self.now
-        for name in chunk.names:
+        for name in chunk.by_name:
             self.index.setdefault(name, []).append(chunk)
         self.top_count += chunk.top_count
 
     def forget(self, chunk: Chunk) -> None:
-        for name in chunk.names:
+        for name in chunk.by_name:
             holders = self.index.get(name)
             if holders is not None:
                 with contextlib.suppress(ValueError):
@@ -135,29 +136,46 @@ def _collect_region(doc: Document, root: Node, low: int, high: int,
                     table: ChunkTable) -> tuple[list[Chunk], list[Chunk]]:
     """Chunks (leaves, headers) of the current tree's nodes overlapping ``[low, high]``."""
     assert doc.language is not None
-    outline_depth = spec_for(doc.language).outline_depth
+    spec = spec_for(doc.language)
+    outline_depth, wrappers = spec.outline_depth, spec.wrappers
     leaves: list[Chunk] = []
     headers: list[Chunk] = []
 
-    def visit(parent: Node, tree_depth: int, base_depth: int, parent_kind: str | None) -> None:
-        child = parent.first_child_for_byte(max(0, low - 1))
-        while child is not None and child.start_byte <= high:
-            if child.end_byte - child.start_byte > SPLIT_BYTES and child.child_count and tree_depth < outline_depth:
+    def visit(parent: Node, tree_depth: int, base_depth: int, parent_kind: str | None,
+              parent_is_definition: bool) -> None:
+        # TreeCursor.goto_first_child_for_byte, not Node.first_child_for_byte: the latter returns a
+        # dangling node (segfault on access) when no child qualifies (py-tree-sitter 0.26.1).
+        cursor = parent.walk()
+        if cursor.goto_first_child_for_byte(max(0, low - 1)) is None:
+            return
+        while True:
+            child = cursor.node
+            if child is None or child.start_byte > high:
+                return
+            header = None
+            if (child.end_byte - child.start_byte > SPLIT_BYTES and child.child_count
+                    and tree_depth < outline_depth):
                 header = compute_chunk(doc, child, tree_depth, base_depth, parent_kind, header=True)
+                # Split definitions, their wrappers and their bodies; a big literal stays one chunk.
+                if not (header.definitions or child.type in wrappers or parent_is_definition):
+                    header = None
+            if header is not None:
                 headers.append(header)
                 inner_base, inner_kind = base_depth, parent_kind
                 if header.definitions:
                     inner_base, inner_kind = base_depth + 1, header.definitions[0].kind
-                visit(child, tree_depth + 1, inner_base, inner_kind)
+                visit(child, tree_depth + 1, inner_base, inner_kind, bool(header.definitions))
             else:
                 leaves.append(compute_chunk(doc, child, tree_depth, base_depth, parent_kind, header=False))
-            child = child.next_sibling
+            if not cursor.goto_next_sibling():
+                return
 
-    visit(root, 1, 0, None)
+    visit(root, 1, 0, None, False)
     return leaves, headers
 
 
-def _rebuild(doc: Document, table: ChunkTable) -> None:
+def rebuild(doc: Document, table: ChunkTable) -> None:
+    """Recompute every chunk of ``doc`` into ``table`` from its current tree (no reuse)."""
     assert doc.tree is not None
     table.leaves.clear()
     table.headers.clear()
@@ -260,10 +278,14 @@ class FileFacts:
         found.sort(key=lambda d: (d.start_byte, -d.end_byte))
         return found
 
+    def count(self, name: str) -> int:
+        """How many definitions are named ``name`` (or have a qualified name ending with it)."""
+        return sum(len(chunk.by_name[name]) for chunk in self.table.index.get(name, ()))
+
     def lookup(self, name: str) -> list[Definition]:
         """Absolute definitions named ``name`` (or whose qualified name ends with it)."""
         return [self.table.sync(chunk).absolute(d) for chunk in self.table.index.get(name, ())
-                for d in chunk.definitions if d.name == name or short_name(d.name) == name]
+                for d in chunk.by_name[name]]
 
     def near(self, offset: int, depth: int, low: int = 0, high: int | None = None) -> Iterator[Definition]:
         """Absolute definitions of nesting ``depth`` inside bytes ``[low, high)``, nearest to
@@ -325,12 +347,12 @@ def file_facts(doc: Document) -> FileFacts:
     if doc.tree is None or doc.language is None:
         table.leaves, table.headers, table.index, table.top_count = [], [], {}, 0
     elif doc.pending_edits is None or not doc.chunks_built:
-        _rebuild(doc, table)
+        rebuild(doc, table)
     elif (doc.pending_edits or doc.pending_ranges) and not _update(
         doc, table, doc.pending_edits, doc.pending_ranges
     ):
         log.debug("chunk table of %s inconsistent after an update; rebuilding", doc.uri)
-        _rebuild(doc, table)
+        rebuild(doc, table)
     doc.chunks_built = doc.tree is not None
     doc.pending_edits = []
     doc.pending_ranges = []

@@ -11,7 +11,7 @@ specific names, penalise names defined in many places) for a definition ``d`` na
   with ``_``, else 1.0;
 - ``kind_weight(d)``: 1.0 for scopes (class, function, ...), 0.6 for variables, constants, fields;
 - ``locality(d)``: 1.0 in another open document, 0.8 in the same one (part of it is in the outline);
-- ``defs(n)``: how many open definitions share the name.
+- ``defs(n)``: how many open definitions share the name; names with more than 16 are skipped.
 
 Definitions overlapping the focus are excluded; each definition appears once and a definition
 nested in an already chosen one is skipped (de-duplication). Only outline-level definitions
@@ -33,7 +33,11 @@ from coding_director.context.symbols import SCOPE_KINDS, Definition
 __all__ = ["Candidate", "definition_text", "rank_related", "referenced_names"]
 
 REFERENCE_WEIGHTS = {"reference.call": 2.0, "reference.type": 2.0, "reference.identifier": 1.0}
-_MAX_CANDIDATES = 40
+_MAX_CANDIDATES = 24
+#: Names defined more often than this in the open documents are too ambiguous to be worth a snippet.
+MAX_DEFINITIONS_PER_NAME = 16
+#: Only the best-weighted names are looked up (bounds the cost in name-dense code).
+_MAX_NAMES = 32
 
 
 @dataclass(slots=True)
@@ -78,20 +82,30 @@ def _specificity(name: str) -> float:
 def rank_related(store: DocumentStore, doc: Document, names: dict[str, float],
                  exclude: tuple[int, int]) -> list[Candidate]:
     """Candidates for ``names`` (from :func:`referenced_names`) over all parsed open documents,
-    best first, at most 40. ``exclude``: byte range of the focus in ``doc``."""
+    best first, at most 24 (only the 32 best-weighted names are looked up). ``exclude``: byte range
+    of the focus in ``doc``."""
     if not names:
         return []
+    if len(names) > _MAX_NAMES:
+        names = dict(sorted(names.items(), key=lambda item: (-item[1] * _specificity(item[0]), item[0]))
+                     [:_MAX_NAMES])
     matches: dict[str, list[tuple[Document, Definition]]] = {}
+    counts: dict[str, int] = {}
     for other in store.documents():
         if other.tree is None:
             continue
         facts = file_facts(other)
         for name in names:
+            counts[name] = counts.get(name, 0) + facts.count(name)
+            if counts[name] > MAX_DEFINITIONS_PER_NAME:
+                continue
             for definition in facts.lookup(name):
                 matches.setdefault(name, []).append((other, definition))
     candidates: list[Candidate] = []
     low, high = exclude
     for name, found in matches.items():
+        if counts[name] > MAX_DEFINITIONS_PER_NAME:
+            continue
         spread = math.sqrt(len(found))
         for owner, definition in found:
             if owner is doc and definition.start_byte < high and definition.end_byte > low:

@@ -32,6 +32,8 @@ def render_context(ctx: CodeContext) -> str:
     if ctx.range_end is not None:
         cursor += f" to line {ctx.range_end.line}, column {ctx.range_end.column}"
     out.append(cursor)
+    if ctx.plain_text_reason:
+        out.append(f"Not parsed ({ctx.plain_text_reason}): plain-text line window only.")
     if ctx.enclosing:
         out.append("Enclosing: " + " > ".join(
             f"{e.kind} {e.name}" + (f" (lines {e.start_line}-{e.end_line})" if e.kind != "module" else "")

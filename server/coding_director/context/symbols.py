@@ -8,7 +8,7 @@ computed per top-level node ("chunk", :func:`compute_chunk`) and maintained acro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tree_sitter import Node, QueryCursor
 
@@ -74,17 +74,18 @@ class Chunk:
     definitions: list[Definition]
     imports: list[str]
     base_depth: int = 0
-    names: tuple[str, ...] = ()
+    #: Name (and last segment of a qualified name) -> this chunk's definitions of it.
+    by_name: dict[str, list[Definition]] = field(default_factory=dict)
     top_count: int = 0
     #: Position in the owner's shift log up to which the coordinates are current.
     stamp: int = 0
 
     def __post_init__(self) -> None:
-        names: dict[str, None] = {}
         for definition in self.definitions:
-            names[definition.name] = None
-            names[short_name(definition.name)] = None
-        self.names = tuple(names)
+            self.by_name.setdefault(definition.name, []).append(definition)
+            short = short_name(definition.name)
+            if short != definition.name:
+                self.by_name.setdefault(short, []).append(definition)
         self.top_count = sum(1 for d in self.definitions if d.depth == 0)
 
     def absolute(self, definition: Definition) -> Definition:

@@ -1,18 +1,21 @@
-"""Shared helpers of the benchmarks: percentiles and an emulator run as a separate process."""
+"""Shared helpers of the benchmarks: percentiles and table rows. The emulator runs in its own process
+(:func:`tests.emulator.process.emulator_subprocess`, re-exported as ``emulator_process``)."""
 
 from __future__ import annotations
 
 import json
 import statistics
-import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.emulator.process import emulator_subprocess as emulator_process  # noqa: E402
+
+__all__ = ["emulator_process", "percentile", "print_rows", "row"]
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -47,27 +50,3 @@ def print_rows(rows: list[dict[str, Any]], as_json: bool = False) -> None:
         print(
             f"{r['metric']:<{width}}  {r['p50']:>10.3f}  {r['p95']:>10.3f}  {r['unit']:<6}  {r['n']:<5} {r['baseline']}"
         )
-
-
-@contextmanager
-def emulator_process(models: list[dict[str, Any]]) -> Iterator[str]:
-    """Run ``python -m tests.emulator`` with ``models`` in its own process; yields its URL."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump(models, handle)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.emulator", "--port", "0", "--scenario", handle.name],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
-        if not url.startswith("http"):
-            raise RuntimeError("the emulator did not start")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        Path(handle.name).unlink(missing_ok=True)

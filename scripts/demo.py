@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import httpx
@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from coding_director.settings import normalise_ollama_host  # noqa: E402
+
+from tests.emulator.process import emulator_subprocess  # noqa: E402
 
 PROMPTS = [
     "Provide a Python implementation of the Black-Scholes formula.",
@@ -78,64 +80,53 @@ def ollama_up(host: str) -> bool:
 def main() -> int:
     host = normalise_ollama_host(os.environ.get("OLLAMA_HOST", ""))
     env = dict(os.environ)
-    emulator = None
+    with contextlib.ExitStack() as stack:
+        return run(host, env, stack)
+
+
+def run(host: str, env: dict[str, str], stack: contextlib.ExitStack) -> int:
+    """Print doctor, the two answers and a context, against ``host`` or the stand-in team."""
     if ollama_up(host):
         print(f"== Using the Ollama server at {host}")
     else:
         print(f"== No Ollama answers at {host}.")
         print("   Running against a SCRIPTED STAND-IN TEAM (tests/emulator): the answers below are canned;")
         print("   routing, escalation and verification are real. Start Ollama (`ollama serve`) for real answers.")
-        scenario = Path(tempfile.mkdtemp()) / "team.json"
-        scenario.write_text(json.dumps(STAND_IN_TEAM), encoding="utf-8")
-        emulator = subprocess.Popen(
-            [sys.executable, "-m", "tests.emulator", "--port", "0", "--scenario", str(scenario)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert emulator.stdout is not None
-        host = emulator.stdout.readline().strip()
-        env["OLLAMA_HOST"] = host
-    try:
-        print("\n== coding-director doctor")
-        doctor = cli("doctor", env=env)
-        print(doctor.stdout.rstrip())
-        failures = 0
-        for prompt in PROMPTS:
-            print(f"\n== coding-director ask --json {prompt!r}")
-            proc = cli("ask", "--json", prompt, env=env)
-            if proc.returncode not in (0, 1):
-                print(proc.stderr.rstrip())
-                failures += 1
-                continue
-            result = json.loads(proc.stdout)
-            route = result["route"]
-            print(
-                f"route: {route['domain']}/{route['intent']} (decided by {route['decidedBy']}, "
-                f"confidence {route['confidence']:.2f})"
-            )
-            for attempt in result["attempts"]:
-                print(
-                    f"  {attempt['tier']:<10} {attempt['model']:<42} {attempt['outcome']:<9} "
-                    f"{attempt['latencyMs']:>9.1f} ms  {attempt.get('reason') or ''}"
-                )
-            print(f"final tier: {result['finalTier']}  accepted: {result['accepted']}")
-            print(result["answer"].rstrip())
-        types_py = Path(__import__("lsprotocol.types").types.__file__)
-        print(f"\n== coding-director context --file {types_py.name} --line 2000 --json (a real 14k-line file)")
-        ctx = cli("context", "--file", str(types_py), "--line", "2000", "--json", env=env)
-        if ctx.returncode == 0:
-            data = json.loads(ctx.stdout)
-            print("enclosing:", " > ".join(f"{e['kind']} {e['name']}" for e in data.get("enclosing", [])))
-        else:
-            print(ctx.stderr.rstrip())
+        env["OLLAMA_HOST"] = stack.enter_context(emulator_subprocess(STAND_IN_TEAM))
+    print("\n== coding-director doctor")
+    doctor = cli("doctor", env=env)
+    print(doctor.stdout.rstrip())
+    failures = 0
+    for prompt in PROMPTS:
+        print(f"\n== coding-director ask --json {prompt!r}")
+        proc = cli("ask", "--json", prompt, env=env)
+        if proc.returncode not in (0, 1):
+            print(proc.stderr.rstrip())
             failures += 1
-        return 1 if failures else 0
-    finally:
-        if emulator is not None:
-            emulator.terminate()
-            emulator.wait(10)
+            continue
+        result = json.loads(proc.stdout)
+        route = result["route"]
+        print(
+            f"route: {route['domain']}/{route['intent']} (decided by {route['decidedBy']}, "
+            f"confidence {route['confidence']:.2f})"
+        )
+        for attempt in result["attempts"]:
+            print(
+                f"  {attempt['tier']:<10} {attempt['model']:<42} {attempt['outcome']:<9} "
+                f"{attempt['latencyMs']:>9.1f} ms  {attempt.get('reason') or ''}"
+            )
+        print(f"final tier: {result['finalTier']}  accepted: {result['accepted']}")
+        print(result["answer"].rstrip())
+    types_py = Path(__import__("lsprotocol.types").types.__file__)
+    print(f"\n== coding-director context --file {types_py.name} --line 2000 --json (a real 14k-line file)")
+    ctx = cli("context", "--file", str(types_py), "--line", "2000", "--json", env=env)
+    if ctx.returncode == 0:
+        data = json.loads(ctx.stdout)
+        print("enclosing:", " > ".join(f"{e['kind']} {e['name']}" for e in data.get("enclosing", [])))
+    else:
+        print(ctx.stderr.rstrip())
+        failures += 1
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

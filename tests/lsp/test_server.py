@@ -342,3 +342,16 @@ async def test_pull_models_command_reports_progress(lsp: LspFactory, emu: Ollama
         )
     )
     assert json.dumps(stats) and "completions" in stats
+
+
+async def test_fix_at_the_cursor_on_a_broken_function_replaces_the_whole_function(
+        lsp: LspFactory, emu: OllamaEmulator, tmp_path: Path) -> None:
+    add_team(emu, lead=FIXED)
+    session = await lsp(emu.url)
+    uri = open_doc(session, tmp_path)
+    fix = by_title(await list_actions(session, uri, rng(7, 4, 7, 4)), "Fix")  # cursor only, no selection
+    resolved = await session.client.code_action_resolve_async(fix)
+    edit = resolved.edit.document_changes[0].edits[0]
+    assert (edit.range.start.line, edit.range.end.line) == (7, 9)  # both lines of the broken `scale`
+    fixed_text = apply(SOURCE, edit)
+    assert fixed_text.count("return x * factor") == 1 and check_syntax(fixed_text, "python") == []

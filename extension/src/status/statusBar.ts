@@ -44,6 +44,7 @@ export class StatusBar implements vscode.Disposable {
   /** Shows the completions toggle in its on/off look. */
   setCompletions(enabled: boolean): void {
     paint(this.completions, completionsLook(enabled));
+    this.completions.accessibilityInformation = { label: `Coding Director inline completions ${enabled ? 'on' : 'off'}` };
     this.completions.show();
   }
 

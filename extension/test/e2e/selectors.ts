@@ -19,6 +19,8 @@ export const sel = {
   notificationButton: '.notifications-toasts .notification-toast .monaco-button',
   ghostText: '[class*="ghost-text"]',
   diffEditor: '.monaco-diff-editor',
+  /** Rows of the code action (lightbulb / Ctrl+.) menu. */
+  codeActionRow: '.action-widget .monaco-list-row',
 } as const;
 
 /** Selectors inside the chat webview (our own markup: src/chat/html.ts and src/webview/main.ts). */

@@ -59,6 +59,7 @@ describe('Coding Director in code-server', { skip }, () => {
     const everyTier = { router: 'e2e-router', math: 'e2e-lead', lead: 'e2e-lead', senior: 'e2e-lead', principal: 'e2e-lead' };
     started = await startWorkbench({
       name: 'smoke',
+      logLevel: 'trace',
       files: FILES,
       settings: {
         'codingDirector.server.pythonPath': serverPython,
@@ -68,6 +69,7 @@ describe('Coding Director in code-server', { skip }, () => {
         'codingDirector.tiers.overrides': { fim: { model: 'e2e-fim' } },
         'codingDirector.completions.tier': 'fim',
         'codingDirector.completions.debounceMs': 50,
+        'codingDirector.trace.server': 'messages', // the Stop step checks that $/cancelRequest was sent
       },
     });
   });
@@ -133,6 +135,18 @@ describe('Coding Director in code-server', { skip }, () => {
     await cancelled.waitFor({ timeout: 10_000 });
     assert.equal(await frame.locator(chat.streamingTurn).count(), 0);
     assert.ok(await frame.locator(chat.stop).isHidden());
+    // The request was cancelled over LSP, not only in the UI (languageclient traces it to our log channel).
+    let log = '';
+    for (let i = 0; i < 40 && !log.includes("'$/cancelRequest'"); i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      log = wb().extensionLog();
+    }
+    assert.ok(log.includes("'$/cancelRequest'"), 'no $/cancelRequest in the extension log');
+    for (let i = 0; i < 40 && !/codingDirector\/chat[^\n]*\(-32800\)/.test(log); i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      log = wb().extensionLog();
+    }
+    assert.match(log, /codingDirector\/chat[^\n]*\(-32800\)/, 'the server did not answer the cancelled chat with RequestCancelled');
     await wb().screenshot('08-chat-stopped');
   }));
 
@@ -171,5 +185,28 @@ describe('Coding Director in code-server', { skip }, () => {
     }
     assert.match(content, /return a \* b/);
     await wb().screenshot('12-completion-accepted');
+  }));
+
+  test('the lightbulb (Ctrl+.) offers the server\'s actions; Explain streams into the chat', () => step(wb(), 'lightbulb', async () => {
+    const page = wb().page;
+    await openFile(page, 'app.py');
+    const frame = wb().chatFrame();
+    const doneBefore = await frame.locator(chat.doneTurn).count();
+    await page.locator(sel.editor.replace('{file}', 'app.py')).locator('.view-line').nth(1).click();
+    await page.keyboard.press('Control+.');
+    const row = page.locator(sel.codeActionRow).filter({ hasText: 'Explain with Coding Director' }).first();
+    await row.waitFor({ timeout: 30_000 });
+    for (const title of ['Fix with Coding Director', 'Add docstring with Coding Director', 'Generate tests with Coding Director']) {
+      await page.locator(sel.codeActionRow).filter({ hasText: title }).first().waitFor();
+    }
+    await wb().screenshot('13-lightbulb-actions');
+    // Keyboard selection: the action widget list does not take synthetic clicks reliably.
+    const focused = async (): Promise<boolean> => ((await row.getAttribute('class')) ?? '').split(/\s+/).includes('focused');
+    for (let i = 0; i < 8 && !(await focused()); i++) await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Enter');
+    const fresh = frame.locator(chat.doneTurn).nth(doneBefore);
+    await fresh.locator(chat.answer).filter({ hasText: 'returns the sum' }).waitFor({ timeout: 60_000 });
+    assert.equal(await fresh.locator(chat.tierBadge).textContent(), 'lead');
+    await wb().screenshot('14-lightbulb-explain-in-chat');
   }));
 });

@@ -109,7 +109,39 @@ def target_lines(store: DocumentStore, data: ActionData) -> tuple[int, int, str 
     if ctx.focus.kind == "definition":
         return ctx.focus.start_line - 1, ctx.focus.end_line, ctx.focus.name
     end = data.end_line if data.end_character == 0 and data.end_line > data.start_line else data.end_line + 1
-    return data.start_line, end, None
+    return data.start_line, block_end(doc.text.splitlines(), data.start_line, end), None
+
+
+_CLOSERS = ("}", ")", "]", "end")
+
+
+def block_end(lines: list[str], start: int, end: int) -> int:
+    """Extend the line range ``[start, end)`` over the block its first line opens.
+
+    Used when no definition encloses the selection (typically because the code is broken and the
+    parser found no definition node). Following lines belong to the block while they are blank or
+    indented deeper than line ``start``; a line at the same indentation that starts with a closing
+    bracket (``}``) is its last line. Returns the new exclusive end (0-based).
+    """
+    if start >= len(lines):
+        return end
+
+    def indent(line: str) -> int:
+        return len(line) - len(line.lstrip(" \t"))
+
+    base = indent(lines[start])
+    last = max(end - 1, start)
+    for index in range(max(end, start + 1), len(lines)):
+        line = lines[index]
+        if not line.strip():
+            continue
+        if indent(line) > base:
+            last = index
+            continue
+        if indent(line) == base and line.strip().startswith(_CLOSERS):
+            last = index
+        break
+    return last + 1
 
 
 def reindent(code: str, indent: str) -> str:
@@ -171,11 +203,11 @@ async def stream_edit(
     original = "".join(lines[start:end])
     first = lines[start] if start < len(lines) else ""
     indent = first[: len(first) - len(first.lstrip(" \t"))]
-    end_character = 0
-    end_line = end
-    if end >= len(lines):  # the unit runs to the end of the file: replace up to its very end
-        end_line = max(0, len(lines) - 1)
-        end_character = len(lines[-1].encode("utf-16-le")) // 2 if lines else 0
+    end = min(end, len(lines))
+    end_line, end_character = end, 0
+    if end == len(lines) and lines and not lines[-1].endswith(("\n", "\r")):
+        # The unit is the file's last line and has no newline: end at the end of that line.
+        end_line, end_character = end - 1, len(lines[-1].encode("utf-16-le")) // 2
     trailing_newline = original.endswith("\n")
 
     def splice_check(answer: str) -> str | None:

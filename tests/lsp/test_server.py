@@ -344,6 +344,20 @@ async def test_pull_models_command_reports_progress(lsp: LspFactory, emu: Ollama
     assert json.dumps(stats) and "completions" in stats
 
 
+async def test_reset_engine_clears_cooldowns(lsp: LspFactory, emu: OllamaEmulator) -> None:
+    add_team(emu, lead=None)
+    session = await lsp(emu.url, "[health]\nallowed_fails = 0\ncooldown_s = 600\n")
+    await chat(session, chatId="r1", prompt="Explain recursion")
+    second = await chat(session, chatId="r2", prompt="Explain recursion")
+    assert second["attempts"][0]["outcome"] == "skipped"  # the lead is cooling down
+    stats = to_plain(await session.client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="codingDirector.resetEngine")))
+    assert stats["cooldowns"] == {}
+    add_team(emu, lead=GOOD_PY, router=None, math=None, senior=None, principal=None)
+    third = await chat(session, chatId="r3", prompt="Explain recursion")
+    assert third["attempts"][0] == {**third["attempts"][0], "tier": "lead", "outcome": "accepted"}
+
+
 async def test_fix_at_the_cursor_on_a_broken_function_replaces_the_whole_function(
         lsp: LspFactory, emu: OllamaEmulator, tmp_path: Path) -> None:
     add_team(emu, lead=FIXED)

@@ -59,6 +59,10 @@ log = logging.getLogger(__name__)
 
 PULL_MODELS_COMMAND = "codingDirector.pullModels"
 SHOW_STATS_COMMAND = "codingDirector.showStats"
+#: Restart the engine inside the running process (fresh connections, no cooldowns, empty completion
+#: cache) and re-check the endpoint. Restarting the process itself is the extension's
+#: ``codingDirector.restartServer``.
+RESET_ENGINE_COMMAND = "codingDirector.resetEngine"
 CONFIG_SECTION = "codingDirector"
 #: Prefix/suffix windows handed to completions (tokens, estimated).
 FIM_PREFIX_TOKENS, FIM_SUFFIX_TOKENS = 1500, 500
@@ -143,18 +147,23 @@ class DirectorServer(LanguageServer):
             return False
         if new == self.settings:
             return False
-        old_director, old_completer = self.director, self.completer
         self.settings = new
-        self.director = CodingDirector(new)
-        self.completer = Completer(new, self.director.pool)
         self.store.max_file_bytes = new.context.max_file_bytes
+        self.reset_engine()
+        return True
+
+    def reset_engine(self) -> None:
+        """Replace the engine and the completer with fresh ones (same settings): new connection
+        pools, no cooldowns, an empty completion cache. The old ones are closed in the background."""
+        old_director, old_completer = self.director, self.completer
+        self.director = CodingDirector(self.settings)
+        self.completer = Completer(self.settings, self.director.pool)
 
         async def close_old() -> None:
             await old_completer.aclose()
             await old_director.aclose()
 
         self.spawn(close_old())
-        return True
 
     async def refresh_status(self) -> None:
         """Run the doctor checks and publish the resulting status (once per change)."""
@@ -277,6 +286,12 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
 
     @server.command(SHOW_STATS_COMMAND)
     def show_stats(ls: DirectorServer, *args: Any) -> dict[str, Any]:
+        return stats(ls)
+
+    @server.command(RESET_ENGINE_COMMAND)
+    async def reset_engine(ls: DirectorServer, *args: Any) -> dict[str, Any]:
+        ls.reset_engine()
+        await ls.refresh_status()
         return stats(ls)
 
     return server

@@ -66,13 +66,14 @@ async def test_missing_model_escalates_with_404(ollama_emulator: OllamaEmulator)
     assert outcomes(result) == [("lead", "error"), ("senior", "accepted")]
     assert "not found (404)" in result.attempts[0].reason
     assert result.attempts[0].fix == f"ollama pull {TIER_MODELS['lead']}"
+    assert result.attempts[0].error_kind == "not_found" and result.attempts[1].error_kind is None
 
 
 async def test_timeout_escalates(ollama_emulator: OllamaEmulator) -> None:
     add_team(ollama_emulator, lead={"reply": GOOD_PY, "first_token_delay_ms": 3000})
     result = await ask(ollama_emulator, tiers={"lead": {"timeout_s": 0.3}})
     assert outcomes(result) == [("lead", "error"), ("senior", "accepted")]
-    assert result.attempts[0].reason.startswith("timeout")
+    assert result.attempts[0].reason.startswith("timeout") and result.attempts[0].error_kind == "timeout"
     # The abandoned request was closed on the emulator's side, not left running.
     assert ollama_emulator.wait_for(lambda: ollama_emulator.calls(path="/api/chat", model="lead-m")[0].closed_early)
 
@@ -147,6 +148,7 @@ async def test_dead_endpoint_is_tried_once_per_request() -> None:
         await director.aclose()
     assert [a.outcome for a in result.attempts] == ["error", "skipped", "skipped"]
     assert "cannot reach Ollama" in result.attempts[0].reason
+    assert [a.error_kind for a in result.attempts] == ["unreachable"] * 3
     assert "ollama serve" in (result.attempts[0].fix or "")
     assert all("endpoint unreachable" in a.reason for a in result.attempts[1:])
     assert result.answer == "" and result.final_tier is None

@@ -75,7 +75,7 @@ async def _ask(args: argparse.Namespace) -> int:
         route = result.route
         trail = " -> ".join(f"{a.tier}:{a.outcome}" for a in result.attempts)
         _note(f"route {route.domain}/{route.intent} ({route.decided_by}, {route.confidence:.2f}); {trail}")
-    unreachable = [a for a in result.attempts if a.outcome in ("error", "skipped") and a.reason and "reach" in a.reason]
+    unreachable = [a for a in result.attempts if a.error_kind == "unreachable"]
     if not result.answer and unreachable and len(unreachable) == len(result.attempts):
         first = unreachable[0]
         _note(f"error: {first.reason}" + (f"\nfix: {first.fix}" if first.fix else ""))

@@ -16,6 +16,8 @@ Domain = Literal["math", "general"]
 Intent = Literal["explain", "fix", "generate", "test", "docs", "refactor", "review", "complete", "question"]
 DecidedBy = Literal["offline", "model", "caller"]
 Outcome = Literal["accepted", "rejected", "error", "skipped"]
+#: What kind of failure an ``error`` (or a skip caused by one) was.
+ErrorKind = Literal["unreachable", "timeout", "not_found", "bad_request", "mid_stream", "server", "unsupported"]
 
 #: Intents whose answer must contain code that parses in the target language.
 CODE_INTENTS: frozenset[str] = frozenset({"fix", "generate", "test", "refactor", "docs"})
@@ -41,7 +43,9 @@ class Attempt(WireModel):
 
     ``outcome``: ``accepted`` (passed every check), ``rejected`` (answered but failed a check),
     ``error`` (transport error, timeout, missing model, error mid-stream) or ``skipped`` (tier
-    cooling down or its endpoint already found dead in this request). ``fix`` is the exact action
+    cooling down or its endpoint already found dead in this request). ``error_kind`` classifies an
+    error (``unreachable``, ``timeout``, ``not_found``, ...) and is also set on a skip caused by an
+    unreachable endpoint, so callers never parse ``reason``. ``fix`` is the exact action
     that removes an error's cause, when known (``ollama pull codellama:13b``). ``latency_ms`` is wall time
     from the request to the last token, in milliseconds; token counts are as reported by the server
     (``None`` when unknown).
@@ -51,6 +55,7 @@ class Attempt(WireModel):
     model: str
     outcome: Outcome
     reason: str | None = None
+    error_kind: ErrorKind | None = None
     fix: str | None = None
     latency_ms: Annotated[float, Field(ge=0.0)] = 0.0
     first_token_ms: float | None = None

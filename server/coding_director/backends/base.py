@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator
-from typing import Literal, Protocol
+from typing import ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from coding_director.results import ErrorKind
 from coding_director.wire import WireModel
 
 
@@ -23,6 +24,8 @@ class BackendError(Exception):
     (404)"``); ``fix`` is the exact action that would remove the cause, when one is known.
     """
 
+    kind: ClassVar[ErrorKind] = "server"
+
     def __init__(self, reason: str, *, fix: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -32,25 +35,37 @@ class BackendError(Exception):
 class EndpointUnreachable(BackendError):
     """Connection refused, DNS failure or connect timeout: nothing answered at the endpoint."""
 
+    kind = "unreachable"
+
 
 class ModelNotFound(BackendError):
     """The server answered 404 for the model (Ollama: ``model 'x' not found``)."""
+
+    kind = "not_found"
 
 
 class BackendTimeout(BackendError):
     """The server accepted the request but stopped sending within the read timeout."""
 
+    kind = "timeout"
+
 
 class StreamInterrupted(BackendError):
     """The server reported an error after the response had started (an ``{"error"}`` NDJSON line)."""
+
+    kind = "mid_stream"
 
 
 class BadRequest(BackendError):
     """The server rejected the request (4xx other than 404), e.g. ``suffix`` on a non-FIM model."""
 
+    kind = "bad_request"
+
 
 class NotSupported(BackendError):
     """The operation does not exist for this kind of server (e.g. pull on an OpenAI-compatible one)."""
+
+    kind = "unsupported"
 
 
 class Message(WireModel):

@@ -162,32 +162,18 @@ def replacement_from_answer(answer: str, language: str | None, indent: str) -> s
     return None
 
 
-async def compute_edit(
-    director: CodingDirector,
-    store: DocumentStore,
-    data: ActionData,
-) -> tuple[LineEdit, Assistance]:
-    """Run a Fix or *Add docstring* through the team and return the edit for the current version.
+async def stream_edit(
+    director: CodingDirector, store: DocumentStore, data: ActionData
+) -> AsyncGenerator[Event | tuple[LineEdit, Assistance]]:
+    """Run a Fix or *Add docstring* through the team, yielding the engine's events, then
+    ``(LineEdit, Assistance)`` for the document's current version.
 
-    The answer must contain a code block that keeps the whole file parseable once spliced in
-    (an extra verification check, so a failing splice escalates to the next tier). Raises
+    The answer must contain a code block that keeps the whole file parseable once spliced in (an
+    extra verification check, so a failing splice escalates to the next tier). Raises
     :class:`ActionError` when no tier produced a usable edit, and :class:`StaleDocument` when the
     document is no longer at ``data.version`` (the selection's coordinates would be wrong) or
     changed while the team was working: an edit is never applied to a newer version.
     """
-    events = stream_edit(director, store, data)
-    result: tuple[LineEdit, Assistance] | None = None
-    async for item in events:
-        if isinstance(item, tuple):
-            result = item
-    assert result is not None
-    return result
-
-
-async def stream_edit(
-    director: CodingDirector, store: DocumentStore, data: ActionData
-) -> AsyncGenerator[Event | tuple[LineEdit, Assistance]]:
-    """Like :func:`compute_edit`, but yields the engine's events, then ``(LineEdit, Assistance)``."""
     doc = store.get(data.uri)
     if doc is None:
         raise ActionError(f"{data.uri} is not open")

@@ -47,6 +47,11 @@ class StatusTracker:
         self._idle = status
         return self._change(status)
 
+    @property
+    def idle_state(self) -> str | None:
+        """The state shown when no request runs (``None`` before the first check)."""
+        return self._idle.state if self._idle else None
+
     def busy(self, tier: str) -> StatusParams | None:
         """A request is being answered by ``tier``."""
         base = self._idle or StatusParams(state="ready", message="")

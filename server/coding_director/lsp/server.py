@@ -174,10 +174,16 @@ class DirectorServer(LanguageServer):
         self.send_status(self.status.set_idle(status))
 
     def observe(self, event: Event) -> None:
-        """Status-bar side of engine events: busy tier; an unreachable endpoint switches to down."""
+        """Status-bar side of engine events: busy tier; an endpoint found unreachable triggers one
+        re-check (none while the status already says the endpoint is down)."""
         if isinstance(event, AttemptStarted):
             self.send_status(self.status.busy(event.tier))
-        elif isinstance(event, AttemptFinished) and event.attempt.reason and "cannot reach" in event.attempt.reason:
+        elif (
+            isinstance(event, AttemptFinished)
+            and event.attempt.outcome == "error"
+            and event.attempt.error_kind == "unreachable"
+            and self.status.idle_state != "endpointDown"
+        ):
             self.spawn(self.refresh_status())
 
 
@@ -308,7 +314,7 @@ async def pull_configuration(ls: DirectorServer) -> bool:
             values = await ls.workspace_configuration_async(
                 types.ConfigurationParams(items=[types.ConfigurationItem(section=CONFIG_SECTION)])
             )
-    except (TimeoutError, Exception) as exc:  # a client that cannot answer keeps the settings in force
+    except Exception as exc:  # a client that cannot answer (or times out) keeps the settings in force
         log.warning("workspace/configuration failed: %s", exc)
         return False
     value = to_plain(values[0]) if values else None

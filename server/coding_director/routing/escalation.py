@@ -32,7 +32,7 @@ from coding_director.backends import (
     HealthTracker,
     Message,
 )
-from coding_director.results import Assistance, Attempt, Outcome, RouteDecision
+from coding_director.results import Assistance, Attempt, ErrorKind, Outcome, RouteDecision
 from coding_director.routing.prompts import Failure, build_messages
 from coding_director.routing.verify import Target, verify
 from coding_director.settings import Settings
@@ -149,11 +149,13 @@ async def escalate(
     attempts: list[Attempt] = []
     failures: list[Failure] = []
     candidates: list[_Candidate] = []
-    dead_endpoints: dict[str, tuple[str, str | None]] = {}
+    dead_endpoints: dict[str, tuple[str, str | None]] = {}  # endpoint -> (reason, fix)
     asked = 0
 
-    def skip(tier: str, model: str, reason: str, fix: str | None = None) -> AttemptFinished:
-        attempt = Attempt(tier=tier, model=model, outcome="skipped", reason=reason, fix=fix)
+    def skip(
+        tier: str, model: str, reason: str, fix: str | None = None, kind: ErrorKind | None = None
+    ) -> AttemptFinished:
+        attempt = Attempt(tier=tier, model=model, outcome="skipped", reason=reason, fix=fix, error_kind=kind)
         attempts.append(attempt)
         return AttemptFinished(attempt)
 
@@ -168,7 +170,7 @@ async def escalate(
             yield skip(tier, spec.model, f"request deadline of {routing.request_timeout_s:g} s reached")
             continue
         if endpoint in dead_endpoints:
-            yield skip(tier, spec.model, *dead_endpoints[endpoint])
+            yield skip(tier, spec.model, *dead_endpoints[endpoint], kind="unreachable")
             continue
         cooling = health.cooling(tier)
         if cooling:
@@ -192,6 +194,7 @@ async def escalate(
         parts: list[str] = []
         usage: Chunk | None = None
         error: str | None = None
+        error_kind: ErrorKind | None = None
         fix: str | None = None
         stream = _stream_with_timeout(pool, tier, spec.model, messages, options, timeout_s)
         try:
@@ -204,12 +207,11 @@ async def escalate(
                 if chunk.prompt_tokens is not None or chunk.completion_tokens is not None:
                     usage = chunk
         except TimeoutError:
-            error = f"timeout: no complete answer within {timeout_s:.3g} s"
-        except EndpointUnreachable as exc:
-            error, fix = exc.reason, exc.fix
-            dead_endpoints[endpoint] = (f"endpoint unreachable (found by tier {tier}): {exc.reason}", exc.fix)
+            error, error_kind = f"timeout: no complete answer within {timeout_s:.3g} s", "timeout"
         except BackendError as exc:
-            error, fix = exc.reason, exc.fix
+            error, error_kind, fix = exc.reason, exc.kind, exc.fix
+            if isinstance(exc, EndpointUnreachable):
+                dead_endpoints[endpoint] = (f"endpoint unreachable (found by tier {tier}): {exc.reason}", exc.fix)
         finally:
             await stream.aclose()
         latency_ms = (time.perf_counter() - started) * 1000
@@ -234,6 +236,7 @@ async def escalate(
             model=spec.model,
             outcome=outcome,
             reason=reason,
+            error_kind=error_kind,
             fix=fix,
             latency_ms=round(latency_ms, 3),
             first_token_ms=round(first_token_ms, 3) if first_token_ms is not None else None,

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from _common import print_rows, row
 from coding_director.context import DocumentStore, TextChange, detect_language, extract
 
 REPO = Path(__file__).resolve().parents[1]
@@ -117,6 +118,14 @@ TS_KEYWORDS = frozenset(
 IDENTIFIER = re.compile(rb"\b[A-Za-z_][A-Za-z0-9_]{2,}\b")
 
 
+MEASURES = {
+    "full parse": "full parse",
+    "edit+reparse": "1-char edit + incremental re-parse",
+    "extract": "context extraction after an edit",
+}
+TARGETS = {"full parse": "", "edit+reparse": "", "extract": "target p95 < 2"}
+
+
 def percentiles(samples: list[float]) -> tuple[float, float]:
     """(p50, p95) of ``samples`` in the same unit (nearest-rank)."""
     ordered = sorted(samples)
@@ -154,7 +163,7 @@ def find_ts_file(explicit: str | None, tmp: Path) -> Path | None:
     return tmp / "package/lib/typescript.d.ts"
 
 
-def bench_file(path: Path, runs: int, seed: int) -> dict[str, tuple[float, float]]:
+def bench_file(path: Path, runs: int, seed: int) -> dict[str, list[float]]:
     text = path.read_text(encoding="utf-8")
     language = detect_language(None, str(path))
     uri = path.resolve().as_uri()
@@ -181,7 +190,7 @@ def bench_file(path: Path, runs: int, seed: int) -> dict[str, tuple[float, float
             position = (rng.randrange(doc.lines.line_count), rng.randrange(0, 40))
             extracts.append(timed(lambda position=position: extract(store, uri, position)))
     assert doc.data == text.encode("utf-8"), "edits did not round-trip"
-    return {"full parse": percentiles(parse), "edit+reparse": percentiles(edits), "extract": percentiles(extracts)}
+    return {"full parse": parse, "edit+reparse": edits, "extract": extracts}
 
 
 def main() -> int:
@@ -189,21 +198,32 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=200, help="edit/extract pairs per file (x2 edits)")
     parser.add_argument("--ts", help="a large TypeScript file to use")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", action="store_true", help="JSON lines of table rows (for bench/report)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         files = [find_python_file()]
         ts_file = find_ts_file(args.ts, Path(tmp))
         if ts_file is not None:
             files.append(ts_file)
-        print(f"{'file':<34} {'lines':>6} {'KiB':>6}  {'measure':<13} {'p50 ms':>8} {'p95 ms':>8}")
+        rows = []
+        if not args.json:
+            print(f"{'file':<34} {'lines':>6} {'KiB':>6}  {'measure':<13} {'p50 ms':>8} {'p95 ms':>8}")
         for path in files:
             data = path.read_bytes()
             results = bench_file(path, args.runs, args.seed)
-            for index, (name, (p50, p95)) in enumerate(results.items()):
+            lines_total = data.count(b"\n") + 1
+            for index, (name, samples) in enumerate(results.items()):
+                rows.append(
+                    row(f"{path.name} ({lines_total // 1000}k lines): {MEASURES[name]}", samples, "ms", TARGETS[name])
+                )
+                p50, p95 = percentiles(samples)
                 label = f"{path.parent.name}/{path.name}"[-34:] if index == 0 else ""
-                lines = str(data.count(b"\n") + 1) if index == 0 else ""
+                lines = str(lines_total) if index == 0 else ""
                 size = str(len(data) // 1024) if index == 0 else ""
-                print(f"{label:<34} {lines:>6} {size:>6}  {name:<13} {p50:>8.2f} {p95:>8.2f}")
+                if not args.json:
+                    print(f"{label:<34} {lines:>6} {size:>6}  {name:<13} {p50:>8.2f} {p95:>8.2f}")
+        if args.json:
+            print_rows(rows, as_json=True)
     return 0
 
 

@@ -14,7 +14,6 @@ Run: ``.venv/bin/python bench/lsp_bench.py [--json] [--n 100]``.
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import tempfile
 import time
@@ -22,58 +21,21 @@ from pathlib import Path
 from typing import Any
 
 from _common import emulator_process, print_rows, row
+from _lsp_client import complete, insert, open_doc
+from _lsp_client import start_server as start_lsp
 from coding_director.backends import GenerateOptions, Message
 from coding_director.backends.ollama import OllamaBackend
 from coding_director.lsp.server import to_plain
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, client_capabilities
 
 MODEL = "bench-coder:latest"
 CHAT_REPLY = "Recursion is a function calling itself on a smaller input until a base case. " * 2
 
 
 async def start_server(url: str, debounce_ms: int) -> Any:
-    config = Path(tempfile.mkdtemp()) / "bench.toml"
     tiers = "".join(f'[tiers.{t}]\nmodel = "{MODEL}"\n' for t in ("router", "math", "lead", "senior", "principal"))
-    config.write_text(
-        f'[ollama]\nhost = "{url}"\n{tiers}[routing]\nrouter = "offline"\n[completion]\ndebounce_ms = {debounce_ms}\n',
-        encoding="utf-8",
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CODING_DIRECTOR_", "OLLAMA_"))}
-    client = await ClientServerConfig(
-        server_command=[sys.executable, "-m", "coding_director", "serve", "--config", str(config)], server_env=env
-    ).start()
-    for method in ("codingDirector/status", "codingDirector/chatEvent"):
-        client.feature(method)(lambda *_args: None)
-    await client.initialize_session(types.InitializeParams(capabilities=client_capabilities("visual-studio-code")))
-    return client
-
-
-def open_doc(client: Any, uri: str, text: str) -> None:
-    client.text_document_did_open(
-        types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)
-        )
-    )
-
-
-def insert(client: Any, uri: str, version: int, line: int, character: int, text: str) -> None:
-    pos = types.Position(line=line, character=character)
-    client.text_document_did_change(
-        types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-            content_changes=[types.TextDocumentContentChangePartial(range=types.Range(start=pos, end=pos), text=text)],
-        )
-    )
-
-
-async def complete(client: Any, uri: str, line: int, character: int) -> Any:
-    return await client.text_document_inline_completion_async(
-        types.InlineCompletionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            position=types.Position(line=line, character=character),
-            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
-        )
+    return await start_lsp(
+        f'[ollama]\nhost = "{url}"\n{tiers}[routing]\nrouter = "offline"\n[completion]\ndebounce_ms = {debounce_ms}\n'
     )
 
 

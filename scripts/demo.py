@@ -7,13 +7,19 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _real_model import config_toml, llama_server  # noqa: E402
+from _real_model import installed as real_model_installed  # noqa: E402
 from coding_director.settings import normalise_ollama_host  # noqa: E402
 
 from tests.emulator.process import emulator_subprocess  # noqa: E402
@@ -69,6 +75,27 @@ def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+def print_assistance(result: dict[str, Any], answer_lines: int | None = None) -> None:
+    """Print an ``Assistance`` (wire shape, as ``ask --json`` prints it): route, one line per
+    attempt (tier, model, outcome, latency, reason), final tier, then the answer (its first
+    ``answer_lines`` lines when given)."""
+    route = result["route"]
+    print(
+        f"route: {route['domain']}/{route['intent']} (decided by {route['decidedBy']}, "
+        f"confidence {route['confidence']:.2f})"
+    )
+    for attempt in result["attempts"]:
+        print(
+            f"  {attempt['tier']:<10} {attempt['model']:<42} {attempt['outcome']:<9} "
+            f"{attempt['latencyMs']:>9.1f} ms  {attempt.get('reason') or ''}"
+        )
+    print(f"final tier: {result['finalTier']}  accepted: {result['accepted']}")
+    lines = result["answer"].rstrip().splitlines()
+    if answer_lines is not None and len(lines) > answer_lines:
+        lines = [*lines[:answer_lines], f"[... {len(lines) - answer_lines} more lines]"]
+    print("\n".join(lines))
+
+
 def ollama_up(host: str) -> bool:
     try:
         httpx.get(host + "/api/version", timeout=2).raise_for_status()
@@ -85,9 +112,18 @@ def main() -> int:
 
 
 def run(host: str, env: dict[str, str], stack: contextlib.ExitStack) -> int:
-    """Print doctor, the two answers and a context, against ``host`` or the stand-in team."""
+    """Print doctor, the two answers and a context, against ``host``, else the real model when
+    ``./scripts/real-model-demo`` installed it, else the stand-in team."""
     if ollama_up(host):
         print(f"== Using the Ollama server at {host}")
+    elif real_model_installed():
+        server = stack.enter_context(llama_server(ROOT / "test-output" / "real-model"))
+        config = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "coding-director.toml"
+        config.write_text(config_toml(server.base_url), encoding="utf-8")
+        env["CODING_DIRECTOR_CONFIG"] = str(config)
+        print(f"== No Ollama answers at {host}; using the real model that ./scripts/real-model-demo installed:")
+        print(f"   {server.model} on llama.cpp's server at {server.base_url} behind every tier (a small base")
+        print("   model: expect rejections and escalations; ./scripts/real-model-demo shows much more).")
     else:
         print(f"== No Ollama answers at {host}.")
         print("   Running against a SCRIPTED STAND-IN TEAM (tests/emulator): the answers below are canned;")
@@ -104,19 +140,7 @@ def run(host: str, env: dict[str, str], stack: contextlib.ExitStack) -> int:
             print(proc.stderr.rstrip())
             failures += 1
             continue
-        result = json.loads(proc.stdout)
-        route = result["route"]
-        print(
-            f"route: {route['domain']}/{route['intent']} (decided by {route['decidedBy']}, "
-            f"confidence {route['confidence']:.2f})"
-        )
-        for attempt in result["attempts"]:
-            print(
-                f"  {attempt['tier']:<10} {attempt['model']:<42} {attempt['outcome']:<9} "
-                f"{attempt['latencyMs']:>9.1f} ms  {attempt.get('reason') or ''}"
-            )
-        print(f"final tier: {result['finalTier']}  accepted: {result['accepted']}")
-        print(result["answer"].rstrip())
+        print_assistance(json.loads(proc.stdout), answer_lines=30)
     types_py = Path(__import__("lsprotocol.types").types.__file__)
     print(f"\n== coding-director context --file {types_py.name} --line 2000 --json (a real 14k-line file)")
     ctx = cli("context", "--file", str(types_py), "--line", "2000", "--json", env=env)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import socket
-from typing import Any
+from typing import Any, Union
 
 from coding_director.settings import Settings, load_settings
+from lsprotocol import types
+from pytest_lsp import LanguageClient
 
 from tests.emulator import OllamaEmulator, ScriptedModel
 
@@ -56,3 +58,17 @@ def closed_port_url() -> str:
 def chat_calls(emu: OllamaEmulator, model: str) -> list[dict[str, Any]]:
     """Bodies of the ``/api/chat`` requests made to ``model``."""
     return [r.json for r in emu.calls(path="/api/chat", model=model)]
+
+
+def fix_code_action_union(client: LanguageClient) -> None:
+    """lsprotocol's client-side converter structures a CodeAction that carries a ``command`` as a
+    Command (see STACK.md). In LSP a Command's ``command`` is a string and a CodeAction's is an
+    object: decide on that. Editors are not affected; pytest-lsp clients need this."""
+    converter = client.protocol._converter
+
+    def structure(obj: Any, _type: Any) -> Any:
+        if isinstance(obj, dict) and isinstance(obj.get("command"), str):
+            return converter.structure(obj, types.Command)
+        return converter.structure(obj, types.CodeAction)
+
+    converter.register_structure_hook(Union[types.Command, types.CodeAction], structure)  # noqa: UP007

@@ -151,6 +151,26 @@ def test_doctor_reports_missing_models_and_fim(ollama_emulator: OllamaEmulator, 
     assert not fim["ok"] and "insert" in fim["detail"]
 
 
+def test_doctor_on_an_openai_compatible_server(ollama_emulator: OllamaEmulator, tmp_path: Path) -> None:
+    """All tiers on an OpenAI-compatible server (as scripts/real-model-demo sets them up)."""
+    add_team(ollama_emulator)
+    v1 = ollama_emulator.url + "/v1"
+    path = tmp_path / "openai.toml"
+    path.write_text(
+        "".join(
+            f'[tiers.{tier}]\nmodel = "{model}"\nprovider = "openai"\nbase_url = "{v1}"\n'
+            for tier, model in TIER_MODELS.items()
+        ),
+        encoding="utf-8",
+    )
+    report = json.loads(run("doctor", "--json", "--config", str(path)).stdout)
+    by_name = {c["name"]: c for c in report["checks"]}
+    assert by_name[f"endpoint {v1}"]["ok"] and by_name["tier lead model"]["ok"]
+    fim = by_name["completion tier lead fill-in-the-middle"]
+    assert "do not report FIM support" in fim["detail"] and "ollama pull" not in fim["fix"]
+    assert report["missingModels"] == []
+
+
 def test_doctor_dead_endpoint(tmp_path: Path) -> None:
     proc = run("doctor", "--config", str(config(tmp_path, closed_port_url())))
     assert proc.returncode == 3 and "ollama serve" in proc.stdout

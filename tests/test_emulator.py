@@ -114,7 +114,9 @@ async def test_generate_streamed(client: ollama.AsyncClient, emu: OllamaEmulator
         assert isinstance(value, int) and value > 0, field
     assert last.total_duration >= last.eval_duration  # type: ignore[operator]
     (rec,) = emu.calls("/api/generate")
-    assert rec.streamed and rec.completed and not rec.closed_early and rec.status == 200
+    # The client can read the last line before the server's write_eof returns: wait for the record to settle.
+    assert await emu.wait_for_async(lambda: rec.completed)
+    assert rec.streamed and not rec.closed_early and rec.status == 200
     assert rec.chunks_sent == len(parts) - 1
 
 
@@ -305,9 +307,7 @@ async def test_connection_refused() -> None:
         await c.close()
 
 
-async def test_stopping_a_slow_stream_reaches_the_server(
-    client: ollama.AsyncClient, emu: OllamaEmulator
-) -> None:
+async def test_stopping_a_slow_stream_reaches_the_server(client: ollama.AsyncClient, emu: OllamaEmulator) -> None:
     stream = await client.generate("slow", "x", stream=True)
     async for _ in stream:
         break
@@ -365,7 +365,8 @@ async def test_openai_chat_streamed(oai: openai.AsyncOpenAI, emu: OllamaEmulator
     assert chunks[-1].choices == [] and chunks[-1].usage and chunks[-1].usage.completion_tokens > 0
     assert all(c.object == "chat.completion.chunk" for c in chunks)
     rec = emu.calls("/v1/chat/completions")[0]
-    assert rec.completed and rec.streamed and rec.json["max_tokens"] == 100
+    assert await emu.wait_for_async(lambda: rec.completed)
+    assert rec.streamed and rec.json["max_tokens"] == 100
 
 
 async def test_openai_completions(oai: openai.AsyncOpenAI) -> None:
@@ -385,14 +386,10 @@ async def test_openai_errors(oai: openai.AsyncOpenAI) -> None:
     assert nf.value.status_code == 404
     assert isinstance(nf.value.body, dict) and nf.value.body["type"] == "not_found_error"
     with pytest.raises(openai.NotFoundError):
-        await oai.chat.completions.create(
-            model="ghost", messages=[{"role": "user", "content": "x"}], stream=True
-        )
+        await oai.chat.completions.create(model="ghost", messages=[{"role": "user", "content": "x"}], stream=True)
     with pytest.raises(openai.InternalServerError):
         await oai.chat.completions.create(model="down", messages=[{"role": "user", "content": "x"}])
-    stream = await oai.chat.completions.create(
-        model="flaky", messages=[{"role": "user", "content": "x"}], stream=True
-    )
+    stream = await oai.chat.completions.create(model="flaky", messages=[{"role": "user", "content": "x"}], stream=True)
     got: list[str] = []
     with pytest.raises(openai.APIError, match="boom"):
         async for c in stream:
@@ -417,9 +414,7 @@ def test_openai_base64_wire_format(emu: OllamaEmulator) -> None:
 
 
 async def test_openai_stream_closed_early(oai: openai.AsyncOpenAI, emu: OllamaEmulator) -> None:
-    stream = await oai.chat.completions.create(
-        model="slow", messages=[{"role": "user", "content": "x"}], stream=True
-    )
+    stream = await oai.chat.completions.create(model="slow", messages=[{"role": "user", "content": "x"}], stream=True)
     async for _ in stream:
         break
     await stream.close()

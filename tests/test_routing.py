@@ -25,6 +25,7 @@ UNSURE = "calculate the total price of the basket"  # one weak math term: offlin
         ("Fix the bug in this loop", "general", "fix"),
         ("write unit tests for parse_header", "general", "test"),
         ("Add a docstring to this function", "general", "docs"),
+        ("Add a doc comment to this function.", "general", "docs"),
         ("Refactor this class into smaller functions", "general", "refactor"),
         ("Review my code for problems", "general", "review"),
         ("What is a closure in JavaScript?", "general", "question"),
@@ -122,6 +123,17 @@ def test_code_blocks_and_languages() -> None:
     assert language_mentioned("write it in Java") == "java"
 
 
+#: Real code with many short repeated lines (``return None``, ``else:``): not a loop.
+LOOP_FREE_CODE = (
+    "```python\n"
+    + "".join(
+        f"def field_{i}(value):\n    if value is None:\n        return None\n    else:\n        return value * {i}\n\n"
+        for i in range(12)
+    )
+    + "```\n"
+)
+
+
 @pytest.mark.parametrize(
     ("answer", "intent", "language", "reason"),
     [
@@ -138,6 +150,10 @@ def test_code_blocks_and_languages() -> None:
         (REFUSAL, "explain", None, "refusal"),
         ("I'm sorry for the delay!\n```python\nx = 1\n```", "generate", None, None),
         ("", "question", None, "empty answer"),
+        # What Gemma 3 270M (a base model) answered to a chat request: the prompt, looped.
+        ("Create a Flask hello-world endpoint. mendatang\n場所にuser\n" * 10, "explain", None, "generation loop"),
+        ("the same phrase " * 40, "question", None, "generation loop"),
+        (LOOP_FREE_CODE, "generate", "python", None),
     ],
 )
 def test_verify(answer: str, intent: str, language: str | None, reason: str | None) -> None:
@@ -146,6 +162,35 @@ def test_verify(answer: str, intent: str, language: str | None, reason: str | No
         assert got is None
     else:
         assert got is not None and got.startswith(reason)
+
+
+ECHO_PROMPT = """Code context:
+File: requests/sessions.py (python)
+Cursor: line 66, column 1
+Enclosing: module sessions > function merge_setting (lines 61-88)
+```python
+def merge_setting(request_setting, session_setting, dict_class=OrderedDict):
+    if session_setting is None:
+        return request_setting
+```
+Request: Explain what this function does."""
+
+
+def test_an_answer_that_copies_the_request_back_is_an_echo() -> None:
+    target = Target(intent="explain", language="python", prompt_text=ECHO_PROMPT)
+    # What Gemma 3 270M (base) answered: the prompt, continued.
+    echo = ECHO_PROMPT.split("Request:")[0] + "## Focus: merge_setting\n"
+    assert (verify(echo, target) or "").startswith("the answer echoes the request: 4 of 5 lines")
+    explanation = (
+        "It merges a per-request setting with the session's.\n"
+        "When the session has no value, the request's wins; dictionaries are merged key by key,\n"
+        "and keys set to None are removed from the result."
+    )
+    assert verify(explanation, target) is None
+    # A fix repeats the code it fixes inside a code block: not an echo.
+    fix = "Fixed:\n```python\n" + ECHO_PROMPT.split("```python\n")[1].split("```")[0] + "```\nThat is all of it."
+    assert verify(fix, Target(intent="fix", language="python", prompt_text=ECHO_PROMPT)) is None
+    assert verify(echo, Target(intent="explain")) is None  # without the prompt the check is off
 
 
 def test_verify_runs_extra_checks_last() -> None:

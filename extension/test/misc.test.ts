@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { parseAskArgs } from '../src/chat/askArgs';
 import { chatCsp, chatHtml } from '../src/chat/html';
 import { parseWebviewMessage } from '../src/chat/messages';
-import { applyOffsetEdits, chooseApplyTarget, fitTrailingNewline, pickServerAction } from '../src/commands/textEdits';
+import { actionFailureMessage, applyOffsetEdits, chooseApplyTarget, fitTrailingNewline, pickServerAction } from '../src/commands/textEdits';
 import { RestartBudget } from '../src/server/restartPolicy';
 
 describe('RestartBudget', () => {
@@ -120,5 +120,21 @@ describe('chat HTML shell', () => {
     assert.deepEqual(scripts, ['<script nonce="abc" src="vscode-resource:/chat.js">']);
     assert.doesNotMatch(html, /style="/);
     assert.match(html, /id="stop"/);
+  });
+});
+
+describe('actionFailureMessage', () => {
+  test('shows the server\'s reason for a failed action', () => {
+    const error = Object.assign(new Error('no tier produced a fix that keeps the file parseable (lead: no code block in the answer)'), { code: -32803 });
+    assert.equal(
+      actionFailureMessage('Fix', error),
+      'Coding Director: Fix failed: no tier produced a fix that keeps the file parseable (lead: no code block in the answer)',
+    );
+    assert.equal(actionFailureMessage('Fix', 'server stopped'), 'Coding Director: Fix failed: server stopped');
+  });
+
+  test('says nothing when the user or the editor cancelled', () => {
+    assert.equal(actionFailureMessage('Fix', Object.assign(new Error('cancelled'), { code: -32800 })), undefined);
+    assert.equal(actionFailureMessage('Fix', Object.assign(new Error('Canceled'), { name: 'Canceled' })), undefined);
   });
 });

@@ -110,6 +110,15 @@ async def _fim_check(settings: Settings, pool: BackendPool, listings: dict[str, 
         return Check(name=name, ok=False, detail=f"unknown: {exc.reason}", fix=exc.fix)
     if "insert" in info.capabilities:
         return Check(name=name, ok=True, detail=f"{spec.model} supports insert (suffix): FIM completions")
+    if spec.provider == "openai":
+        return Check(
+            name=name,
+            ok=False,
+            detail=f"OpenAI-compatible servers do not report FIM support: completions by {spec.model} "
+            "use a prefix-only prompt",
+            fix="for fill-in-the-middle, serve a FIM model (e.g. qwen2.5-coder:1.5b-base) with Ollama and set "
+            '[completion] tier to a tier with provider = "ollama"',
+        )
     return Check(
         name=name,
         ok=False,

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from coding_director.backends import BackendPool, HealthTracker, Message
 from coding_director.results import Assistance, Domain, Intent
 from coding_director.routing.escalation import Event, Finished, Request, escalate
+from coding_director.routing.prompts import build_messages
 from coding_director.routing.router import route
 from coding_director.routing.verify import Check, Target, language_mentioned
 from coding_director.settings import Settings, load_settings
@@ -66,6 +67,12 @@ class CodingDirector:
             intent=decision.intent,
             language=language or context_language or language_mentioned(prompt),
             extra_checks=tuple(extra_checks),
+            prompt_text="\n".join(
+                m.content
+                for m in build_messages(
+                    prompt, intent=decision.intent, domain=decision.domain, context_text=context_text
+                )
+            ),
         )
         request = Request(
             prompt=prompt, route=decision, target=target, context_text=context_text, history=list(history)

@@ -23,11 +23,13 @@ from coding_director.features.completion_cache import CompletionCache
 from coding_director.features.completion_post import (
     block_end,
     bracket_depth,
+    heal_prompt,
     in_comment_or_string,
     looks_like_prose,
     postprocess,
     remove_suffix_overlap,
     strip_fences,
+    unheal_completion,
     wants_single_line,
 )
 from coding_director.settings import load_settings
@@ -77,9 +79,7 @@ def generate_calls(emu: OllamaEmulator) -> list[dict[str, Any]]:
 
 
 # -- FIM or prefix-only ------------------------------------------------------------------------
-async def test_fim_model_gets_prefix_and_suffix(
-    ollama_emulator: OllamaEmulator, make_completer: MakeCompleter
-) -> None:
+async def test_fim_model_gets_prefix_and_suffix(ollama_emulator: OllamaEmulator, make_completer: MakeCompleter) -> None:
     ollama_emulator.add_model(ScriptedModel(MODEL, reply="return a + b", capabilities=FIM))
     completer = make_completer(ollama_emulator.url)
     result = await completer.complete(request())
@@ -138,6 +138,35 @@ async def test_mid_line_cursor_asks_for_one_line(
     assert result is not None and result.text == "a, b)  # sum"
 
 
+@pytest.mark.parametrize("capabilities", [FIM, ["completion"]])
+async def test_blanks_ending_the_prompt_are_healed(
+    ollama_emulator: OllamaEmulator, make_completer: MakeCompleter, capabilities: list[str]
+) -> None:
+    # The model writes the space the prompt no longer ends with; the user typed it already.
+    ollama_emulator.add_model(ScriptedModel(MODEL, reply=" math.hypot(a, b)", capabilities=capabilities))
+    completer = make_completer(ollama_emulator.url)
+    result = await completer.complete(request(prefix="import math\n\n\ndef norm(a, b):\n    return ", suffix="\n"))
+    [body] = generate_calls(ollama_emulator)
+    assert body["prompt"].endswith("    return")
+    assert result is not None and result.text == "math.hypot(a, b)"
+
+
+@pytest.mark.parametrize(
+    ("prefix", "prompt", "removed"),
+    [
+        ("x = ", "x =", " "),
+        ("def f():\n    y = call(a,\t ", "def f():\n    y = call(a,", "\t "),
+        ("def f():\n    ", "def f():\n    ", ""),  # indentation is kept
+        ("x = 1\n", "x = 1\n", ""),
+        ("", "", ""),
+    ],
+)
+def test_heal_prompt(prefix: str, prompt: str, removed: str) -> None:
+    assert heal_prompt(prefix) == (prompt, removed)
+    assert unheal_completion(removed + "value", removed) == "value"
+    assert unheal_completion("value", removed) == "value"
+
+
 # -- debounce, newest wins, cancellation -------------------------------------------------------
 async def test_burst_of_twenty_requests_reaches_the_model_at_most_twice(
     ollama_emulator: OllamaEmulator, make_completer: MakeCompleter
@@ -161,9 +190,7 @@ async def test_burst_of_twenty_requests_reaches_the_model_at_most_twice(
 async def test_newer_request_cancels_the_older_model_call(
     ollama_emulator: OllamaEmulator, make_completer: MakeCompleter
 ) -> None:
-    ollama_emulator.add_model(
-        ScriptedModel(MODEL, reply="return a + b", capabilities=FIM, first_token_delay_ms=600)
-    )
+    ollama_emulator.add_model(ScriptedModel(MODEL, reply="return a + b", capabilities=FIM, first_token_delay_ms=600))
     completer = make_completer(ollama_emulator.url, timeout_ms=10_000)
     older = asyncio.create_task(completer.complete(request()))
     assert await ollama_emulator.wait_for_async(lambda: len(generate_calls(ollama_emulator)) == 1)
@@ -178,9 +205,7 @@ async def test_newer_request_cancels_the_older_model_call(
 async def test_identical_request_joins_the_call_in_flight(
     ollama_emulator: OllamaEmulator, make_completer: MakeCompleter
 ) -> None:
-    ollama_emulator.add_model(
-        ScriptedModel(MODEL, reply="return a + b", capabilities=FIM, first_token_delay_ms=300)
-    )
+    ollama_emulator.add_model(ScriptedModel(MODEL, reply="return a + b", capabilities=FIM, first_token_delay_ms=300))
     completer = make_completer(ollama_emulator.url, timeout_ms=10_000)
     first = asyncio.create_task(completer.complete(request()))
     assert await ollama_emulator.wait_for_async(lambda: len(generate_calls(ollama_emulator)) == 1)
@@ -192,9 +217,7 @@ async def test_identical_request_joins_the_call_in_flight(
 async def test_cancelling_the_caller_propagates_and_closes_the_stream(
     ollama_emulator: OllamaEmulator, make_completer: MakeCompleter
 ) -> None:
-    ollama_emulator.add_model(
-        ScriptedModel(MODEL, reply="return a + b", capabilities=FIM, first_token_delay_ms=500)
-    )
+    ollama_emulator.add_model(ScriptedModel(MODEL, reply="return a + b", capabilities=FIM, first_token_delay_ms=500))
     completer = make_completer(ollama_emulator.url, timeout_ms=10_000)
     task = asyncio.create_task(completer.complete(request()))
     assert await ollama_emulator.wait_for_async(lambda: len(generate_calls(ollama_emulator)) == 1)
@@ -268,9 +291,7 @@ async def test_unusable_answer_is_cached_as_nothing(
 async def test_slow_first_token_times_out_and_closes_the_stream(
     ollama_emulator: OllamaEmulator, make_completer: MakeCompleter
 ) -> None:
-    ollama_emulator.add_model(
-        ScriptedModel(MODEL, reply="return a + b", capabilities=FIM, first_token_delay_ms=3000)
-    )
+    ollama_emulator.add_model(ScriptedModel(MODEL, reply="return a + b", capabilities=FIM, first_token_delay_ms=3000))
     completer = make_completer(ollama_emulator.url, timeout_ms=200)
     assert await completer.complete(request()) is None
     assert completer.stats.timeouts == 1
@@ -307,9 +328,7 @@ async def test_dead_endpoint_gives_nothing_and_logs_once(
 async def test_error_mid_stream_and_missing_model_give_nothing(
     ollama_emulator: OllamaEmulator, make_completer: MakeCompleter, caplog: pytest.LogCaptureFixture
 ) -> None:
-    ollama_emulator.add_model(
-        ScriptedModel(MODEL, reply="return a + b", capabilities=FIM, error_after_chunks=1)
-    )
+    ollama_emulator.add_model(ScriptedModel(MODEL, reply="return a + b", capabilities=FIM, error_after_chunks=1))
     completer = make_completer(ollama_emulator.url)
     caplog.set_level(logging.WARNING, logger=LOGGER)
     assert await completer.complete(request()) is None
@@ -550,9 +569,7 @@ def test_remove_suffix_overlap_direct() -> None:
 
 
 def test_trailing_whitespace_and_empty_results() -> None:
-    assert (
-        postprocess("return a + b   \n\n  ", prefix=PY_PREFIX, suffix="", language="python") == "return a + b"
-    )
+    assert postprocess("return a + b   \n\n  ", prefix=PY_PREFIX, suffix="", language="python") == "return a + b"
     assert postprocess("   \n\n", prefix=PY_PREFIX, suffix="", language="python") is None
     assert postprocess("", prefix=PY_PREFIX, suffix="", language="python") is None
     assert postprocess("```python\n```", prefix=PY_PREFIX, suffix="", language="python") is None

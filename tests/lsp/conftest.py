@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -15,7 +15,7 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from tests.emulator import OllamaEmulator
-from tests.helpers import TIER_MODELS
+from tests.helpers import TIER_MODELS, fix_code_action_union
 
 
 def write_config(tmp_path: Path, url: str, extra: str = "") -> Path:
@@ -40,20 +40,6 @@ class Session:
 LspFactory = Callable[..., Any]
 
 
-def _fix_code_action_union(client: LanguageClient) -> None:
-    """lsprotocol's client-side converter structures a CodeAction that carries a ``command`` as a
-    Command (see STACK.md). In LSP a Command's ``command`` is a string and a CodeAction's is an
-    object: decide on that."""
-    converter = client.protocol._converter
-
-    def structure(obj: Any, _type: Any) -> Any:
-        if isinstance(obj, dict) and isinstance(obj.get("command"), str):
-            return converter.structure(obj, types.Command)
-        return converter.structure(obj, types.CodeAction)
-
-    converter.register_structure_hook(Union[types.Command, types.CodeAction], structure)  # noqa: UP007
-
-
 @pytest_asyncio.fixture
 async def lsp(tmp_path: Path) -> AsyncIterator[LspFactory]:
     """Factory: ``await lsp(url, extra_toml="", init_options=None, configuration=None)`` starts a
@@ -72,7 +58,7 @@ async def lsp(tmp_path: Path) -> AsyncIterator[LspFactory]:
             server_command=[sys.executable, "-m", "coding_director", "serve", "--config", str(cfg)], server_env=env
         )
         client = await config.start()
-        _fix_code_action_union(client)
+        fix_code_action_union(client)
         session = Session(client)
         for method in ("codingDirector/chatEvent", "codingDirector/status"):
 

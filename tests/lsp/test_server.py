@@ -144,8 +144,9 @@ async def test_fix_for_version_n_is_refused_when_the_document_is_at_n_plus_1(
             content_changes=[types.TextDocumentContentChangePartial(range=rng(0, 0, 0, 0), text="# units: m\n")],
         )
     )
-    with pytest.raises(Exception, match="changed since this action was offered"):
+    with pytest.raises(Exception, match="changed since this action was offered") as refused:
         await session.client.code_action_resolve_async(fix)
+    assert getattr(refused.value, "code", None) == types.LSPErrorCodes.ContentModified
     assert not emu.calls(path="/api/chat")  # refused before any model call
     # Listed again at version 2, it works, with the unit found at its new place.
     fix = by_title(await list_actions(session, uri, rng(8, 0, 9, 0)), "Fix")
@@ -164,6 +165,23 @@ async def test_fix_for_version_n_is_refused_when_the_document_is_at_n_plus_1(
     )
     with pytest.raises(Exception, match="changed while the fix was computed"):
         await task
+
+
+async def test_fix_that_no_tier_gets_right_fails_with_the_reasons_and_no_edit(
+    lsp: LspFactory, emu: OllamaEmulator, tmp_path: Path
+) -> None:
+    add_team(emu, lead=STILL_BROKEN, senior=STILL_BROKEN, principal="no code, sorry")
+    session = await lsp(emu.url)
+    uri = open_doc(session, tmp_path)
+    fix = by_title(await list_actions(session, uri, rng(7, 0, 8, 0)), "Fix")
+    with pytest.raises(Exception) as failed:
+        await session.client.code_action_resolve_async(fix)
+    # LSP's RequestFailed, with a message for the user (no Python class path, no traceback).
+    assert getattr(failed.value, "code", None) == types.LSPErrorCodes.RequestFailed
+    message = str(failed.value)
+    assert message.startswith("no tier produced a fix") and "coding_director" not in message
+    assert "lead: " in message and "senior: " in message and "principal: no code block" in message
+    assert not session.client.messages  # no pop-up from the server: the client shows the error
 
 
 async def test_chat_streams_events_with_tiers_and_returns_assistance(
@@ -198,8 +216,11 @@ async def test_chat_streams_events_with_tiers_and_returns_assistance(
 async def test_chat_cancellation_closes_the_model_stream(lsp: LspFactory, emu: OllamaEmulator) -> None:
     add_team(emu, lead={"reply": "word " * 400, "chunk_delay_ms": 25})
     session = await lsp(emu.url)
-    task = asyncio.ensure_future(session.client.protocol.send_request_async(
-        "codingDirector/chat", {"chatId": "c2", "prompt": "Explain it"}, msg_id="chat-to-cancel"))
+    task = asyncio.ensure_future(
+        session.client.protocol.send_request_async(
+            "codingDirector/chat", {"chatId": "c2", "prompt": "Explain it"}, msg_id="chat-to-cancel"
+        )
+    )
     for _ in range(200):
         if any(to_plain(e)["kind"] == "text" for e in session.received("codingDirector/chatEvent")):
             break
@@ -243,7 +264,7 @@ async def test_inline_completion_uses_fim_when_the_model_has_insert(
     result = await complete(session, uri, 1, 11)
     assert result is not None and result.items[0].insert_text == "a + b"
     body = emu.calls(path="/api/generate", model=TIER_MODELS["lead"])[0].json
-    assert body["prompt"].endswith("def add(a, b):\n    return ")
+    assert body["prompt"].endswith("def add(a, b):\n    return")  # the space after `return` is healed
     assert "print(add(1, 2))" in body["suffix"]
 
 
@@ -256,7 +277,7 @@ async def test_inline_completion_without_fim_sends_no_suffix(
     result = await complete(session, uri, 1, 11)
     assert result is not None and result.items[0].insert_text == "a + b"
     body = emu.calls(path="/api/generate", model=TIER_MODELS["lead"])[0].json
-    assert not body.get("suffix") and body["prompt"].endswith("    return ")
+    assert not body.get("suffix") and body["prompt"].endswith("    return")
 
 
 async def test_typing_burst_reaches_the_model_at_most_twice(
@@ -350,8 +371,11 @@ async def test_reset_engine_clears_cooldowns(lsp: LspFactory, emu: OllamaEmulato
     await chat(session, chatId="r1", prompt="Explain recursion")
     second = await chat(session, chatId="r2", prompt="Explain recursion")
     assert second["attempts"][0]["outcome"] == "skipped"  # the lead is cooling down
-    stats = to_plain(await session.client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="codingDirector.resetEngine")))
+    stats = to_plain(
+        await session.client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="codingDirector.resetEngine")
+        )
+    )
     assert stats["cooldowns"] == {}
     add_team(emu, lead=GOOD_PY, router=None, math=None, senior=None, principal=None)
     third = await chat(session, chatId="r3", prompt="Explain recursion")
@@ -359,7 +383,8 @@ async def test_reset_engine_clears_cooldowns(lsp: LspFactory, emu: OllamaEmulato
 
 
 async def test_fix_at_the_cursor_on_a_broken_function_replaces_the_whole_function(
-        lsp: LspFactory, emu: OllamaEmulator, tmp_path: Path) -> None:
+    lsp: LspFactory, emu: OllamaEmulator, tmp_path: Path
+) -> None:
     add_team(emu, lead=FIXED)
     session = await lsp(emu.url)
     uri = open_doc(session, tmp_path)

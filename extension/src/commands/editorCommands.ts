@@ -11,7 +11,7 @@ import type { CodeAction as LspCodeAction, Command as LspCommand } from 'vscode-
 import type { ChatViewProvider } from '../chat/chatView';
 import type { ServerManager } from '../server/client';
 import { previewAndApply, type ProposalProvider } from './preview';
-import { pickServerAction, type ActionWanted } from './textEdits';
+import { actionFailureMessage, pickServerAction, type ActionWanted } from './textEdits';
 
 interface EditorCommand {
   readonly id: string;
@@ -36,11 +36,21 @@ function selectionRange(editor: vscode.TextEditor): { start: { line: number; cha
   return { start: { line: s.start.line, character: s.start.character }, end: { line: s.end.line, character: s.end.character } };
 }
 
+/** One warning for a failed action (none when it was cancelled), with a way to the logs. */
+export function showActionFailure(title: string, error: unknown): void {
+  const text = actionFailureMessage(title, error);
+  if (!text) return;
+  void vscode.window.showWarningMessage(text, 'Show Logs').then((choice) => {
+    if (choice) void vscode.commands.executeCommand('codingDirector.showLogs');
+  });
+}
+
 /** Registers the context-menu commands. */
 export function registerEditorCommands(server: ServerManager, chat: ChatViewProvider, proposals: ProposalProvider, log: vscode.LogOutputChannel): vscode.Disposable[] {
   const guard = (name: string, run: (editor: vscode.TextEditor) => Promise<void>) => (editor: vscode.TextEditor): void => {
     run(editor).catch((error: unknown) => {
       log.error(`${name}: ${String(error)}`);
+      showActionFailure(name, error);
     });
   };
   const explain = vscode.commands.registerTextEditorCommand(

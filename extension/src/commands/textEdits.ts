@@ -75,3 +75,20 @@ export function fitTrailingNewline(code: string, replaced: string): string {
   if (!codeHas && replacedHas) return `${code}\n`;
   return code;
 }
+
+/** JSON-RPC / LSP error codes that mean "the user or the editor cancelled": no message for those. */
+const CANCELLED_CODES = new Set([-32800 /* RequestCancelled */, -32802 /* ServerCancelled */]);
+
+/**
+ * The one notification text for a failed action (`title`: "Fix", "Add docstring"...), or `undefined`
+ * when the action was cancelled (a vscode `CancellationError`, or a response with a cancellation code).
+ * A server error response (e.g. LSP `RequestFailed` -32803: no tier produced a usable fix, with
+ * every tier's reason) is shown with its message, which the server writes for the user.
+ */
+export function actionFailureMessage(title: string, error: unknown): string | undefined {
+  const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
+  if (typeof code === 'number' && CANCELLED_CODES.has(code)) return undefined;
+  if (error instanceof Error && error.name === 'Canceled') return undefined;
+  const message = error instanceof Error ? error.message : String(error);
+  return `Coding Director: ${title} failed: ${message}`;
+}

@@ -14,6 +14,7 @@ import {
   ErrorAction,
   ExecuteCommandRequest,
   LanguageClient,
+  RevealOutputChannelOn,
   State,
   type CloseHandlerResult,
   type ErrorHandlerResult,
@@ -31,6 +32,7 @@ import { privateEnvDir, discoverInterpreter } from './discovery';
 import { baseInterpreterForPrivateEnv, serverArgs } from './interpreter';
 import { offerPrivateEnv } from './privateEnv';
 import { RestartBudget } from './restartPolicy';
+import { showActionFailure } from '../commands/editorCommands';
 
 /** Languages the server handles (tree-sitter grammars on the server side). */
 export const SERVER_LANGUAGES = ['python', 'javascript', 'javascriptreact', 'typescript', 'typescriptreact', 'go', 'rust', 'java', 'c', 'cpp'] as const;
@@ -119,7 +121,20 @@ export class ServerManager implements vscode.Disposable {
           return { action: CloseAction.DoNotRestart, message: 'Coding Director: the server crashed repeatedly and was not restarted; see "Coding Director: Show Logs".' };
         },
       },
+      // Failures reach the user once, as our own messages (below, and from the commands): never as the
+      // client library's generic "Request ... failed." pop-ups.
+      revealOutputChannelOn: RevealOutputChannelOn.Never,
       middleware: {
+        // A lightbulb Fix that no tier got right: say why (the server's RequestFailed message lists
+        // every tier's reason) instead of silently doing nothing.
+        resolveCodeAction: async (item, token, next) => {
+          try {
+            return await next(item, token);
+          } catch (error) {
+            showActionFailure(item.title.replace(/ with Coding Director$/, ''), error);
+            return item;
+          }
+        },
         workspace: {
           configuration: async (params, token, next) => {
             const answers: unknown = await next(params, token);

@@ -31,6 +31,8 @@ const FILES = {
   'app.py': 'def add(a, b):\n    return a + b\n\n\nprint(add(1, 2))\n',
   'broken.py': 'def add(a, b)\n    return a + b\n',
   'complete.py': 'def mul(a, b):\n',
+  // The team answers Python: spliced into this JavaScript file it does not parse, so every tier fails.
+  'broken.js': 'function add(a, b {\n  return a + b;\n}\n',
 };
 
 function parses(path: string): boolean {
@@ -164,6 +166,22 @@ describe('Coding Director in code-server', { skip }, () => {
     for (let i = 0; i < 40 && !parses(file); i++) await new Promise((r) => setTimeout(r, 250));
     assert.equal(parses(file), true, readFileSync(file, 'utf8'));
     await wb().screenshot('10-fix-applied');
+  }));
+
+  test('a Fix that no tier gets right says why, once, and leaves the file alone', () => step(wb(), 'fix-that-fails', async () => {
+    const page = wb().page;
+    const file = join(wb().workspace, 'broken.js');
+    const before = readFileSync(file, 'utf8');
+    await openFile(page, 'broken.js');
+    await editorContextMenu(page, 'broken.js', 'Coding Director', 'Fix');
+    const toast = page.locator(sel.notificationToast).filter({ hasText: 'Fix failed: no tier produced a fix' });
+    await toast.first().waitFor({ timeout: 90_000 });
+    await wb().screenshot('10b-fix-failed-says-why');
+    assert.equal(await toast.count(), 1);
+    // Every tier's reason is in the message (the Python answer cannot be spliced into JavaScript).
+    assert.match((await toast.first().textContent()) ?? '', /lead: no code block to splice.*senior: .*principal: /);
+    assert.equal(readFileSync(file, 'utf8'), before);
+    await page.locator(sel.notificationToast).filter({ hasText: 'Fix failed' }).locator('.codicon-notifications-clear, .codicon-close').first().click().catch(() => undefined);
   }));
 
   test('typing in a function shows ghost text from the server and Tab accepts it', () => step(wb(), 'typing-in-a-function-shows-ghost-text-fr', async () => {

@@ -21,8 +21,10 @@ Path of a request through :meth:`Completer.complete`:
      no chat template is applied, so an instruct model continues the code instead of chatting.
      Model-family FIM tokens are deliberately not guessed: a wrong guess produces garbage, and
      Ollama reports ``insert`` for every model whose template supports FIM.
-   The stream is read until done, until the block holding the cursor visibly ended, or until the
-   deadline; leaving early closes the HTTP stream.
+   In both cases the prompt's prefix loses the blanks that end it after text on the cursor's line
+   (:func:`~coding_director.features.completion_post.heal_prompt`; they are taken off the
+   completion again). The stream is read until done, until the block holding the cursor visibly
+   ended, or until the deadline; leaving early closes the HTTP stream.
 5. Postprocessing (:func:`~coding_director.features.completion_post.postprocess`), caching.
 
 Failures never reach the caller: a timeout, a transport or model error gives ``None`` (errors are
@@ -42,7 +44,13 @@ from dataclasses import dataclass
 from coding_director.backends import Backend, BackendError, BackendPool, Chunk, GenerateOptions
 from coding_director.backends.base import BackendTimeout, EndpointUnreachable, ModelNotFound
 from coding_director.features.completion_cache import CompletionCache
-from coding_director.features.completion_post import block_end, postprocess, wants_single_line
+from coding_director.features.completion_post import (
+    block_end,
+    heal_prompt,
+    postprocess,
+    unheal_completion,
+    wants_single_line,
+)
 from coding_director.settings import Settings
 from coding_director.wire import WireModel
 
@@ -164,9 +172,7 @@ class Completer:
     syntax boundaries; the suffix may be empty. ``cache`` may be given to share or size the cache.
     """
 
-    def __init__(
-        self, settings: Settings, pool: BackendPool, *, cache: CompletionCache | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, pool: BackendPool, *, cache: CompletionCache | None = None) -> None:
         self.settings = settings
         self.pool = pool
         self.cache = cache if cache is not None else CompletionCache()
@@ -231,9 +237,7 @@ class Completer:
             await asyncio.wait(tasks)
 
     # -- model call ---------------------------------------------------------------------------
-    def _start(
-        self, request: CompletionRequest, model: str, key: tuple[str, str, str], timeout_s: float
-    ) -> _Call:
+    def _start(self, request: CompletionRequest, model: str, key: tuple[str, str, str], timeout_s: float) -> _Call:
         self.stats.model_calls += 1
         backend = self.pool.for_tier(self.settings.completion.tier)
         task = asyncio.create_task(self._produce(backend, model, request), name=f"completion {request.uri}")
@@ -283,11 +287,12 @@ class Completer:
             stop=completion_stops(single_line=single_line, language=request.language),
             max_ctx=self.settings.tier(config.tier).max_ctx,
         )
+        prompt, removed = heal_prompt(request.prefix)
         if insert:
-            stream = backend.generate_stream(model, request.prefix, options, suffix=request.suffix or "\n")
+            stream = backend.generate_stream(model, prompt, options, suffix=request.suffix or "\n")
         else:
-            stream = backend.generate_stream(model, request.prefix, options, raw=True)
-        raw = await _read(stream, request, single_line=single_line)
+            stream = backend.generate_stream(model, prompt, options, raw=True)
+        raw = unheal_completion(await _read(stream, request, single_line=single_line), removed)
         text = postprocess(
             raw,
             prefix=request.prefix,

@@ -280,6 +280,36 @@ def looks_like_prose(text: str, prefix: str, language: str | None) -> bool:
     return language is not None and bool(_SENTENCE.match(first))
 
 
+_TRAILING_BLANKS_RE = re.compile(r"(?<=\S)[ \t]+\Z")
+
+
+def heal_prompt(prefix: str) -> tuple[str, str]:
+    """``(prompt, removed)``: ``prefix`` without the spaces/tabs that end it after other text on
+    the cursor's line (``"x = "`` -> ``("x =", " ")``), and what was removed.
+
+    Why: BPE and SentencePiece tokenizers attach a word's leading space to the word's token
+    (``"Ġvalue"``, ``"▁value"``). A prompt ending in a bare space token is a sequence the model rarely
+    saw, and it answers badly: Gemma 3 270M completed ``USE_CLIENT_DEFAULT = `` with ``1`` but
+    ``USE_CLIENT_DEFAULT =`` with `` _is_https_redirect(`` (measured by ``scripts/real-model-demo``).
+    This is the simplest form of "token healing" (Microsoft Guidance; llama.cpp's
+    ``--token-healing``). Indentation (only blanks on the cursor's line) is left alone: a model
+    must see the indentation it continues. Undo with :func:`unheal_completion`.
+    """
+    match = _TRAILING_BLANKS_RE.search(prefix)
+    if match is None:
+        return prefix, ""
+    return prefix[: match.start()], match.group()
+
+
+def unheal_completion(text: str, removed: str) -> str:
+    """The completion to insert after the blanks :func:`heal_prompt` ``removed`` from the prompt:
+    ``text`` without those blanks at its start (the user typed them already), or without any
+    leading blanks when the model wrote others."""
+    if not removed:
+        return text
+    return text[len(removed) :] if text.startswith(removed) else text.lstrip(" \t")
+
+
 def wants_single_line(suffix: str) -> bool:
     """Whether only one line should be completed: the rest of the cursor's line (``suffix`` up to
     the first newline) holds more than closing brackets, quotes and punctuation."""
@@ -322,9 +352,7 @@ def block_end(text: str, prefix: str, language: str | None) -> int:
         exempt = depth > 0 or start not in code or not line.strip() or line.lstrip()[0] in _CLOSERS
         if indentation and number > 0 and not exempt:
             width = _indent_width(line)
-            if width < base or (
-                width == base and opens_block and not line.lstrip().startswith(_CONTINUATION_KEYWORDS)
-            ):
+            if width < base or (width == base and opens_block and not line.lstrip().startswith(_CONTINUATION_KEYWORDS)):
                 return start - 1
         depth += sum(deltas[start:end])
         if depth < 0:

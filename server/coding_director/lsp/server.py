@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcContentModified, JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
@@ -35,6 +36,8 @@ from coding_director.features.actions import (
     EDIT_ACTIONS,
     PROMPTS,
     ActionData,
+    ActionError,
+    StaleDocument,
     diagnostics_messages,
     list_actions,
     stream_edit,
@@ -56,6 +59,31 @@ from coding_director.settings import Settings, SettingsError, load_settings
 from coding_director.wire import to_wire
 
 log = logging.getLogger(__name__)
+
+
+class RequestFailed(JsonRpcException):
+    """LSP's ``RequestFailed`` error (-32803, LSP 3.17): the request was valid but could not be
+    carried out, e.g. no tier produced a usable fix. The message is written for the user."""
+
+    CODE = int(types.LSPErrorCodes.RequestFailed)
+
+
+#: Error responses that report an expected outcome to the user, not a bug of the server.
+EXPECTED_ERRORS = (RequestFailed, JsonRpcContentModified)
+
+
+class _ExpectedErrorFilter(logging.Filter):
+    """pygls logs every error response with a traceback; keep one line for :data:`EXPECTED_ERRORS`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, EXPECTED_ERRORS):
+            record.msg, record.args, record.exc_info = "request answered with an error: %s", (error,), None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+logging.getLogger("pygls.protocol.json_rpc").addFilter(_ExpectedErrorFilter())
 
 PULL_MODELS_COMMAND = "codingDirector.pullModels"
 SHOW_STATS_COMMAND = "codingDirector.showStats"
@@ -107,7 +135,10 @@ class DirectorServer(LanguageServer):
 
     # -- infrastructure ----------------------------------------------------------------------------
     def report_server_error(self, error: Exception, source: Any) -> None:
-        """Log server errors to stderr instead of a pop-up per error (no error storms)."""
+        """Log server errors to stderr instead of a pop-up per error (no error storms); expected
+        error responses (:data:`EXPECTED_ERRORS`) are not server errors."""
+        if isinstance(error, EXPECTED_ERRORS):
+            return
         log.error("server error (%s): %s", getattr(source, "__name__", source), error)
 
     def show_once(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
@@ -260,7 +291,12 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     async def resolve_code_action(ls: DirectorServer, action: types.CodeAction) -> types.CodeAction:
-        return await resolve_edit(ls, action)
+        try:
+            return await resolve_edit(ls, action)
+        except StaleDocument as exc:
+            raise JsonRpcContentModified(str(exc)) from exc
+        except ActionError as exc:
+            raise RequestFailed(str(exc)) from exc
 
     # -- chat --------------------------------------------------------------------------------------
     @server.feature(CHAT_METHOD)

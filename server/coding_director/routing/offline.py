@@ -137,7 +137,7 @@ _RAW_INTENT_RULES: tuple[tuple[Intent, str], ...] = (
     ),
     (
         "docs",
-        r"\b(docstrings?|jsdoc|javadoc|document (this|the|my)|add (docs|documentation|comments)|write documentation|comment (this|the))\b",
+        r"\b(docstrings?|jsdoc|javadoc|document (this|the|my)|add (an? )?(docs|documentation|(doc )?comments?|doc comment)|write documentation|comment (this|the))\b",
     ),
     (
         "fix",

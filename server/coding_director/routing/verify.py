@@ -5,15 +5,19 @@ the next tier and the user see) or ``None``. Checks run in order and the first r
 
 1. :func:`check_empty`: nothing but white space;
 2. :func:`check_refusal`: the answer opens with a refusal and offers no code;
-3. :func:`check_code`: for code-producing intents, a fenced code block must exist and each block in
+3. :func:`check_loop`: the answer is a generation loop (the same lines or phrase over and over);
+4. :func:`check_echo`: the answer copies the request (its code context) back instead of answering;
+5. :func:`check_code`: for code-producing intents, a fenced code block must exist and each block in
    a language we can parse must parse (tree-sitter, :func:`coding_director.context.check_syntax`);
-4. ``Target.extra_checks``: callers add checks, e.g. the language server's "the fix spliced into
+6. ``Target.extra_checks``: callers add checks, e.g. the language server's "the fix spliced into
    the file keeps it parseable".
 """
 
 from __future__ import annotations
 
 import re
+import zlib
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -24,12 +28,15 @@ Check = Callable[[str], str | None]
 
 @dataclass(frozen=True)
 class Target:
-    """What an answer is checked against: the request's ``intent`` and the target ``language``
-    (one of :func:`coding_director.context.detect_language`'s names, or ``None`` when unknown)."""
+    """What an answer is checked against: the request's ``intent``, the target ``language`` (one
+    of :func:`coding_director.context.detect_language`'s names, or ``None`` when unknown) and
+    ``prompt_text``, what the model was given (rendered code context and request; ``""`` when
+    unknown, which disables :func:`check_echo`)."""
 
     intent: str
     language: str | None = None
     extra_checks: Sequence[Check] = field(default_factory=tuple)
+    prompt_text: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +139,69 @@ def check_refusal(answer: str, target: Target) -> str | None:
     return None
 
 
+#: :func:`check_loop`: lines of at least this many non-blank characters are counted...
+LOOP_LINE_CHARS = 4
+#: ...when there are at least this many of them...
+LOOP_MIN_LINES = 8
+#: ...and a loop is at most this share of distinct lines among them.
+LOOP_DISTINCT_SHARE = 0.25
+#: :func:`check_loop`: answers of at least this many UTF-8 bytes are also judged by compression...
+LOOP_MIN_BYTES = 400
+#: ...and a loop compresses (zlib, level 6) to less than this share of its size. Prose and code
+#: compress to 25-50%; a phrase repeated until the token limit to a few percent.
+LOOP_COMPRESSED_SHARE = 0.1
+
+
+def check_loop(answer: str, target: Target) -> str | None:
+    """Reject a generation loop: the same lines, or one phrase, repeated until the token limit (the
+    typical failure of small and base models, which an HTTP status never shows).
+
+    Two measures: among the lines with at least :data:`LOOP_LINE_CHARS` non-blank characters (at
+    least :data:`LOOP_MIN_LINES` of them), at most :data:`LOOP_DISTINCT_SHARE` are distinct; or an
+    answer of at least :data:`LOOP_MIN_BYTES` bytes compresses below :data:`LOOP_COMPRESSED_SHARE`
+    of its size. The reason quotes the most repeated line.
+    """
+    lines = [line.strip() for line in answer.splitlines() if len(line.strip()) >= LOOP_LINE_CHARS]
+    if len(lines) >= LOOP_MIN_LINES:
+        top, count = Counter(lines).most_common(1)[0]
+        distinct = len(set(lines))
+        if distinct <= LOOP_DISTINCT_SHARE * len(lines):
+            return f"generation loop: only {distinct} distinct of {len(lines)} lines ({top[:60]!r} {count} times)"
+    data = answer.encode("utf-8")
+    if len(data) >= LOOP_MIN_BYTES:
+        share = len(zlib.compress(data, 6)) / len(data)
+        if share < LOOP_COMPRESSED_SHARE:
+            return f"generation loop: the answer repeats itself (compresses to {share:.0%} of its size)"
+    return None
+
+
+#: :func:`check_echo`: lines of at least this many non-blank characters are compared...
+ECHO_LINE_CHARS = 12
+#: ...when the answer has at least this many of them outside code blocks...
+ECHO_MIN_LINES = 3
+#: ...and the answer is an echo when at least this share of them is copied from the prompt.
+ECHO_SHARE = 0.5
+
+
+def check_echo(answer: str, target: Target) -> str | None:
+    """Reject an answer that copies the request back (base models continue the prompt instead of
+    answering it): among the answer's lines outside code blocks with at least
+    :data:`ECHO_LINE_CHARS` non-blank characters (at least :data:`ECHO_MIN_LINES`), a share of at
+    least :data:`ECHO_SHARE` appears verbatim as a line of ``target.prompt_text``. Code blocks are
+    not compared: a fix rightly repeats most of the code it fixes.
+    """
+    if not target.prompt_text:
+        return None
+    prose = [line.strip() for line in _FENCE_RE.sub("", answer).splitlines() if len(line.strip()) >= ECHO_LINE_CHARS]
+    if len(prose) < ECHO_MIN_LINES:
+        return None
+    given = {line.strip() for line in target.prompt_text.splitlines()}
+    copied = sum(line in given for line in prose)
+    if copied >= ECHO_SHARE * len(prose):
+        return f"the answer echoes the request: {copied} of {len(prose)} lines outside code blocks are copied from it"
+    return None
+
+
 def check_code(answer: str, target: Target) -> str | None:
     """For code-producing intents (:data:`~coding_director.results.CODE_INTENTS`): demand a code
     block (except for ``docs``) and reject the first block that does not parse.
@@ -165,7 +235,13 @@ def check_code(answer: str, target: Target) -> str | None:
     return None
 
 
-CHECKS: tuple[Callable[[str, Target], str | None], ...] = (check_empty, check_refusal, check_code)
+CHECKS: tuple[Callable[[str, Target], str | None], ...] = (
+    check_empty,
+    check_refusal,
+    check_loop,
+    check_echo,
+    check_code,
+)
 
 
 def verify(answer: str, target: Target) -> str | None:

@@ -81,13 +81,26 @@ class Timing:
         return (self.pieces - 1) / decode_s if self.pieces > 1 and decode_s > 0 else 0.0
 
 
+async def timed_stream(t0: float, stream: Any, text_of: Callable[[Any], str | None]) -> Timing:
+    """Read an ``openai`` stream opened at ``perf_counter()`` time ``t0`` to its end; the pieces are
+    the choices for which ``text_of`` gives non-empty text."""
+    first = None
+    pieces = 0
+    async with stream:
+        async for part in stream:
+            for choice in part.choices:
+                if text_of(choice):
+                    pieces += 1
+                    first = first if first is not None else time.perf_counter()
+    end = time.perf_counter()
+    return Timing(((first or end) - t0) * 1000, (end - t0) * 1000, pieces)
+
+
 async def chat_direct(client: openai.AsyncOpenAI, prompt: str) -> Timing:
     """The baseline: the engine's messages for ``prompt`` sent straight to the server."""
     decision = classify(prompt)
     messages = build_messages(prompt, intent=decision.intent, domain=decision.domain, context_text=None)
     t0 = time.perf_counter()
-    first = None
-    pieces = 0
     stream = await client.chat.completions.create(
         model=MODEL,
         messages=cast(Any, [{"role": m.role, "content": m.content} for m in messages]),
@@ -95,14 +108,7 @@ async def chat_direct(client: openai.AsyncOpenAI, prompt: str) -> Timing:
         max_tokens=CHAT_TOKENS,
         temperature=0.0,
     )
-    async with stream:
-        async for part in stream:
-            for choice in part.choices:
-                if choice.delta.content:
-                    pieces += 1
-                    first = first if first is not None else time.perf_counter()
-    end = time.perf_counter()
-    return Timing(((first or end) - t0) * 1000, (end - t0) * 1000, pieces)
+    return await timed_stream(t0, stream, lambda choice: choice.delta.content)
 
 
 async def chat_engine(director: CodingDirector, prompt: str) -> Timing:
@@ -163,8 +169,6 @@ async def completion_direct(client: openai.AsyncOpenAI, store: DocumentStore, cu
     prefix, suffix = fim_window(store, uri, cursor.line, cursor.character, FIM_PREFIX_TOKENS, FIM_SUFFIX_TOKENS)
     single = wants_single_line(suffix)
     t0 = time.perf_counter()
-    first = None
-    pieces = 0
     stream = await client.completions.create(
         model=MODEL,
         prompt=heal_prompt(prefix)[0],
@@ -173,14 +177,7 @@ async def completion_direct(client: openai.AsyncOpenAI, store: DocumentStore, cu
         temperature=TEMPERATURE,
         stop=completion_stops(single_line=single, language=detect_language(path=uri))[:4],
     )
-    async with stream:
-        async for part in stream:
-            for choice in part.choices:
-                if choice.text:
-                    pieces += 1
-                    first = first if first is not None else time.perf_counter()
-    end = time.perf_counter()
-    return Timing(((first or end) - t0) * 1000, (end - t0) * 1000, pieces)
+    return await timed_stream(t0, stream, lambda choice: choice.text)
 
 
 async def completion_lsp(lsp: Any, cursor: Cursor) -> Timing:

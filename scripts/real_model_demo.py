@@ -44,6 +44,7 @@ from _lsp_client import complete, open_doc, start_server  # noqa: E402
 from _real_model import config_toml, llama_server  # noqa: E402
 from coding_director.lsp.server import to_plain  # noqa: E402
 from demo import PROMPTS, print_assistance  # noqa: E402
+from demo import cli as demo_cli  # noqa: E402
 from lsprotocol import types  # noqa: E402
 from real_model_bench import completion_cursors  # noqa: E402
 
@@ -110,11 +111,10 @@ def record(name: str, result: dict[str, Any]) -> None:
 
 
 def cli(*args: str, config: Path) -> subprocess.CompletedProcess[str]:
+    """``coding-director ARGS --config CONFIG`` without the caller's ``CODING_DIRECTOR_*``/``OLLAMA_*``
+    variables (the config file alone decides), via :func:`demo.cli`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CODING_DIRECTOR_", "OLLAMA_"))}
-    return subprocess.run(
-        [str(ROOT / ".venv/bin/coding-director"), *args, "--config", str(config)],
-        env=env, text=True, capture_output=True, timeout=900,
-    )  # fmt: skip
+    return demo_cli(*args, "--config", str(config), env=env)
 
 
 # -- real code ----------------------------------------------------------------------------------

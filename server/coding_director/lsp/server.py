@@ -83,8 +83,6 @@ class _ExpectedErrorFilter(logging.Filter):
         return True
 
 
-logging.getLogger("pygls.protocol.json_rpc").addFilter(_ExpectedErrorFilter())
-
 PULL_MODELS_COMMAND = "codingDirector.pullModels"
 SHOW_STATS_COMMAND = "codingDirector.showStats"
 #: Restart the engine inside the running process (fresh connections, no cooldowns, empty completion
@@ -519,6 +517,7 @@ def stats(ls: DirectorServer) -> dict[str, Any]:
 def run_stdio(settings: Settings, config_path: Path | None = None) -> int:
     """Serve over stdin/stdout until the client exits. Returns the exit code."""
     server = create_server(settings, config_path)
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(_ExpectedErrorFilter())
     with contextlib.suppress(KeyboardInterrupt):
         server.start_io()
     return 0

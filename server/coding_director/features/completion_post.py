@@ -317,10 +317,12 @@ def wants_single_line(suffix: str) -> bool:
     return any(char not in _CLOSING_PUNCT for char in rest)
 
 
-def block_end(text: str, prefix: str, language: str | None) -> int:
+def block_end(text: str, prefix: str, language: str | None, *, trust_brackets: bool = True) -> int:
     """Index in ``text`` where the block holding the cursor ends (``len(text)`` when it does not).
 
-    The returned index is always ``len(text)`` or the index of a ``"\\n"`` in ``text``:
+    The returned index is always ``len(text)`` or the index of a ``"\\n"`` in ``text``.
+
+    With ``trust_brackets`` (a completion: fresh model text after the cursor):
 
     - brackets: the end of the first line of ``text`` whose running bracket depth, counted from the
       cursor, is negative (the completion closed the bracket or block the cursor is in);
@@ -330,6 +332,15 @@ def block_end(text: str, prefix: str, language: str | None) -> int:
       ``elif``, ``except`` and ``finally`` at the same indentation continue the statement. Lines
       inside brackets the completion opened, lines starting with a closing bracket and lines
       starting inside a string or comment (a docstring's text, a ``#`` comment) are exempt.
+
+    Without it (code that does not parse, bounded the way a reader would: the Fix of a broken
+    unit): the first line of ``text`` is the unit's header and opens the block, in every language.
+    The block ends before the next non-blank line at the header's indentation or less (a sibling
+    or outer declaration), whatever brackets or strings were left open before it; only a string or
+    comment that is closed further on exempts the lines inside it. A line starting with a closing
+    bracket at the header's indentation is the block's last line once the brackets counted from the
+    header balance, unless it opens again (``} else {``, ``):``); one indented less ends the block
+    before it.
     """
     line_prefix = _current_line(prefix)
     offset = len(line_prefix)
@@ -340,22 +351,31 @@ def block_end(text: str, prefix: str, language: str | None) -> int:
             code.add(index - offset)
             if char in "([{)]}":
                 deltas[index - offset] = 1 if char in _OPENERS else -1
+    last_code = max(code, default=-1)
     lines = text.split("\n")
-    indentation = language in INDENT_LANGUAGES
+    indentation = language in INDENT_LANGUAGES or not trust_brackets
     first = line_prefix + lines[0]
     base = _indent_width(first) if first.strip() else _indent_width(line_prefix)
-    opens_block = first.split("#", 1)[0].rstrip().endswith(":")
+    opens_block = not trust_brackets or first.split("#", 1)[0].rstrip().endswith(":")
     depth = 0
     start = 0
     for number, line in enumerate(lines):
         end = start + len(line)
-        exempt = depth > 0 or start not in code or not line.strip() or line.lstrip()[0] in _CLOSERS
-        if indentation and number > 0 and not exempt:
-            width = _indent_width(line)
-            if width < base or (width == base and opens_block and not line.lstrip().startswith(_CONTINUATION_KEYWORDS)):
-                return start - 1
+        stripped = line.lstrip()
+        closer = bool(stripped) and stripped[0] in _CLOSERS
+        in_span = start not in code and (trust_brackets or start < last_code)
+        exempt = not stripped or closer or in_span or (trust_brackets and depth > 0)
+        width = _indent_width(line)
+        ends = width < base or (width == base and opens_block and not stripped.startswith(_CONTINUATION_KEYWORDS))
+        if indentation and number > 0 and not exempt and ends:
+            return start - 1
+        if not trust_brackets and number > 0 and closer and not in_span and width < base:
+            return start - 1
         depth += sum(deltas[start:end])
-        if depth < 0:
+        if trust_brackets and depth < 0:
+            return end
+        if (not trust_brackets and number > 0 and closer and not in_span and width == base and depth <= 0
+                and not line.split("#", 1)[0].rstrip().endswith((":", *_OPENERS))):
             return end
         start = end + 1
     return len(text)

@@ -443,3 +443,22 @@ async def test_fix_that_rewrites_a_neighbour_escalates_and_main_stays(
     assert fixed_text.count("def main") == 1
     senior = emu.calls(path="/api/chat", model=TIER_MODELS["senior"])[0].json["messages"][-1]["content"]
     assert "outside the unit" in senior  # the senior was told why the lead's edit was refused
+
+
+async def test_reset_engine_lets_a_running_chat_finish(lsp: LspFactory, emu: OllamaEmulator) -> None:
+    add_team(emu, lead={"reply": GOOD_PY, "chunk_delay_ms": 40})
+    session = await lsp(emu.url)
+    chat_task = asyncio.ensure_future(chat(session, chatId="long", prompt="Write a Python add function"))
+    for _ in range(200):
+        if any(to_plain(e)["kind"] == "text" for e in session.received("codingDirector/chatEvent")):
+            break
+        await asyncio.sleep(0.02)
+    await session.client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="codingDirector.resetEngine")
+    )
+    result = await chat_task
+    # The chat finished on the old pool: its stream was not cut by the reset.
+    assert result["finalTier"] == "lead" and result["answer"] == GOOD_PY
+    assert [a["outcome"] for a in result["attempts"]] == ["accepted"]
+    call = emu.calls(path="/api/chat", model=TIER_MODELS["lead"])[0]
+    assert call.completed and not call.closed_early

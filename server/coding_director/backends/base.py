@@ -68,6 +68,14 @@ class NotSupported(BackendError):
     kind = "unsupported"
 
 
+class MalformedResponse(BackendError):
+    """The server answered 200 but not in its protocol: a line that is not JSON (truncated,
+    garbage), text that is not valid UTF-8, a message of the wrong shape, a stream far longer than
+    the tokens asked for, or a stream that ends before its final message."""
+
+    kind = "malformed"
+
+
 class Message(WireModel):
     """A chat message as sent to a model."""
 
@@ -200,3 +208,42 @@ def num_ctx_for(prompt_chars: int, num_predict: int, max_ctx: int) -> int:
     while size < needed and size < max_ctx:
         size *= 2
     return min(size, max_ctx)
+
+
+#: A streamed answer longer than ``num_predict * MAX_CHARS_PER_TOKEN + 4096`` characters is
+#: malformed: BPE tokens of code models are a few characters long (the longest merges are about
+#: 16-20 characters), so this bounds a runaway or garbage stream (a 10 MB line) with a wide margin.
+MAX_CHARS_PER_TOKEN = 64
+
+#: What ``_translate`` of a backend maps to :class:`MalformedResponse`: ``json.JSONDecodeError``,
+#: ``UnicodeDecodeError`` and pydantic's ``ValidationError`` are ``ValueError`` s; a JSON line of
+#: the wrong type (a list, a number) makes the clients raise ``TypeError`` / ``AttributeError``.
+MALFORMED_ERRORS: tuple[type[Exception], ...] = (ValueError, TypeError, AttributeError, KeyError)
+
+
+def malformed(endpoint: str, exc: Exception) -> MalformedResponse:
+    """The :class:`MalformedResponse` for a parsing failure ``exc`` of a response from ``endpoint``."""
+    detail = " ".join(str(exc).split())[:160]
+    return MalformedResponse(f"malformed response from {endpoint}: {type(exc).__name__}: {detail}")
+
+
+async def checked_stream(stream: AsyncIterator[Chunk], endpoint: str, options: GenerateOptions) -> AsyncIterator[Chunk]:
+    """Pass ``stream`` on, raising :class:`MalformedResponse` for text with U+FFFD (the clients
+    decode invalid UTF-8 to the replacement character), for more than
+    ``options.num_predict * MAX_CHARS_PER_TOKEN + 4096`` characters, and when the stream is
+    exhausted without a chunk with ``done`` (cut off). A consumer that stops early is not affected."""
+    limit = options.num_predict * MAX_CHARS_PER_TOKEN + 4096
+    total = 0
+    finished = False
+    async for chunk in stream:
+        if "\ufffd" in chunk.text:
+            raise MalformedResponse(f"{endpoint} sent text that is not valid UTF-8")
+        total += len(chunk.text)
+        if total > limit:
+            raise MalformedResponse(
+                f"{endpoint} sent more than {limit} characters for {options.num_predict} tokens"
+            )
+        finished = finished or chunk.done
+        yield chunk
+    if not finished:
+        raise MalformedResponse(f"the stream from {endpoint} ended before its final message")

@@ -5,7 +5,9 @@ was already found unreachable in this request; stream the answer under a timeout
 ``min(tier.timeout_s or routing.attempt_timeout_s, time left of routing.request_timeout_s)``;
 classify the outcome:
 
-- ``error``: unreachable endpoint, timeout, missing model (404), bad request, error mid-stream;
+- ``error``: unreachable endpoint, timeout, missing model (404), bad request, error mid-stream, a
+  malformed response (not JSON, not UTF-8, oversized, cut off), or any unexpected exception
+  (``internal``): nothing a model server sends makes a request raise;
 - ``rejected``: answered, but a verification check failed (:mod:`coding_director.routing.verify`);
 - ``accepted``: passed every check; escalation stops.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
@@ -37,6 +40,7 @@ from coding_director.routing.prompts import Failure, build_messages
 from coding_director.routing.verify import Target, verify
 from coding_director.settings import Settings
 
+log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class AttemptStarted:
@@ -212,6 +216,9 @@ async def escalate(
             error, error_kind, fix = exc.reason, exc.kind, exc.fix
             if isinstance(exc, EndpointUnreachable):
                 dead_endpoints[endpoint] = (f"endpoint unreachable (found by tier {tier}): {exc.reason}", exc.fix)
+        except Exception as exc:  # a bug or a library's unexpected exception: an error, never a crash
+            log.exception("tier %s failed unexpectedly", tier)
+            error, error_kind = f"unexpected error: {type(exc).__name__}: {exc}"[:300], "internal"
         finally:
             await stream.aclose()
         latency_ms = (time.perf_counter() - started) * 1000
@@ -226,7 +233,11 @@ async def escalate(
                 candidates.append(_Candidate(0, len(attempts), tier, text))
         else:
             health.record_success(tier)
-            reason = verify(text, request.target)
+            try:
+                reason = verify(text, request.target)
+            except Exception as exc:  # a check that crashes rejects the answer instead of the request
+                log.exception("a verification check failed on the answer of tier %s", tier)
+                reason = f"a check failed: {type(exc).__name__}: {exc}"[:300]
             outcome = "rejected" if reason else "accepted"
             if reason and text.strip():
                 rank = 1 if reason.startswith("refusal") else 2

@@ -7,6 +7,7 @@ from coding_director.backends import BackendPool
 from coding_director.routing.offline import classify
 from coding_director.routing.router import RouterAnswerError, parse_router_answer, route
 from coding_director.routing.verify import Target, code_blocks, language_mentioned, verify
+from coding_director.settings import RoutingSettings
 
 from tests.emulator import OllamaEmulator, ScriptRequest
 from tests.helpers import BAD_PY, GOOD_PY, REFUSAL, TIER_MODELS, add_team, chat_calls, closed_port_url, team_settings
@@ -45,10 +46,14 @@ def test_offline_confidence_orders_clear_and_unclear_prompts() -> None:
     assert classify(UNSURE).confidence < 0.7
 
 
-def test_code_context_with_numerical_imports_counts_as_math() -> None:
+def test_numerical_imports_in_the_code_context_are_weak_math_evidence() -> None:
+    # Alone they do not make a request math, but they make the offline decision unsure enough for
+    # the router model to be asked (routing.router = "auto").
     plain = classify("speed this function up with vectorised operations")
     with_numpy = classify("speed this function up with vectorised operations", "import numpy as np\n")
-    assert with_numpy.domain == "math" or with_numpy.confidence < plain.confidence
+    assert (plain.domain, with_numpy.domain) == ("general", "general")
+    assert with_numpy.confidence < RoutingSettings().confidence_threshold <= plain.confidence
+    assert "numerical import" in with_numpy.evidence
 
 
 @pytest.mark.parametrize("text", ["math", "General", " `math` ", "general.", '{"domain": "math"}', "**general**"])

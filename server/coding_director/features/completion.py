@@ -125,13 +125,13 @@ class CompletionStats(WireModel):
 def completion_stops(*, single_line: bool, language: str | None) -> list[str]:
     """Stop sequences for a completion request.
 
-    ``"\\n\\n\\n"`` (two blank lines: the model moved on to the next top-level item) always;
-    ``"\\n```"`` (the end of a markdown fence an instruct model opened) except in markdown; ``"\\n"``
-    in single-line mode. Nothing that would cut a multi-line body (no ``"\\n\\n"``, no ``"}"``).
+    ``"\\n\\n\\n"`` (two blank lines: the model moved on to the next top-level item) and
+    ``"\\n```"`` (the end of a markdown fence an instruct model opened) always; ``"\\n"`` in
+    single-line mode. Nothing that would cut a multi-line body (no ``"\\n\\n"``, no ``"}"``).
+    ``language`` is a grammar name or ``None`` (the store has no grammar for markdown or plain
+    text, so no language gets other stops).
     """
-    stops = ["\n\n\n"]
-    if language != "markdown":
-        stops.append("\n```")
+    stops = ["\n\n\n", "\n```"]
     if single_line:
         stops.append("\n")
     return stops

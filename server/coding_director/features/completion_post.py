@@ -9,8 +9,8 @@ The steps, in order:
 
 1. :func:`strip_fences` removes a markdown fence an instruct model may wrap code in.
 2. :func:`looks_like_prose` rejects chat answers ("Sure, here is...", "This code...", an English
-   sentence where code is expected), except where prose is legitimate (comments, strings,
-   markdown/plain-text documents).
+   sentence where code is expected), except where prose is legitimate (comments, strings, and
+   documents without a grammar, e.g. markdown: the server passes ``language=None`` for them).
 3. Single-line mode (the cursor is in the middle of a line, see :func:`wants_single_line`) keeps the
    first line only.
 4. :func:`block_end` cuts at the end of the block the cursor is in. This is a lexical heuristic,
@@ -33,7 +33,6 @@ from dataclasses import dataclass
 
 __all__ = [
     "INDENT_LANGUAGES",
-    "PROSE_LANGUAGES",
     "block_end",
     "bracket_depth",
     "in_comment_or_string",
@@ -46,11 +45,6 @@ __all__ = [
 
 #: Languages whose blocks are delimited by indentation.
 INDENT_LANGUAGES = frozenset({"python", "cython", "nim", "coffeescript"})
-
-#: Languages (LSP ids) in which prose is a legitimate completion.
-PROSE_LANGUAGES = frozenset(
-    {"markdown", "plaintext", "text", "restructuredtext", "latex", "tex", "asciidoc", "org", "git-commit"}
-)
 
 _HASH_COMMENT_LANGUAGES = frozenset(
     [
@@ -260,10 +254,11 @@ def looks_like_prose(text: str, prefix: str, language: str | None) -> bool:
     Checks the first non-blank line of ``text``: chat openers ("Sure", "Here is", "I'll", "As an
     AI") anywhere; explanation openers ("This code", "The function", "Note:") and a plain English
     sentence (capitalised, four or more words, no code punctuation) when the completion starts a
-    line. Never prose in :data:`PROSE_LANGUAGES` or when the cursor is in a comment or a string.
-    The sentence test applies only to a known language (``language`` not ``None``).
+    line. Never prose when the cursor is in a comment or a string. The sentence test applies only
+    to a known language (``language`` not ``None``; documents without a grammar, such as markdown
+    or plain text, arrive as ``None``).
     """
-    if language in PROSE_LANGUAGES or in_comment_or_string(prefix, language):
+    if in_comment_or_string(prefix, language):
         return False
     lines = text.split("\n")
     first_index = next((i for i, line in enumerate(lines) if line.strip()), None)
@@ -439,7 +434,7 @@ def postprocess(
     ``single_line``: keep only the first line; ``None`` decides with :func:`wants_single_line`.
     Steps and heuristics: see the module docstring.
     """
-    text = raw if language == "markdown" else strip_fences(raw)
+    text = strip_fences(raw)
     if looks_like_prose(text, prefix, language):
         return None
     if single_line is None:

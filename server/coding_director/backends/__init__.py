@@ -25,7 +25,6 @@ from coding_director.backends.base import (
     NotSupported,
     PullProgress,
     StreamInterrupted,
-    estimate_tokens,
     num_ctx_for,
 )
 from coding_director.backends.health import HealthTracker
@@ -128,6 +127,5 @@ __all__ = [
     "NotSupported",
     "PullProgress",
     "StreamInterrupted",
-    "estimate_tokens",
     "num_ctx_for",
 ]

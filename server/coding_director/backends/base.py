@@ -14,6 +14,7 @@ from typing import ClassVar, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from coding_director.results import ErrorKind
+from coding_director.tokens import estimate_tokens_of_chars
 from coding_director.wire import WireModel
 
 
@@ -183,15 +184,9 @@ class Backend(Protocol):
         ...
 
 
-#: Characters per token used to estimate prompt sizes. Code and English BPE tokenisers (Llama,
-#: DeepSeek, Qwen) average 3.5-4 characters per token; 3 over-estimates on purpose, so a prompt is
-#: never cut for want of context.
-CHARS_PER_TOKEN = 3.0
-
-
-def estimate_tokens(text: str) -> int:
-    """Estimated token count of ``text``: ``ceil(len(text) / CHARS_PER_TOKEN)``."""
-    return math.ceil(len(text) / CHARS_PER_TOKEN)
+#: Headroom on the token estimate when sizing ``num_ctx``: the estimate is an average (see
+#: :mod:`coding_director.tokens`) and a prompt over the window is truncated silently.
+NUM_CTX_HEADROOM = 1.15
 
 
 def num_ctx_for(prompt_chars: int, num_predict: int, max_ctx: int) -> int:
@@ -199,11 +194,12 @@ def num_ctx_for(prompt_chars: int, num_predict: int, max_ctx: int) -> int:
 
     Ollama's default context is 2048 tokens and longer prompts are truncated silently
     (ollama docs/faq.md, "How can I specify the context window size?"). The window must hold the
-    prompt plus the answer: ``estimate + num_predict + 64`` tokens, rounded **up to a power of two**
-    between 2048 and ``max_ctx``. Powers of two because Ollama reloads a model whenever ``num_ctx``
+    prompt plus the answer: ``estimate * NUM_CTX_HEADROOM + num_predict + 64`` tokens (the estimate
+    of :func:`coding_director.tokens.estimate_tokens`), rounded **up to a power of two** between
+    2048 and ``max_ctx``. Powers of two because Ollama reloads a model whenever ``num_ctx``
     changes; a few coarse sizes keep reloads rare.
     """
-    needed = math.ceil(prompt_chars / CHARS_PER_TOKEN) + num_predict + 64
+    needed = math.ceil(estimate_tokens_of_chars(prompt_chars) * NUM_CTX_HEADROOM) + num_predict + 64
     size = 2048
     while size < needed and size < max_ctx:
         size *= 2

@@ -122,7 +122,26 @@ def test_code_blocks_and_languages() -> None:
         ("", "raw", True),
         ("rust", "fn main() {", False),
     ]
+    assert [(b.start_line, b.end_line) for b in blocks] == [(1, 4), (5, 8), (8, 10)]
     assert language_mentioned("a Flask endpoint") == "python"
+
+
+def test_code_blocks_follow_commonmark() -> None:
+    # A fence inside a list item, a longer fence holding a shorter one, a closing fence longer
+    # than the opening one, and an info string with attributes.
+    answer = (
+        "1. Fix it:\n   ```python title=fix.py\n   x = 1\n   ```\n\n"
+        "````md\n```\ninner\n```\n````\n"
+        "~~~ js\nlet a = 1;\n~~~~~\n"
+    )
+    blocks = code_blocks(answer)
+    assert [(b.tag, b.code, b.closed) for b in blocks] == [
+        ("python", "x = 1", True),
+        ("md", "```\ninner\n```", True),
+        ("js", "let a = 1;", True),
+    ]
+    # Inline code and a fence indented as a code block (4 spaces) are not fenced blocks.
+    assert code_blocks("use `x` here\n\n    ```python\n    y = 2\n    ```\n") == []
     assert language_mentioned("in TypeScript please") == "typescript"
     assert language_mentioned("a JavaScript closure") == "javascript"
     assert language_mentioned("write it in Java") == "java"

@@ -31,6 +31,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from coding_director.routing.verify import code_blocks
+
 __all__ = [
     "INDENT_LANGUAGES",
     "block_end",
@@ -215,22 +217,19 @@ def _closed_span(span: str, lexis: _Lexis) -> bool:
     return True
 
 
-_FENCE_OPEN = re.compile(r"^\s*(?:```|~~~)[\w+#.-]*\s*$")
-_FENCE_CLOSE = re.compile(r"^\s*(?:```|~~~)\s*$")
-
-
 def strip_fences(text: str) -> str:
-    """Remove a markdown code fence: an opening ```` ```lang ```` line when it is the first
-    non-blank line, and everything from a closing ```` ``` ```` line on."""
+    """Remove a markdown code fence an instruct model wrapped a completion in: when the first
+    non-blank line opens a fenced block, that block's code; otherwise the text before the first
+    fence (a fence opened after the code starts the model's commentary). Fences as
+    :func:`~coding_director.routing.verify.code_blocks` reads them (CommonMark)."""
+    blocks = code_blocks(text)
+    if not blocks:
+        return text
     lines = text.split("\n")
-    first = next((i for i, line in enumerate(lines) if line.strip()), None)
-    if first is not None and _FENCE_OPEN.match(lines[first]):
-        lines = lines[first + 1 :]
-    for i, line in enumerate(lines):
-        if _FENCE_CLOSE.match(line):
-            lines = lines[:i]
-            break
-    return "\n".join(lines)
+    first = next((i for i, line in enumerate(lines) if line.strip()), 0)
+    if blocks[0].start_line == first:
+        return blocks[0].code
+    return "\n".join(lines[: blocks[0].start_line])
 
 
 _PROSE_ANYWHERE = re.compile(

@@ -249,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     from coding_director.context.cli import add_context_command
 
     add_context_command(sub)
+    from coding_director.features.task import add_task_command
+
+    add_task_command(sub, common)
     return parser
 
 

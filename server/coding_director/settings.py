@@ -132,6 +132,40 @@ class ContextSettings(_Section):
     token_budget: int = Field(default=3000, ge=64)
 
 
+#: The roles of a task (``coding-director task``) and the tier each one uses by default
+#: (seed 003's team: the strongest model plans, the lead codes, the senior tests, debugs and reviews,
+#: the router-sized model documents).
+ROLE_NAMES = ("planner", "coder", "tester", "debugger", "reviewer", "documenter", "refactorer")
+DEFAULT_ROLE_TIERS: dict[str, str] = {
+    "planner": "principal",
+    "coder": "lead",
+    "tester": "senior",
+    "debugger": "senior",
+    "reviewer": "senior",
+    "documenter": "router",
+    "refactorer": "lead",
+}
+
+
+class RoleSettings(_Section):
+    """One role of a task: which tier answers for it. When that tier fails, the role escalates along
+    the tier's chain (the tiers after it in ``routing.general_chain`` or ``routing.math_chain``)."""
+
+    tier: str = Field(min_length=1)
+
+
+class TaskSettings(_Section):
+    """Bounds of a multi-role task (``coding-director task``)."""
+
+    test_command: str | None = Field(default=None, description="Shell command that runs the tests; detected if unset.")
+    test_timeout_s: float = Field(default=300.0, gt=0, description="Wall-clock limit of one test run, in seconds.")
+    output_cap_bytes: int = Field(default=65536, ge=1024, description="Test output kept (its tail), in bytes.")
+    max_debug_rounds: int = Field(default=2, ge=0, description="Debugger rounds after a failing test run.")
+    timeout_s: float = Field(default=1800.0, gt=0, description="Wall-clock limit of the whole task, in seconds.")
+    file_chars: int = Field(default=12000, ge=1000, description="Characters of one file shown to a role.")
+    context_chars: int = Field(default=40000, ge=2000, description="Characters of workspace files shown to a role.")
+
+
 class Settings(BaseSettings):
     """The whole configuration. Build it with :func:`load_settings`, which applies the precedence
     documented in this module and turns validation errors into :class:`SettingsError`."""
@@ -151,6 +185,8 @@ class Settings(BaseSettings):
     health: HealthSettings = Field(default_factory=HealthSettings)
     completion: CompletionSettings = Field(default_factory=CompletionSettings)
     context: ContextSettings = Field(default_factory=ContextSettings)
+    roles: dict[str, RoleSettings] = Field(default_factory=dict, validate_default=True)
+    task: TaskSettings = Field(default_factory=TaskSettings)
 
     @field_validator("tiers", mode="before")
     @classmethod
@@ -169,6 +205,22 @@ class Settings(BaseSettings):
                 merged[name] = spec
         return merged
 
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _merge_default_roles(cls, value: Any) -> Any:
+        """Roles merge over :data:`DEFAULT_ROLE_TIERS`; only the seven known role names are accepted."""
+        if not isinstance(value, dict):
+            return value
+        unknown = [name for name in value if name not in ROLE_NAMES]
+        if unknown:
+            raise ValueError(f"unknown role {unknown[0]!r}; roles: {', '.join(ROLE_NAMES)}")
+        merged: dict[str, Any] = {name: {"tier": tier} for name, tier in DEFAULT_ROLE_TIERS.items()}
+        for name, spec in value.items():
+            if isinstance(spec, RoleSettings):
+                spec = spec.model_dump()
+            merged[name] = {**merged[name], **spec} if isinstance(spec, dict) else spec
+        return merged
+
     @model_validator(mode="after")
     def _check_references(self) -> Settings:
         known = set(self.tiers)
@@ -177,6 +229,7 @@ class Settings(BaseSettings):
             ("routing.math_chain", self.routing.math_chain),
             ("routing.router_tier", [self.routing.router_tier]),
             ("completion.tier", [self.completion.tier]),
+            *((f"roles.{name}.tier", [role.tier]) for name, role in self.roles.items()),
         ):
             unknown = [n for n in names if n not in known]
             if unknown:
@@ -204,6 +257,14 @@ class Settings(BaseSettings):
     def tier(self, name: str) -> TierSettings:
         """Return the tier called ``name``. Raises ``KeyError`` if it is not configured."""
         return self.tiers[name]
+
+    def chain_from(self, tier: str) -> list[str]:
+        """``tier`` followed by the tiers after it in ``routing.general_chain`` (or, when it is not
+        there, ``routing.math_chain``); just ``[tier]`` when it is in neither. Used by task roles."""
+        for chain in (self.routing.general_chain, self.routing.math_chain):
+            if tier in chain:
+                return chain[chain.index(tier) :]
+        return [tier]
 
     def endpoint_of(self, name: str) -> str:
         """Base URL the tier ``name`` is served from (``ollama.host`` for Ollama tiers without one)."""

@@ -250,7 +250,11 @@ export interface Settings {
   context?: ContextSettings;
   health?: HealthSettings;
   ollama?: OllamaSettings;
+  roles?: {
+    [k: string]: RoleSettings | undefined;
+  };
   routing?: RoutingSettings;
+  task?: TaskSettings;
   tiers?: {
     [k: string]: TierSettings | undefined;
   };
@@ -294,6 +298,13 @@ export interface OllamaSettings {
   keep_alive?: string;
 }
 /**
+ * One role of a task: which tier answers for it. When that tier fails, the role escalates along
+ * the tier's chain (the tiers after it in ``routing.general_chain`` or ``routing.math_chain``).
+ */
+export interface RoleSettings {
+  tier: string;
+}
+/**
  * How requests are classified and escalated.
  */
 export interface RoutingSettings {
@@ -315,6 +326,39 @@ export interface RoutingSettings {
   router?: 'auto' | 'model' | 'offline';
   router_tier?: string;
   router_timeout_s?: number;
+}
+/**
+ * Bounds of a multi-role task (``coding-director task``).
+ */
+export interface TaskSettings {
+  /**
+   * Characters of workspace files shown to a role.
+   */
+  context_chars?: number;
+  /**
+   * Characters of one file shown to a role.
+   */
+  file_chars?: number;
+  /**
+   * Debugger rounds after a failing test run.
+   */
+  max_debug_rounds?: number;
+  /**
+   * Test output kept (its tail), in bytes.
+   */
+  output_cap_bytes?: number;
+  /**
+   * Shell command that runs the tests; detected if unset.
+   */
+  test_command?: string | null;
+  /**
+   * Wall-clock limit of one test run, in seconds.
+   */
+  test_timeout_s?: number;
+  /**
+   * Wall-clock limit of the whole task, in seconds.
+   */
+  timeout_s?: number;
 }
 /**
  * One member of the team: which model answers and where it is served.

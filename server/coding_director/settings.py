@@ -308,3 +308,36 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
         raise SettingsError(_describe(exc, origin)) from None
     finally:
         _toml_path.reset(token)
+
+
+def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """``top`` over ``base``, key by key: nested dicts merge, any other value of ``top`` replaces."""
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+class EditorLayers:
+    """The editor's two settings layers over the file/environment base: ``initializationOptions``,
+    then the client's ``workspace/configuration`` section (both in the TOML file's shape).
+
+    :meth:`apply` validates a new layer together with the other one; a rejected layer is not kept
+    (it is reported by the caller once and forgotten), so the next valid change applies.
+    """
+
+    def __init__(self, config: str | Path | None = None) -> None:
+        self.config = config
+        self.initial: dict[str, Any] = {}
+        self.workspace: dict[str, Any] = {}
+
+    def apply(self, overrides: dict[str, Any], *, initial: bool = False) -> Settings:
+        """Settings with ``overrides`` as the initialization layer (``initial``) or the workspace
+        layer. Raises :class:`SettingsError` (and keeps both layers unchanged) when invalid."""
+        first, second = (overrides, self.workspace) if initial else (self.initial, overrides)
+        settings = load_settings(self.config, **deep_merge(first, second))
+        self.initial, self.workspace = first, second
+        return settings

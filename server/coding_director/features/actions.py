@@ -9,20 +9,16 @@ context engine), or the selected lines when there is none.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
-
-from pydantic import Field
 
 from coding_director.context import DocumentStore, check_splice, extract
 from coding_director.engine import CodingDirector
+from coding_director.features.progress import Progress, report_event
+from coding_director.messages import ActionData, ActionKind, ChatParams, Position, Range, TextDocumentIdentifier
 from coding_director.results import Assistance, Intent
 from coding_director.routing.escalation import Event, Finished
 from coding_director.routing.verify import code_blocks, language_of_tag
-from coding_director.wire import WireModel
-
-ActionKind = Literal["fix", "explain", "docs", "test"]
 
 #: (title, LSP code action kind when there are no diagnostics) per action; a Fix with diagnostics
 #: is a ``quickfix``.
@@ -42,23 +38,6 @@ PROMPTS: dict[ActionKind, str] = {
 
 #: Actions whose result is an edit of the document (the others answer in the chat panel).
 EDIT_ACTIONS: frozenset[str] = frozenset({"fix", "docs"})
-
-
-class ActionData(WireModel):
-    """What a listed code action carries to ``codeAction/resolve`` (its ``data``).
-
-    ``version`` is the document version the action was listed for. ``diagnostics`` are the
-    messages of the diagnostics in the range (they go into the prompt).
-    """
-
-    action: ActionKind
-    uri: str
-    version: int
-    start_line: int = Field(ge=0)
-    start_character: int = Field(ge=0)
-    end_line: int = Field(ge=0)
-    end_character: int = Field(ge=0)
-    diagnostics: list[str] = Field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +62,53 @@ class StaleDocument(ActionError):
     """The document changed while the edit was computed, so the edit was not applied."""
 
 
-def list_actions(has_diagnostics: bool) -> list[tuple[ActionKind, str, str]]:
-    """The actions offered on a selection: ``(action, title, LSP kind)``. Never calls a model."""
-    result: list[tuple[ActionKind, str, str]] = []
+@dataclass(frozen=True, slots=True)
+class ListedAction:
+    """One code action offered on a selection (LSP ``CodeAction`` fields).
+
+    Edit actions (Fix, *Add docstring*) carry ``data`` and get their edit in ``codeAction/resolve``;
+    the others carry ``ask``, the single argument of the ``codingDirector.askInChat`` command.
+    ``with_diagnostics``: the action fixes the diagnostics it was listed with.
+    """
+
+    action: ActionKind
+    title: str
+    kind: str
+    data: ActionData | None = None
+    ask: ChatParams | None = None
+    with_diagnostics: bool = False
+
+
+def list_code_actions(
+    uri: str, version: int, start: tuple[int, int], end: tuple[int, int], diagnostics: Sequence[str]
+) -> list[ListedAction]:
+    """The actions offered on the selection ``start``-``end`` (``(line, UTF-16 column)``) of
+    version ``version`` of ``uri``, given the messages of the diagnostics in the range. Never
+    calls a model. A Fix is a ``quickfix`` when there are diagnostics, else ``refactor.rewrite``."""
+    selection = Range(
+        start=Position(line=start[0], character=start[1]), end=Position(line=end[0], character=end[1])
+    )
+    messages = diagnostics_messages(diagnostics)
+    result: list[ListedAction] = []
     for action, (title, kind) in ACTIONS.items():
-        if action == "fix" and has_diagnostics:
-            kind = "quickfix"
-        result.append((action, title, kind))
+        if action in EDIT_ACTIONS:
+            data = ActionData(
+                action=action,
+                uri=uri,
+                version=version,
+                start_line=start[0],
+                start_character=start[1],
+                end_line=end[0],
+                end_character=end[1],
+                diagnostics=messages,
+            )
+            fixes = action == "fix" and bool(diagnostics)
+            result.append(ListedAction(action, title, "quickfix" if fixes else kind, data=data, with_diagnostics=fixes))
+        else:
+            ask = ChatParams(
+                prompt=PROMPTS[action], intent=action, text_document=TextDocumentIdentifier(uri=uri), range=selection
+            )
+            result.append(ListedAction(action, title, kind, ask=ask))
     return result
 
 
@@ -244,6 +263,33 @@ async def stream_edit(
     assert code is not None  # the splice check accepted it
     new_text = code + ("\n" if trailing_newline else "")
     yield (LineEdit(data.uri, version, start, end_line, end_character, new_text), assistance)
+
+
+async def resolve_edit(
+    director: CodingDirector,
+    store: DocumentStore,
+    data: ActionData,
+    progress: Progress,
+    on_event: Callable[[Event], None],
+) -> tuple[LineEdit, Assistance]:
+    """The edit of a Fix / *Add docstring* action (see :func:`stream_edit`), reporting each tier's
+    work to ``progress`` and every engine event to ``on_event``.
+
+    Raises :class:`ActionError` / :class:`StaleDocument` as :func:`stream_edit` does.
+    """
+    await progress.begin(ACTIONS[data.action][0])
+    result: tuple[LineEdit, Assistance] | None = None
+    try:
+        async for item in stream_edit(director, store, data):
+            if isinstance(item, tuple):
+                result = item
+                continue
+            on_event(item)
+            report_event(progress, item)
+    finally:
+        progress.end()
+    assert result is not None  # stream_edit either yields the edit last or raises
+    return result
 
 
 def diagnostics_messages(messages: Sequence[str]) -> list[str]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from coding_director.context import DocumentStore, check_splice, extract
 from coding_director.engine import CodingDirector
 from coding_director.features.progress import Progress, report_event
+from coding_director.features.validation import check_lines
 from coding_director.messages import ActionData, ActionKind, ChatParams, Position, Range, TextDocumentIdentifier
 from coding_director.results import Assistance, Intent
 from coding_director.routing.escalation import Event, Finished
@@ -191,7 +192,9 @@ async def stream_edit(
     extra verification check, so a failing splice escalates to the next tier). Raises
     :class:`ActionError` when no tier produced a usable edit, and :class:`StaleDocument` when the
     document is no longer at ``data.version`` (the selection's coordinates would be wrong) or
-    changed while the team was working: an edit is never applied to a newer version.
+    changed while the team was working: an edit is never applied to a newer version. Raises
+    :class:`~coding_director.features.validation.InvalidRequest` before any model call when the
+    selection lies outside the document.
     """
     doc = store.get(data.uri)
     if doc is None:
@@ -202,6 +205,8 @@ async def stream_edit(
             f"the document changed since this action was offered (version {data.version}, "
             f"now {doc.version}): run the action again"
         )
+    check_lines(doc, "data.startLine", data.start_line)
+    check_lines(doc, "data.endLine", data.end_line)
     version, text, language = doc.version, doc.text, doc.language
     start, end, unit = target_lines(store, data)
     lines = text.splitlines(keepends=True)

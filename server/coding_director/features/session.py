@@ -4,17 +4,20 @@ parts to the use cases; nothing here knows LSP."""
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+import logging
+from collections.abc import Coroutine, Iterable
 from pathlib import Path
 from typing import Any
 
-from coding_director.context import DocumentStore
+from coding_director.context import DocumentStore, TextChange
 from coding_director.doctor import diagnose
 from coding_director.engine import CodingDirector
 from coding_director.features.completion import Completer
 from coding_director.features.status import StatusTracker, status_from_report
 from coding_director.messages import ServerStats, StatusParams
 from coding_director.settings import EditorLayers, Settings
+
+log = logging.getLogger(__name__)
 
 #: A coroutine closing replaced connection pools.
 Closing = Coroutine[Any, Any, None]
@@ -34,6 +37,28 @@ class Session:
         self.director = CodingDirector(settings)
         self.completer = Completer(settings, self.director.pool)
         self.status = StatusTracker()
+        self._unknown_uris: set[str] = set()
+
+    def change_document(self, uri: str, version: int, changes: Iterable[TextChange]) -> None:
+        """Apply ``didChange``; a change to a document that is not open is logged once (per URI)
+        and ignored: it is the client's mistake and there is nothing to change."""
+        if uri not in self.store:
+            self._unknown(uri, "didChange")
+            return
+        self.store.change(uri, version, changes)
+
+    def close_document(self, uri: str) -> None:
+        """Apply ``didClose`` (closing a document that is not open is logged once and ignored)."""
+        if uri not in self.store:
+            self._unknown(uri, "didClose")
+            return
+        self.store.close(uri)
+        self.completer.forget(uri)
+
+    def _unknown(self, uri: str, method: str) -> None:
+        if uri not in self._unknown_uris:
+            self._unknown_uris.add(uri)
+            log.warning("client error: %s for %s, which is not open; ignored", method, uri)
 
     def apply_editor_settings(self, overrides: dict[str, Any], *, initial: bool = False) -> tuple[bool, Closing | None]:
         """Validate the editor's settings layer (TOML-shaped ``overrides``) and switch to it.

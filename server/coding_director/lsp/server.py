@@ -34,9 +34,18 @@ from coding_director.features.completion import Completer, complete_at
 from coding_director.features.pull import pull_models
 from coding_director.features.session import Session
 from coding_director.features.status import StatusTracker
+from coding_director.features.validation import parse
 from coding_director.lsp import convert
 from coding_director.lsp.editor_settings import editor_overrides
-from coding_director.lsp.protocol import EXPECTED_ERRORS, DirectorProtocol, ExpectedErrorFilter, RequestFailed
+from coding_director.lsp.protocol import (
+    CLIENT_ERRORS,
+    EXPECTED_ERRORS,
+    DirectorProtocol,
+    ExpectedErrorFilter,
+    RequestFailed,
+    converter_factory,
+    invalid_params,
+)
 from coding_director.messages import (
     CHAT_EVENT_METHOD,
     CHAT_METHOD,
@@ -62,7 +71,9 @@ class DirectorServer(LanguageServer):
     plus what only LSP needs (messages shown once, status notifications, background tasks)."""
 
     def __init__(self, settings: Settings, config_path: Path | None = None) -> None:
-        super().__init__("coding-director", __version__, protocol_cls=DirectorProtocol)
+        super().__init__(
+            "coding-director", __version__, protocol_cls=DirectorProtocol, converter_factory=converter_factory
+        )
         self.session = Session(settings, config_path)
         self._shown: set[str] = set()
         self._background: set[asyncio.Task[Any]] = set()
@@ -91,8 +102,11 @@ class DirectorServer(LanguageServer):
     # -- infrastructure ----------------------------------------------------------------------------
     def report_server_error(self, error: Exception, source: Any) -> None:
         """Log server errors to stderr instead of a pop-up per error (no error storms); expected
-        error responses (:data:`EXPECTED_ERRORS`) are not server errors."""
-        if isinstance(error, EXPECTED_ERRORS):
+        error responses and the client's mistakes are not server errors; a body that is not JSON
+        is answered with ParseError."""
+        if isinstance(error, (*EXPECTED_ERRORS, *CLIENT_ERRORS)):
+            return
+        if isinstance(self.protocol, DirectorProtocol) and self.protocol.reject_unreadable(error):
             return
         log.error("server error (%s): %s", getattr(source, "__name__", source), error)
 
@@ -188,12 +202,11 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: DirectorServer, params: types.DidChangeTextDocumentParams) -> None:
-        ls.store.change(params.text_document.uri, params.text_document.version, convert.text_changes(params))
+        ls.session.change_document(params.text_document.uri, params.text_document.version, convert.text_changes(params))
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: DirectorServer, params: types.DidCloseTextDocumentParams) -> None:
-        ls.store.close(params.text_document.uri)
-        ls.completer.forget(params.text_document.uri)
+        ls.session.close_document(params.text_document.uri)
 
     # -- code actions ------------------------------------------------------------------------------
     @server.feature(
@@ -225,9 +238,10 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
     async def resolve_code_action(ls: DirectorServer, action: types.CodeAction) -> types.CodeAction:
         if action.data is None:
             return action
-        data = ActionData.model_validate(convert.to_plain(action.data))
         try:
-            edit, _ = await resolve_edit(ls.director, ls.store, data, convert.WorkDoneProgress(ls), ls.observe)
+            with invalid_params():
+                data = parse(ActionData, convert.to_plain(action.data), "data")
+                edit, _ = await resolve_edit(ls.director, ls.store, data, convert.WorkDoneProgress(ls), ls.observe)
         except StaleDocument as exc:
             raise JsonRpcContentModified(str(exc)) from exc
         except ActionError as exc:
@@ -240,7 +254,8 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
     # -- chat --------------------------------------------------------------------------------------
     @server.feature(CHAT_METHOD)
     async def chat(ls: DirectorServer, params: Any) -> dict[str, Any]:
-        request = ChatParams.model_validate(convert.to_plain(params))
+        with invalid_params():
+            request = parse(ChatParams, convert.to_plain(params))
         chat_id = request.chat_id or str(ls.protocol.msg_id)
 
         def forward(event: Event) -> None:
@@ -250,7 +265,8 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
                 ls.protocol.notify(CHAT_EVENT_METHOD, to_wire(wire))
 
         try:
-            return to_wire(await run_chat(ls.director, ls.store, request, forward))
+            with invalid_params():
+                return to_wire(await run_chat(ls.director, ls.store, request, forward))
         finally:
             ls.send_status(ls.status.idle())
 
@@ -291,7 +307,8 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
 def run_stdio(settings: Settings, config_path: Path | None = None) -> int:
     """Serve over stdin/stdout until the client exits. Returns the exit code."""
     server = create_server(settings, config_path)
-    logging.getLogger("pygls.protocol.json_rpc").addFilter(ExpectedErrorFilter())
+    for name in ("pygls.protocol.json_rpc", "pygls.server", "pygls.io_"):
+        logging.getLogger(name).addFilter(ExpectedErrorFilter())
     with contextlib.suppress(KeyboardInterrupt):
         server.start_io()
     return 0

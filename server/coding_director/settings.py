@@ -332,3 +332,32 @@ class EditorLayers:
         settings = load_settings(self.config, **deep_merge(first, second))
         self.initial, self.workspace = first, second
         return settings
+
+
+def editor_layer(section: Any) -> dict[str, Any]:
+    """An editor's settings section (``initializationOptions`` or the ``workspace/configuration``
+    section ``codingDirector``) as a settings layer.
+
+    The section has the TOML file's shape and names (``{"completion": {"debounce_ms": 100}}``,
+    tier names as written); the VS Code extension maps its own setting names to these (in
+    ``extension/src/settings/mapping.ts``), so names are converted in that one place only. Empty
+    values (``null``, ``""``, ``{}``) mean "not set here" and are dropped, so lower layers stay in
+    force. ``None`` is an empty layer. Raises :class:`SettingsError` when ``section`` is not an
+    object.
+    """
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise SettingsError(f"editor settings: expected an object, got {type(section).__name__}")
+    return _drop_empty(section)
+
+
+def _drop_empty(section: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in section.items():
+        if isinstance(value, dict):
+            value = _drop_empty(value)
+        if value is None or value == "" or value == {}:
+            continue
+        result[key] = value
+    return result

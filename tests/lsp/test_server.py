@@ -315,7 +315,7 @@ async def test_completions_can_be_disabled_through_workspace_configuration(
     lsp: LspFactory, emu: OllamaEmulator, tmp_path: Path
 ) -> None:
     add_team(emu, lead={"reply": "a + b", "capabilities": ["completion", "insert"]})
-    session = await lsp(emu.url, configuration={"completions": {"enabled": False}})
+    session = await lsp(emu.url, configuration={"completion": {"enabled": False}})
     uri = open_doc(session, tmp_path, text=CODE, name="add.py")
     await asyncio.sleep(0.2)
     assert await complete(session, uri, 1, 11) is None

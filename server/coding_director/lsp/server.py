@@ -7,7 +7,8 @@ Protocol notes:
 - Settings: ``serve --config F`` (and the environment) give the base; ``initializationOptions``
   and the client's ``workspace/configuration`` section ``codingDirector`` override it, validated by
   the same :class:`~coding_director.settings.Settings`. A bad value is reported once
-  (``window/showMessage``) and the previous settings stay in force.
+  (``window/showMessage``) and forgotten: the settings in force stay, the next valid change applies.
+  The editor sends the TOML file's keys (the VS Code extension maps its setting names to them).
 - Custom messages: see :mod:`coding_director.messages` (validated on arrival).
 - stdout carries the protocol; logs go to stderr.
 """
@@ -36,7 +37,6 @@ from coding_director.features.session import Session
 from coding_director.features.status import StatusTracker
 from coding_director.features.validation import parse
 from coding_director.lsp import convert
-from coding_director.lsp.editor_settings import editor_overrides
 from coding_director.lsp.protocol import (
     CLIENT_ERRORS,
     EXPECTED_ERRORS,
@@ -58,7 +58,7 @@ from coding_director.messages import (
     StatusParams,
 )
 from coding_director.routing.escalation import Event
-from coding_director.settings import Settings, SettingsError
+from coding_director.settings import Settings, SettingsError, editor_layer
 from coding_director.wire import to_wire
 
 log = logging.getLogger(__name__)
@@ -135,9 +135,7 @@ class DirectorServer(LanguageServer):
         """Layer the editor's section ``codingDirector`` over the base settings. Returns whether
         anything changed; a bad value is shown once and forgotten (the settings in force stay)."""
         try:
-            changed, closing = self.session.apply_editor_settings(
-                editor_overrides(section if isinstance(section, dict) else {}), initial=initial
-            )
+            changed, closing = self.session.apply_editor_settings(editor_layer(section), initial=initial)
         except SettingsError as exc:
             self.show_once(f"Coding Director: {exc}. The previous settings stay in force.")
             return False

@@ -120,3 +120,26 @@ def test_messages_that_are_no_requests_are_answered_and_the_server_stays_up(raw:
     assert raw.request("codingDirector/chat", {"prompt": "Explain recursion"})["result"]["answer"] == GOOD_PY
     stderr = "".join(raw.stderr_lines)
     assert "ERROR" not in stderr and "Traceback" not in stderr, stderr
+
+
+def test_a_binary_document_is_never_sent_to_a_model(
+    raw: RawClient, ollama_emulator: OllamaEmulator, tmp_path: Path
+) -> None:
+    blob = "PNG\x00\x00\x00IHDR secret-bytes\n" * 3
+    uri = raw.open(tmp_path / "logo.py", blob)
+    selection = {"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 0}}
+    actions = raw.request(
+        "textDocument/codeAction", {"textDocument": {"uri": uri}, "range": selection, "context": {"diagnostics": []}}
+    )
+    assert actions["result"] in (None, [])
+    failed = raw.request("codeAction/resolve", fix_data(uri, startLine=0, endLine=1))
+    assert failed["error"]["code"] == -32803 and "binary" in failed["error"]["message"]
+    answer = raw.request("codingDirector/chat", {"prompt": "Explain this", "textDocument": {"uri": uri}})
+    assert answer["result"]["answer"] == GOOD_PY
+    completion = raw.request(
+        "textDocument/inlineCompletion",
+        {"textDocument": {"uri": uri}, "position": {"line": 1, "character": 0}, "context": {"triggerKind": 2}},
+    )
+    assert completion["result"] is None
+    sent = " ".join(str(r.json) for r in ollama_emulator.requests if r.path in ("/api/chat", "/api/generate"))
+    assert sent and "secret-bytes" not in sent

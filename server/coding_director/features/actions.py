@@ -12,7 +12,7 @@ import textwrap
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 
-from coding_director.context import DocumentStore, check_splice, extract
+from coding_director.context import Document, DocumentStore, check_splice, extract
 from coding_director.engine import CodingDirector
 from coding_director.features.progress import Progress, report_event
 from coding_director.features.validation import check_lines
@@ -81,11 +81,15 @@ class ListedAction:
 
 
 def list_code_actions(
-    uri: str, version: int, start: tuple[int, int], end: tuple[int, int], diagnostics: Sequence[str]
+    doc: Document, start: tuple[int, int], end: tuple[int, int], diagnostics: Sequence[str]
 ) -> list[ListedAction]:
-    """The actions offered on the selection ``start``-``end`` (``(line, UTF-16 column)``) of
-    version ``version`` of ``uri``, given the messages of the diagnostics in the range. Never
-    calls a model. A Fix is a ``quickfix`` when there are diagnostics, else ``refactor.rewrite``."""
+    """The actions offered on the selection ``start``-``end`` (``(line, UTF-16 column)``) of the
+    current version of ``doc``, given the messages of the diagnostics in the range. Never calls a
+    model. A Fix is a ``quickfix`` when there are diagnostics, else ``refactor.rewrite``. A binary
+    document gets no actions (it is never sent to a model)."""
+    if doc.binary:
+        return []
+    uri, version = doc.uri, doc.version
     selection = Range(
         start=Position(line=start[0], character=start[1]), end=Position(line=end[0], character=end[1])
     )
@@ -199,6 +203,8 @@ async def stream_edit(
     doc = store.get(data.uri)
     if doc is None:
         raise ActionError(f"{data.uri} is not open")
+    if doc.binary:
+        raise ActionError(f"{data.uri} is a binary file; it is never sent to a model")
     if doc.version != data.version:
         # The selection is in the coordinates of the version the action was listed for.
         raise StaleDocument(

@@ -34,15 +34,15 @@ async def run_chat(
 ) -> Assistance:
     """Answer ``params``; ``on_event`` sees every engine event as it happens.
 
-    When ``params.text_document`` is open in ``store``, the code context of ``params.range`` (or
-    of the document's start) is extracted within ``context.token_budget`` tokens and given to the
-    team. Cancelling the calling task stops generation at once. Raises
+    When ``params.text_document`` is open in ``store`` (and is text, not binary), the code
+    context of ``params.range`` (or of the document's start) is extracted within
+    ``context.token_budget`` tokens and given to the team. Cancelling the calling task stops generation at once. Raises
     :class:`~coding_director.features.validation.InvalidRequest` (before any model call) when the
     range lies outside the open document.
     """
     context = None
     doc = store.get(params.text_document.uri) if params.text_document is not None else None
-    if params.text_document is not None and doc is not None:
+    if params.text_document is not None and doc is not None and not doc.binary:  # binary: never context
         rng = params.range
         if rng is not None:
             check_lines(doc, "range.start.line", rng.start.line)

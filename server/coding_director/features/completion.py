@@ -365,12 +365,12 @@ async def complete_at(
     store: DocumentStore, completer: Completer, settings: Settings, uri: str, line: int, character: int
 ) -> CompletionResult | None:
     """Ghost text at ``(line, character)`` (LSP position, UTF-16 column) of ``uri``, or ``None``:
-    completions disabled, document not open, no completion in time, or the document changed
+    completions disabled, document not open or binary, no completion in time, or the document changed
     while the model worked (the result would be for a version the user already edited)."""
     if not settings.completion.enabled:
         return None
     doc = store.get(uri)
-    if doc is None:
+    if doc is None or doc.binary:
         return None
     prefix, suffix = fim_window(store, uri, line, character, FIM_PREFIX_TOKENS, FIM_SUFFIX_TOKENS)
     request = CompletionRequest(uri=uri, version=doc.version, language=doc.language, prefix=prefix, suffix=suffix)

@@ -224,8 +224,7 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
             return None
         r, diagnostics = params.range, params.context.diagnostics
         listed = list_code_actions(
-            doc.uri,
-            doc.version,
+            doc,
             (r.start.line, r.start.character),
             (r.end.line, r.end.character),
             [d.message for d in diagnostics],

@@ -7,9 +7,10 @@ vLLM, LM Studio, OpenRouter, or Ollama's own ``/v1``). The engine only sees this
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import AsyncIterator
-from typing import ClassVar, Literal, Protocol
+from collections.abc import AsyncIterator, Callable
+from typing import ClassVar, Literal, ParamSpec, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -243,3 +244,19 @@ async def checked_stream(stream: AsyncIterator[Chunk], endpoint: str, options: G
         yield chunk
     if not finished:
         raise MalformedResponse(f"the stream from {endpoint} ended before its final message")
+
+
+P = ParamSpec("P")
+
+
+def checked(method: Callable[P, AsyncIterator[Chunk]]) -> Callable[P, AsyncIterator[Chunk]]:
+    """Decorate a backend's streaming method ``(self, model, messages_or_prompt, options, ...)``
+    so that its chunks pass through :func:`checked_stream` (``self.endpoint`` names the server)."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> AsyncIterator[Chunk]:
+        options = kwargs.get("options", args[3] if len(args) > 3 else None)
+        assert isinstance(options, GenerateOptions), "a streaming method takes options third"
+        return checked_stream(method(*args, **kwargs), str(getattr(args[0], "endpoint", "?")), options)
+
+    return wrapper

@@ -32,7 +32,7 @@ from coding_director.backends.base import (
     ModelNotFound,
     PullProgress,
     StreamInterrupted,
-    checked_stream,
+    checked,
     malformed,
     num_ctx_for,
 )
@@ -109,13 +109,10 @@ class OllamaBackend:
         return result
 
     # -- generation ---------------------------------------------------------------------------
+    @checked
     async def chat_stream(self, model: str, messages: list[Message], options: GenerateOptions) -> AsyncIterator[Chunk]:
         """Stream ``/api/chat``. ``num_ctx`` is sized from the messages (:func:`num_ctx_for`).
         A malformed stream raises :class:`MalformedResponse` (see :func:`checked_stream`)."""
-        async for chunk in checked_stream(self._chat(model, messages, options), self.endpoint, options):
-            yield chunk
-
-    async def _chat(self, model: str, messages: list[Message], options: GenerateOptions) -> AsyncIterator[Chunk]:
         size = sum(len(m.content) for m in messages)
         with self._translate(model):
             stream = await self._client.chat(
@@ -134,6 +131,7 @@ class OllamaBackend:
                     completion_tokens=part.eval_count,
                 )
 
+    @checked
     async def generate_stream(
         self,
         model: str,
@@ -146,13 +144,6 @@ class OllamaBackend:
     ) -> AsyncIterator[Chunk]:
         """Stream ``/api/generate``; ``suffix`` asks for fill-in-the-middle (needs ``insert``).
         A malformed stream raises :class:`MalformedResponse` (see :func:`checked_stream`)."""
-        parts = self._generate(model, prompt, options, suffix=suffix, system=system, raw=raw)
-        async for chunk in checked_stream(parts, self.endpoint, options):
-            yield chunk
-
-    async def _generate(
-        self, model: str, prompt: str, options: GenerateOptions, *, suffix: str | None, system: str | None, raw: bool
-    ) -> AsyncIterator[Chunk]:
         size = len(prompt) + len(suffix or "") + len(system or "")
         with self._translate(model):
             stream = await self._client.generate(

@@ -33,7 +33,7 @@ from coding_director.backends.base import (
     NotSupported,
     PullProgress,
     StreamInterrupted,
-    checked_stream,
+    checked,
     malformed,
 )
 from coding_director.backends.transport import line_limited_transport
@@ -95,14 +95,11 @@ class OpenAICompatBackend:
         except MALFORMED_ERRORS as exc:
             raise malformed(self.endpoint, exc) from exc
 
+    @checked
     async def chat_stream(self, model: str, messages: list[Message], options: GenerateOptions) -> AsyncIterator[Chunk]:
         """Stream ``/chat/completions``. The answer is complete once a choice has a
         ``finish_reason``; a stream that ends before (no ``[DONE]`` either), or is malformed,
         raises :class:`MalformedResponse` (see :func:`checked_stream`)."""
-        async for chunk in checked_stream(self._chat(model, messages, options), self.endpoint, options):
-            yield chunk
-
-    async def _chat(self, model: str, messages: list[Message], options: GenerateOptions) -> AsyncIterator[Chunk]:
         finished = False
         with self._translate(model):
             stream: AsyncStream[ChatCompletionChunk] = await self._client.chat.completions.create(
@@ -127,6 +124,7 @@ class OpenAICompatBackend:
                         )
         yield Chunk(done=finished)
 
+    @checked
     async def generate_stream(
         self,
         model: str,
@@ -140,13 +138,6 @@ class OpenAICompatBackend:
         """Stream ``/completions`` (the legacy text endpoint; ``suffix`` where the server supports it).
         ``system`` is prepended to the prompt since the endpoint has no system role. Complete and
         malformed streams as for :meth:`chat_stream`."""
-        parts = self._complete(model, prompt, options, suffix=suffix, system=system)
-        async for chunk in checked_stream(parts, self.endpoint, options):
-            yield chunk
-
-    async def _complete(
-        self, model: str, prompt: str, options: GenerateOptions, *, suffix: str | None, system: str | None
-    ) -> AsyncIterator[Chunk]:
         text = f"{system}\n\n{prompt}" if system else prompt
         finished = False
         with self._translate(model):

@@ -225,7 +225,7 @@ def find_unit(doc: Document, first: int, last: int) -> EditUnit:
     lines = split_lines(doc.text)
     offset = 0
     current = doc
-    for _round in range(64):  # each round skips one broken unit before the selection
+    for _round in range(8):  # each round skips one broken unit before the selection (and parses the rest)
         found = _definition_unit(current, lines[offset:], first - offset, last - offset)
         if isinstance(found, EditUnit):
             return EditUnit(found.start_line + offset, found.end_line + offset, found.name,

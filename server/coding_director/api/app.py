@@ -563,6 +563,8 @@ def create_app(settings: Settings, *, token: str | None = None, director: Coding
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        for tier in settings.tiers:  # import and connect the clients now, not in the first request
+            engine.pool.for_tier(tier)
         try:
             yield
         finally:

@@ -313,7 +313,8 @@ def test_health_and_metrics(api: ApiProcess, ollama_emulator: OllamaEmulator) ->
     assert re.search(r'coding_director_attempts_total\{outcome="rejected",tier="lead"\} 1\.0', text)
     assert re.search(r'coding_director_attempts_total\{outcome="accepted",tier="senior"\} 1\.0', text)
     assert re.search(r'coding_director_api_requests_total\{endpoint="/v1/chat/completions",status="200"\} 1\.0', text)
-    assert re.search(r'coding_director_api_request_duration_seconds_count\{endpoint="/v1/chat/completions"\} 1\.0', text)
+    count = r'coding_director_api_request_duration_seconds_count\{endpoint="/v1/chat/completions"\} 1\.0'
+    assert re.search(count, text)
     assert 'coding_director_attempt_duration_seconds_bucket{le="+Inf",tier="senior"} 1.0' in text
 
 

@@ -41,8 +41,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coding_director.backends import BackendError
-from coding_director.doctor import Check, diagnose
 from coding_director.engine import CodingDirector
+from coding_director.features.api_health import health_report
 from coding_director.features.api_metrics import CONTENT_TYPE_LATEST, ApiMetrics
 from coding_director.features.completion import Completer, CompletionRequest, CompletionResult
 from coding_director.features.openai_api import (
@@ -67,7 +67,6 @@ from coding_director.features.openai_api import (
 from coding_director.results import Attempt
 from coding_director.routing.escalation import Finished, TextDelta
 from coding_director.settings import Settings
-from coding_director.wire import WireModel
 
 log = logging.getLogger(__name__)
 
@@ -373,48 +372,10 @@ async def models(request: Request) -> Response:
     return _json_response(model_list(state.settings, state.started))
 
 
-class TierHealth(WireModel):
-    """One tier in ``GET /health``: its model, provider, endpoint, and why it is cooling down
-    (``None`` when it is not)."""
-
-    name: str
-    model: str
-    provider: str
-    endpoint: str
-    cooling: str | None = None
-
-
-class HealthReport(WireModel):
-    """``GET /health``: ``status`` is ``ok`` (every check passed), ``degraded`` (some failed) or
-    ``down`` (no endpoint answered; HTTP 503). ``checks`` are ``coding-director doctor``'s."""
-
-    status: Literal["ok", "degraded", "down"]
-    tiers: list[TierHealth]
-    checks: list[Check]
-    unreachable: list[str]
-
-
 async def health(request: Request) -> Response:
-    """``GET /health``: the endpoints and tiers, checked as ``coding-director doctor`` does."""
-    state = _state(request)
-    settings = state.settings
-    report = await diagnose(settings, state.director.pool, timeout_s=5.0)
-    endpoints = {settings.endpoint_of(t) for t in settings.tiers}
-    status: Literal["ok", "degraded", "down"] = "ok" if report.ok else "degraded"
-    if report.unreachable and set(report.unreachable) >= endpoints:
-        status = "down"
-    tiers = [
-        TierHealth(
-            name=name,
-            model=spec.model,
-            provider=spec.provider,
-            endpoint=settings.endpoint_of(name),
-            cooling=state.director.health.cooling(name),
-        )
-        for name, spec in settings.tiers.items()
-    ]
-    result = HealthReport(status=status, tiers=tiers, checks=report.checks, unreachable=report.unreachable)
-    return _json_response(result, 503 if status == "down" else 200)
+    """``GET /health``: endpoints and tiers as ``coding-director doctor`` checks them; 503 when down."""
+    report = await health_report(_state(request).director)
+    return _json_response(report, 503 if report.status == "down" else 200)
 
 
 async def metrics(request: Request) -> Response:
@@ -602,4 +563,4 @@ def create_app(settings: Settings, *, token: str | None = None, director: Coding
     return app
 
 
-__all__ = ["ApiState", "EngineRun", "ErrorResponse", "Guard", "HealthReport", "create_app", "error_response"]
+__all__ = ["ApiState", "EngineRun", "ErrorResponse", "Guard", "create_app", "error_response"]

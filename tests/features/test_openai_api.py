@@ -3,6 +3,8 @@ chunks (per-attempt buffering), and the error rules."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+
 import pytest
 from coding_director.features.openai_api import (
     ApiError,
@@ -11,11 +13,12 @@ from coding_director.features.openai_api import (
     CompletionRequestIn,
     chat_call,
     completion_call,
+    decisive_events,
     resolve_model,
     unavailable,
 )
 from coding_director.results import Assistance, Attempt, RouteDecision
-from coding_director.routing.escalation import AttemptFinished, AttemptStarted, Finished, TextDelta
+from coding_director.routing.escalation import AttemptFinished, AttemptStarted, Event, Finished, TextDelta
 from coding_director.settings import load_settings
 
 ROUTE = RouteDecision(domain="general", intent="generate", confidence=0.9, decided_by="offline")
@@ -70,6 +73,20 @@ def test_chat_call_rejects_what_the_engine_cannot_take(fields: dict[str, object]
     assert caught.value.status == 400 and needle in caught.value.message
 
 
+async def test_only_decisive_events_reach_the_api() -> None:
+    async def events() -> AsyncGenerator[Event]:
+        yield AttemptStarted("lead", "l")
+        yield TextDelta("lead", "a")
+        yield TextDelta("lead", "b")
+        yield AttemptFinished(Attempt(tier="lead", model="l", outcome="accepted"))
+        yield Finished(Assistance(answer="ab", route=ROUTE, attempts=[], final_tier="lead", accepted=True))
+
+    streamed = [e async for e in decisive_events(events(), stream=True)]
+    assert [type(e).__name__ for e in streamed] == ["TextDelta", "Finished"]
+    whole = [e async for e in decisive_events(events(), stream=False)]
+    assert [type(e).__name__ for e in whole] == ["Finished"]
+
+
 def test_stream_translator_never_sends_a_rejected_attempt() -> None:
     translator = ChatStreamTranslator("chatcmpl-1", "coding-director", 0, include_usage=True)
     rejected = Attempt(tier="lead", model="l", outcome="rejected", reason="does not parse", completion_tokens=3)
@@ -89,7 +106,7 @@ def test_stream_translator_never_sends_a_rejected_attempt() -> None:
     )
     chunks = translator.on_event(Finished(result))
     texts = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
-    assert texts == ["def f():", " pass"]
+    assert texts == ["def f(): pass"]
     assert chunks[-2].choices[0].finish_reason == "stop" and chunks[-2].coding_director is None
     last = chunks[-1]
     assert last.choices == [] and last.usage is not None and last.usage.total_tokens == 15

@@ -56,6 +56,7 @@ from coding_director.features.openai_api import (
     chat_call,
     chat_completion,
     completion_call,
+    decisive_events,
     model_list,
     new_id,
     now,
@@ -249,7 +250,7 @@ async def chat_completions(request: Request) -> Response:
     events = state.director.stream_assistance(
         call.prompt, history=call.history, chain=call.chain, sampling=call.sampling
     )
-    run = EngineRun(events, state.runs)
+    run = EngineRun(decisive_events(events, stream=body.stream), state.runs)
     watcher = asyncio.create_task(_watch_disconnect(request.receive, run))
     translator = ChatStreamTranslator(
         new_id("chatcmpl"),

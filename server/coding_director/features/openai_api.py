@@ -20,22 +20,25 @@ Verification (parse check, refusal, loop, echo) needs the whole answer of an att
 **buffered per attempt** and sent only once the engine has decided: the accepted answer, or when
 every tier failed the best one (with ``accepted: false``). A rejected answer never reaches the
 client. The price is time to first token: the text arrives when its attempt is complete. The
-stream itself starts as soon as a tier produces text (a role chunk, then keep-alive comments).
+stream itself starts as soon as a tier produces text (a role chunk, then keep-alive comments), and
+the decided answer is sent as one content chunk. "Stream and mark" (send text live, then a note
+that it was rejected) was not chosen: the client would keep the rejected text in the message.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from coding_director.backends import Message
 from coding_director.results import Assistance, Attempt, RouteDecision
-from coding_director.routing.escalation import AttemptStarted, Event, Finished, Sampling, TextDelta
+from coding_director.routing.escalation import Event, Finished, Sampling, TextDelta
 from coding_director.settings import Settings
 from coding_director.wire import WireModel
 
@@ -441,15 +444,14 @@ def chat_completion(result: Assistance, *, completion_id: str, model: str, creat
 
 @dataclass
 class ChatStreamTranslator:
-    """Turns engine events into ``chat.completion.chunk`` objects, buffering text per attempt
-    (see the module docstring for why). Feed every event to :meth:`on_event`; the chunks it
-    returns are sent in order. :meth:`head` is the first chunk (the assistant role)."""
+    """Turns the engine's decision into ``chat.completion.chunk`` objects (see the module
+    docstring for why nothing is sent before it). :meth:`head` is the first chunk (the assistant
+    role, sent when a tier starts producing text); :meth:`finish` gives the rest."""
 
     completion_id: str
     model: str
     created: int
     include_usage: bool = False
-    _buffers: dict[str, list[str]] = field(default_factory=dict)
     result: Assistance | None = None
 
     def _chunk(self, delta: ChunkDelta, finish: FinishReason | None = None) -> ChatCompletionChunk:
@@ -465,23 +467,15 @@ class ChatStreamTranslator:
         return self._chunk(ChunkDelta(role="assistant", content=""))
 
     def on_event(self, event: Event) -> list[ChatCompletionChunk]:
-        """The chunks to send after ``event`` (none until :class:`Finished`)."""
-        if isinstance(event, AttemptStarted):
-            self._buffers[event.tier] = []
-        elif isinstance(event, TextDelta):
-            self._buffers.setdefault(event.tier, []).append(event.text)
-        elif isinstance(event, Finished):
-            return self.finish(event.assistance)
-        return []
+        """The chunks to send after ``event``: none until :class:`Finished`."""
+        return self.finish(event.assistance) if isinstance(event, Finished) else []
 
     def finish(self, result: Assistance) -> list[ChatCompletionChunk]:
-        """The answer's text chunks (as the model streamed them), the finish chunk, and the usage
-        chunk when asked for; ``coding_director`` rides on the last one."""
+        """The answer as **one** content chunk (it is complete when it is sent: cutting it into the
+        model's pieces would only cost time on both sides), the finish chunk, and the usage chunk
+        when asked for; ``coding_director`` rides on the last one."""
         self.result = result
-        parts = self._buffers.get(result.final_tier or "", [])
-        if "".join(parts) != result.answer:
-            parts = [result.answer] if result.answer else []
-        chunks = [self._chunk(ChunkDelta(content=part)) for part in parts]
+        chunks = [self._chunk(ChunkDelta(content=result.answer))] if result.answer else []
         last = self._chunk(ChunkDelta(), "stop")
         chunks.append(last)
         if self.include_usage:
@@ -495,6 +489,20 @@ class ChatStreamTranslator:
             chunks.append(last)
         last.coding_director = director_info(result)
         return chunks
+
+
+async def decisive_events(events: AsyncGenerator[Event], *, stream: bool) -> AsyncGenerator[Event]:
+    """The events an API answer depends on: :class:`Finished`, and for a stream also the first
+    :class:`TextDelta` (a tier is producing text: time to start the SSE response). Dropping the
+    rest keeps the per-token work out of the request's path. Closing this closes ``events``."""
+    started = not stream
+    async with contextlib.aclosing(events):
+        async for event in events:
+            if isinstance(event, Finished):
+                yield event
+            elif not started and isinstance(event, TextDelta):
+                started = True
+                yield event
 
 
 def stream_error(message: str, *, code: str = "server_error", type: ErrorType = "server_error") -> ErrorResponse:

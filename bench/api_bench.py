@@ -8,6 +8,11 @@ process (the baseline: routing, model stream, verification); (b) the same reques
 SSE framing, plus the loopback round trip. Target: p50 < 3 ms. httpx is the client so that the
 figure is the server's (the ``openai`` client's own parsing is measured separately, as a row).
 
+Wall time on a shared, loaded machine mostly measures waiting for a core, so CPU time is printed
+too: the engine's CPU per request in this process (``time.process_time``) and the API server's CPU
+per request (utime + stime of its process from ``/proc/PID/stat``, summed over the requests of one
+kind and divided by their number, hence a mean: the kernel counts it in clock ticks).
+
 Run: ``.venv/bin/python bench/api_bench.py [--json] [--n 200]``.
 """
 
@@ -15,14 +20,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
 import openai
-from _common import ROOT, emulator_process, print_rows, row
+from _common import emulator_process, print_rows, row
 from coding_director import CodingDirector
 from coding_director.settings import load_settings
 
@@ -33,19 +41,43 @@ PROMPT = "Explain what recursion is"
 MODEL = "bench:latest"
 
 
-async def measure(emulator_url: str, api_url: str, n: int) -> list[dict[str, object]]:
-    settings = load_settings(ollama={"host": emulator_url}, tiers={"lead": {"model": MODEL}}, routing={"router": "offline"})
+def mean_row(metric: str, value_ms: float, n: int, baseline: str) -> dict[str, object]:
+    """A row holding a mean over ``n`` requests (p50 and p95 columns both show the mean)."""
+    return {**row(metric, [value_ms], "ms", baseline), "n": n}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (``/proc/PID/stat`` fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(emulator_url: str, api_url: str, n: int, server_pid: int) -> list[dict[str, object]]:
+    settings = load_settings(
+        ollama={"host": emulator_url}, tiers={"lead": {"model": MODEL}}, routing={"router": "offline"}
+    )
     director = CodingDirector(settings)
     http = httpx.AsyncClient(base_url=api_url, timeout=30)
     client = openai.AsyncOpenAI(base_url=api_url + "/v1", api_key="x", max_retries=0, timeout=30)
     body = {"model": "coding-director", "messages": [{"role": "user", "content": PROMPT}]}
     streamed = {**body, "stream": True}
 
+    engine_cpu: list[float] = []
+    server_cpu = {"json": 0.0, "stream": 0.0}
+
     async def engine() -> float:
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         result = await director.aget_assistance(PROMPT)
+        elapsed = (time.perf_counter() - t0) * 1000
+        engine_cpu.append((time.process_time() - c0) * 1000)
         assert result.accepted and result.answer == REPLY, result.attempts
-        return (time.perf_counter() - t0) * 1000
+        return elapsed
+
+    async def on_server(kind: str, call: Callable[[], Awaitable[float]]) -> float:
+        before = cpu_seconds(server_pid)
+        elapsed = await call()
+        server_cpu[kind] += cpu_seconds(server_pid) - before
+        return elapsed
 
     async def api_json() -> float:
         t0 = time.perf_counter()
@@ -83,14 +115,15 @@ async def measure(emulator_url: str, api_url: str, n: int) -> list[dict[str, obj
         await api_json()
         await api_stream()
         await openai_stream()
+    engine_cpu.clear()
     engine_ms: list[float] = []
     json_ms: list[float] = []
     stream_ms: list[float] = []
     openai_ms: list[float] = []
     for _ in range(n):
         engine_ms.append(await engine())
-        json_ms.append(await api_json())
-        stream_ms.append(await api_stream())
+        json_ms.append(await on_server("json", api_json))
+        stream_ms.append(await on_server("stream", api_stream))
         openai_ms.append(await openai_stream())
     await director.aclose()
     await http.aclose()
@@ -98,6 +131,8 @@ async def measure(emulator_url: str, api_url: str, n: int) -> list[dict[str, obj
     json_over = [b - a for a, b in zip(engine_ms, json_ms, strict=True)]
     stream_over = [c - a for a, c in zip(engine_ms, stream_ms, strict=True)]
     openai_over = [d - a for a, d in zip(engine_ms, openai_ms, strict=True)]
+    engine_cpu_mean = statistics.fmean(engine_cpu)
+    json_cpu, stream_cpu = (server_cpu[k] * 1000 / n for k in ("json", "stream"))
     return [
         row("CodingDirector in process (route+stream+verify)", engine_ms, "ms", "baseline"),
         row("API chat, non-streamed (httpx)", json_ms, "ms", "same request"),
@@ -106,6 +141,11 @@ async def measure(emulator_url: str, api_url: str, n: int) -> list[dict[str, obj
         row("API overhead per request, streamed", stream_over, "ms", "paired; target p50 < 3"),
         row("API chat, streamed (openai client)", openai_ms, "ms", "same request"),
         row("API + openai client overhead, streamed", openai_over, "ms", "paired; includes client parsing"),
+        row("CPU per request: engine in process", engine_cpu, "ms", "baseline (CPU)"),
+        mean_row("CPU per request: API server, non-streamed", json_cpu, n, "mean; same requests"),
+        mean_row("API CPU overhead per request, non-streamed", json_cpu - engine_cpu_mean, n, "means; vs baseline"),
+        mean_row("CPU per request: API server, streamed", stream_cpu, n, "mean; same requests"),
+        mean_row("API CPU overhead per request, streamed", stream_cpu - engine_cpu_mean, n, "means; vs baseline"),
     ]
 
 
@@ -113,23 +153,19 @@ def main() -> None:
     n = int(sys.argv[sys.argv.index("--n") + 1]) if "--n" in sys.argv else 200
     with emulator_process([{"name": MODEL, "reply": REPLY}]) as emulator_url, tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "api.toml"
-        config.write_text(
-            json_free_toml(emulator_url),
-            encoding="utf-8",
-        )
+        config.write_text(api_toml(emulator_url), encoding="utf-8")
         with api_process(config) as server:
-            rows = asyncio.run(measure(emulator_url, server.url, n))
+            rows = asyncio.run(measure(emulator_url, server.url, n, server.proc.pid))
     print_rows(rows, "--json" in sys.argv)
     if "--json" not in sys.argv:
         print(f"(emulator with zero latency, {REPLY.count(' ')} chunks per answer, n={n}, API in a subprocess)")
 
 
-def json_free_toml(emulator_url: str) -> str:
+def api_toml(emulator_url: str) -> str:
     """The API's config: the same settings as the in-process engine."""
-    return f'[ollama]\nhost = {json.dumps(emulator_url)}\n[tiers.lead]\nmodel = "{MODEL}"\n[routing]\nrouter = "offline"\n'
+    host = json.dumps(emulator_url)
+    return f'[ollama]\nhost = {host}\n[tiers.lead]\nmodel = "{MODEL}"\n[routing]\nrouter = "offline"\n'
 
-
-_ = ROOT
 
 if __name__ == "__main__":
     main()

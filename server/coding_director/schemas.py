@@ -20,7 +20,7 @@ def _registry() -> dict[str, type[BaseModel]]:
     from coding_director.context.models import CodeContext, SyntaxProblem
     from coding_director.features.api_health import HealthReport
     from coding_director.features.openai_api import CodingDirectorInfo
-    from coding_director.messages import ChatEvent, ChatParams, StatusParams
+    from coding_director.messages import ActionData, ChatEvent, ChatParams, PullResult, ServerStats, StatusParams
     from coding_director.results import Assistance, Attempt, RouteDecision
     from coding_director.settings import Settings
 
@@ -32,6 +32,9 @@ def _registry() -> dict[str, type[BaseModel]]:
         "ChatParams": ChatParams,
         "ChatEvent": ChatEvent,
         "StatusParams": StatusParams,
+        "ActionData": ActionData,
+        "PullResult": PullResult,
+        "ServerStats": ServerStats,
         "CodeContext": CodeContext,
         "SyntaxProblem": SyntaxProblem,
         "CodingDirectorInfo": CodingDirectorInfo,

@@ -86,7 +86,8 @@ class Sampling:
 class Request:
     """One request as escalation sees it. ``context_text`` is the rendered code context;
     ``target`` says what the answer is verified against. ``chain`` replaces the route's chain
-    (e.g. one pinned tier); ``sampling`` overrides the tiers' sampling options."""
+    (one pinned tier, or a task role's tiers), ``system`` the intent's system prompt (task roles
+    set it) and ``sampling`` the tiers' sampling options; ``None`` keeps the defaults."""
 
     prompt: str
     route: RouteDecision
@@ -95,6 +96,7 @@ class Request:
     history: list[Message] = field(default_factory=list)
     chain: list[str] | None = None
     sampling: Sampling | None = None
+    system: str | None = None
 
 
 @dataclass
@@ -201,6 +203,7 @@ async def escalate(
             context_text=request.context_text,
             history=request.history,
             failures=failures,
+            system=request.system,
         )
         options = GenerateOptions(
             num_predict=sampling.max_tokens or spec.num_predict,

@@ -332,6 +332,7 @@ def _text(message: ChatMessageIn, index: int) -> str:
                 400,
                 f"messages.{index}.content.{number}: only text content parts are supported (got {part.type!r})",
                 param=f"messages.{index}.content",
+                code="invalid_value",
             )
         parts.append(part.text)
     return "".join(parts)
@@ -340,7 +341,9 @@ def _text(message: ChatMessageIn, index: int) -> str:
 def _stops(stop: str | list[str] | None, param: str = "stop") -> tuple[str, ...]:
     values = [stop] if isinstance(stop, str) else list(stop or [])
     if len(values) > 4:
-        raise ApiError(400, f"{param}: at most 4 stop sequences are allowed (got {len(values)})", param=param)
+        raise ApiError(
+            400, f"{param}: at most 4 stop sequences are allowed (got {len(values)})", param=param, code="invalid_value"
+        )
     return tuple(s for s in values if s)
 
 
@@ -364,7 +367,10 @@ def chat_call(settings: Settings, request: ChatCompletionRequest) -> ChatCall:
     if last.role != "user":
         index = len(request.messages) - 1
         raise ApiError(
-            400, f"messages.{index}.role: the last message must be the user's (got {last.role!r})", param="messages"
+            400,
+            f"messages.{index}.role: the last message must be the user's (got {last.role!r})",
+            param="messages",
+            code="invalid_value",
         )
     history = [
         Message(role="system" if m.role == "developer" else m.role, content=_text(m, i))
@@ -532,7 +538,12 @@ def completion_call(settings: Settings, request: CompletionRequestIn) -> Complet
     prompt = request.prompt
     if isinstance(prompt, list):
         if len(prompt) != 1:
-            raise ApiError(400, f"prompt: exactly one prompt is supported (got {len(prompt)})", param="prompt")
+            raise ApiError(
+                400,
+                f"prompt: exactly one prompt is supported (got {len(prompt)})",
+                param="prompt",
+                code="invalid_value",
+            )
         prompt = prompt[0]
     return CompletionCall(
         tier=tier,

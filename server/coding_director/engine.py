@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from coding_director.backends import BackendPool, HealthTracker, Message
 from coding_director.results import Assistance, Attempt, Domain, Intent, RouteDecision
-from coding_director.routing.escalation import Event, Finished, Request, escalate
+from coding_director.routing.escalation import Event, Finished, Request, Sampling, escalate
 from coding_director.routing.prompts import build_messages
 from coding_director.routing.router import route
 from coding_director.routing.verify import Check, Target, language_mentioned
@@ -54,6 +54,8 @@ class CodingDirector:
         language: str | None = None,
         history: Sequence[Message] = (),
         extra_checks: Sequence[Check] = (),
+        chain: Sequence[str] | None = None,
+        sampling: Sampling | None = None,
     ) -> AsyncGenerator[Event]:
         """Route ``prompt`` and run it through the chain, yielding events as they happen.
 
@@ -61,11 +63,13 @@ class CodingDirector:
         a plain code snippet. ``intent``/``domain`` override the router. ``language`` is the
         language answers are checked in (default: the context's, else one named in the prompt).
         ``extra_checks`` are more verification checks (each returns a reason or ``None``).
-        The last event is :class:`~coding_director.routing.escalation.Finished`. Cancellable at
-        any point; nothing but cancellation raises: model failures (malformed bodies, timeouts,
-        unexpected exceptions) are recorded as ``error`` attempts, and a failure outside any
-        attempt ends the request with an ``internal`` error attempt of tier ``engine``. The pool is
-        leased for the whole request (see :meth:`BackendPool.lease`).
+        ``chain`` replaces the routed chain of tiers (``["senior"]`` pins one tier; names must be
+        configured tiers); ``sampling`` overrides every tier's max tokens, temperature and stop
+        sequences. The last event is :class:`~coding_director.routing.escalation.Finished`.
+        Cancellable at any point; nothing but cancellation raises: model failures (malformed
+        bodies, timeouts, unexpected exceptions) are recorded as ``error`` attempts, and a failure
+        outside any attempt ends the request with an ``internal`` error attempt of tier ``engine``.
+        The pool is leased for the whole request (see :meth:`BackendPool.lease`).
         """
         decision: RouteDecision | None = None
         finished = False
@@ -85,7 +89,13 @@ class CodingDirector:
                     ),
                 )
                 request = Request(
-                    prompt=prompt, route=decision, target=target, context_text=context_text, history=list(history)
+                    prompt=prompt,
+                    route=decision,
+                    target=target,
+                    context_text=context_text,
+                    history=list(history),
+                    chain=list(chain) if chain else None,
+                    sampling=sampling,
                 )
                 events = escalate(self.settings, self.pool, self.health, request)
                 async with contextlib.aclosing(events):

@@ -15,6 +15,8 @@ export interface CodingDirectorSchemas {
   ChatEvent: ChatEvent;
   ChatParams: ChatParams;
   CodeContext: CodeContext;
+  CodingDirectorInfo: CodingDirectorInfo;
+  HealthReport: HealthReport;
   PullResult: PullResult;
   RouteDecision: RouteDecision;
   ServerStats: ServerStats;
@@ -277,6 +279,53 @@ export interface TruncationNote {
   section: 'diagnostics' | 'focus' | 'prefix' | 'suffix' | 'imports' | 'related' | 'outline';
 }
 /**
+ * The extra top-level field ``coding_director`` of a chat answer (camelCase inside).
+ *
+ * ``route``: how the request was classified; ``attempts``: every tier tried or skipped, in order,
+ * with outcome, reason and latency; ``finalTier``: the tier whose text is the answer (``None``
+ * when there is none); ``accepted``: the answer passed every check; ``cached``: it was served from
+ * the team's cache without a model call.
+ */
+export interface CodingDirectorInfo {
+  accepted: boolean;
+  attempts: Attempt[];
+  cached?: boolean;
+  finalTier: string | null;
+  route: RouteDecision;
+}
+/**
+ * The health of the team. ``status`` is ``ok`` (every doctor check passed), ``degraded``
+ * (some failed: a model missing, no FIM) or ``down`` (no endpoint answered; the API answers 503).
+ * ``checks`` are ``coding-director doctor``'s; ``unreachable`` lists the endpoints that did not
+ * answer.
+ */
+export interface HealthReport {
+  checks: Check[];
+  status: 'ok' | 'degraded' | 'down';
+  tiers: TierHealth[];
+  unreachable: string[];
+}
+/**
+ * One check: ``name`` (e.g. ``tier lead model``), ``ok``, a human ``detail`` and, when not ok,
+ * the ``fix`` (a command or setting to change).
+ */
+export interface Check {
+  detail: string;
+  fix?: string | null;
+  name: string;
+  ok: boolean;
+}
+/**
+ * One tier: its model, provider, endpoint, and why it is cooling down (``None`` when not).
+ */
+export interface TierHealth {
+  cooling?: string | null;
+  endpoint: string;
+  model: string;
+  name: string;
+  provider: string;
+}
+/**
  * Result of ``codingDirector.pullModels``.
  *
  * ``pulled``: models now present; ``failed``: ``"<model>: <reason>"`` lines; ``unreachable``: the
@@ -344,6 +393,7 @@ export interface StatusParams {
  * documented in this module and turns validation errors into :class:`SettingsError`.
  */
 export interface Settings {
+  api?: ApiSettings;
   completion?: CompletionSettings;
   context?: ContextSettings;
   health?: HealthSettings;
@@ -356,6 +406,28 @@ export interface Settings {
   tiers?: {
     [k: string]: TierSettings | undefined;
   };
+}
+/**
+ * The OpenAI-compatible HTTP API (``coding-director api``).
+ *
+ * ``host``/``port``: where it listens (``--host``/``--port`` override them). A bind address other
+ * than loopback is refused unless a bearer token is configured: the environment variable named by
+ * ``token_env`` holds it (an unset or empty variable means no token). Pick a name without the
+ * ``CODING_DIRECTOR_`` prefix: a ``.env`` file is read for that prefix and an unknown key there is
+ * an error. ``max_body_bytes``: larger request bodies get 413. ``max_concurrency``: model requests
+ * (chat and completions) served at once; one more gets 429. ``cors_origins``: origins allowed by
+ * CORS (empty: CORS off).
+ */
+export interface ApiSettings {
+  cors_origins?: string[];
+  host?: string;
+  max_body_bytes?: number;
+  max_concurrency?: number;
+  port?: number;
+  /**
+   * Name of the env var holding the bearer token.
+   */
+  token_env?: string | null;
 }
 /**
  * Inline (ghost-text) completions.

@@ -75,11 +75,23 @@ class Finished:
 Event = AttemptStarted | TextDelta | AttemptFinished | Finished
 
 
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    """A caller's overrides of every tier's sampling options (the OpenAI API's ``max_tokens``,
+    ``temperature``, ``stop``). ``None`` / empty keeps the tier's setting; ``max_tokens`` replaces
+    the tier's ``num_predict`` (tokens)."""
+
+    max_tokens: int | None = None
+    temperature: float | None = None
+    stop: tuple[str, ...] = ()
+
+
 @dataclass
 class Request:
     """One request as escalation sees it. ``context_text`` is the rendered code context;
-    ``target`` says what the answer is verified against. ``chain`` replaces the route's chain and
-    ``system`` the intent's system prompt (task roles set both); ``None`` keeps the defaults."""
+    ``target`` says what the answer is verified against. ``chain`` replaces the route's chain
+    (one pinned tier, or a task role's tiers), ``system`` the intent's system prompt (task roles
+    set it) and ``sampling`` the tiers' sampling options; ``None`` keeps the defaults."""
 
     prompt: str
     route: RouteDecision
@@ -87,6 +99,7 @@ class Request:
     context_text: str | None = None
     history: list[Message] = field(default_factory=list)
     chain: list[str] | None = None
+    sampling: Sampling | None = None
     system: str | None = None
 
 
@@ -166,6 +179,7 @@ async def escalate(
         attempts.append(attempt)
         return AttemptFinished(attempt)
 
+    sampling = request.sampling or Sampling()
     for tier in request.chain or chain_for(settings, request.route):
         spec = settings.tier(tier)
         endpoint = settings.endpoint_of(tier)
@@ -195,7 +209,12 @@ async def escalate(
             failures=failures,
             system=request.system,
         )
-        options = GenerateOptions(num_predict=spec.num_predict, temperature=spec.temperature, max_ctx=spec.max_ctx)
+        options = GenerateOptions(
+            num_predict=sampling.max_tokens or spec.num_predict,
+            temperature=spec.temperature if sampling.temperature is None else sampling.temperature,
+            stop=list(sampling.stop),
+            max_ctx=spec.max_ctx,
+        )
         timeout_s = min(spec.timeout_s or routing.attempt_timeout_s, remaining)
         started = time.perf_counter()
         first_token_ms: float | None = None

@@ -7,13 +7,14 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 from coding_director.lsp.convert import to_plain
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from tests.emulator import OllamaEmulator
 from tests.lsp.conftest import LspFactory
-from tests.test_task import CALC, CODER_BUGGY, DEBUGGER, TEST_CALC, TESTER, scripted_team
+from tests.test_task import CALC, CODER_BUGGY, CODER_GOOD, DEBUGGER, TEST_CALC, TESTER, alive, scripted_team
 
 
 async def test_task_streams_roles_runs_tests_and_proposes_an_edit_needing_confirmation(
@@ -71,3 +72,31 @@ async def test_task_with_bad_params_is_invalid_params(lsp: LspFactory, emu: Olla
         assert "prompt" in str(exc) and getattr(exc, "code", None) == -32602
     else:
         raise AssertionError("an empty prompt was accepted")
+
+
+async def test_cancelling_a_task_kills_its_test_run_and_answers_cancelled(
+    lsp: LspFactory, emu: OllamaEmulator, tmp_path: Path
+) -> None:
+    (tmp_path / "calc.py").write_text(CALC, encoding="utf-8")
+    pid_file = tmp_path / "child.pid"
+    scripted_team(emu, {"lead": {"coder": [CODER_GOOD]}, "senior": {"tester": ["NO CHANGES"]}})
+    session = await lsp(emu.url, extra_toml=f'[task]\ntest_command = "sleep 300 & echo $! > {pid_file}; wait"\n')
+    request = asyncio.ensure_future(
+        session.client.protocol.send_request_async(
+            "codingDirector/task", {"chatId": "t2", "prompt": "Add multiply"}, msg_id="task-to-cancel"
+        )
+    )
+    for _ in range(600):
+        if pid_file.exists() and pid_file.read_text().strip():
+            break
+        await asyncio.sleep(0.1)
+    child = int(pid_file.read_text())
+    assert alive(child)
+    session.client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="task-to-cancel"))
+    with pytest.raises(Exception, match=r"(?i)cancel"):
+        await asyncio.wait_for(request, 30)
+    for _ in range(100):
+        if not alive(child):
+            break
+        await asyncio.sleep(0.1)
+    assert not alive(child)  # the test command's whole process group was killed

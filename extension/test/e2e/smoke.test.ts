@@ -259,6 +259,10 @@ describe('Coding Director in code-server', { skip }, () => {
     await page.locator('.bulk-edit-panel .edit-checkbox').first().click();
     await wb().screenshot('16-task-refactor-preview');
     await apply.click();
+    // The open editor holds the applied change (dirty, as after any refactoring); the user saves it.
+    await page.locator(sel.editor.replace('{file}', 'app.py')).locator('.view-line').filter({ hasText: 'def multiply' }).first().waitFor({ timeout: 30_000 });
+    await page.locator(sel.editor.replace('{file}', 'app.py')).first().click();
+    await page.keyboard.press('Control+S');
     let content = '';
     for (let i = 0; i < 40 && !content.includes('def multiply'); i++) {
       await new Promise((r) => setTimeout(r, 250));

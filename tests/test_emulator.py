@@ -511,3 +511,17 @@ def test_cli_serves_a_scenario(tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=10)
     assert proc.returncode == 0
     assert "listening on http://127.0.0.1:" in err
+
+
+def test_scenario_reply_by_system_picks_the_reply_by_the_system_message() -> None:
+    from tests.emulator.__main__ import load_scenario
+    from tests.emulator.models import ScriptRequest
+
+    (model,), _ = load_scenario(
+        [{"name": "m", "reply": "default", "reply_by_system": [["You are the planner", "a plan"], ["coder", "code"]]}]
+    )
+    planner = ScriptRequest(endpoint="chat", model="m:latest", system="You are the planner.")
+    assert "".join(model.render_chunks(planner)) == "a plan"
+    assert "".join(model.render_chunks(ScriptRequest(endpoint="chat", model="m:latest", system="other"))) == "default"
+    with pytest.raises(ValueError, match="reply_by_system"):
+        load_scenario([{"name": "m", "reply_by_system": {"x": "y"}}])

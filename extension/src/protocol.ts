@@ -15,6 +15,13 @@ export type {
 
 /** Request, client -> server: params `ChatParams`, result `Assistance`. */
 export const CHAT_METHOD = 'codingDirector/chat';
+/**
+ * Request, client -> server: params `ChatParams`, result `Assistance` (the task's summary). Streams
+ * `ChatEvent`s like a chat, then proposes the change with `workspace/applyEdit` (refactor preview).
+ */
+export const TASK_METHOD = 'codingDirector/task';
+/** What a chat prompt starts with to run a multi-role task instead of a question. */
+export const TASK_PREFIX = '/task ';
 /** Notification, server -> client: `ChatEvent`. */
 export const CHAT_EVENT_METHOD = 'codingDirector/chatEvent';
 /** Notification, server -> client: `StatusParams`. */

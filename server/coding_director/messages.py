@@ -32,6 +32,10 @@ ActionKind = Literal["fix", "explain", "docs", "test"]
 
 CHAT_METHOD = "codingDirector/chat"
 CHAT_EVENT_METHOD = "codingDirector/chatEvent"
+#: A multi-role task (params: :class:`ChatParams`, result: :class:`Assistance` whose answer is the
+#: task's summary); streams ``codingDirector/chatEvent`` like a chat and then proposes its change with
+#: ``workspace/applyEdit`` whose edits need confirmation (VS Code shows its refactor preview).
+TASK_METHOD = "codingDirector/task"
 STATUS_METHOD = "codingDirector/status"
 ASK_IN_CHAT_COMMAND = "codingDirector.askInChat"
 PULL_MODELS_COMMAND = "codingDirector.pullModels"

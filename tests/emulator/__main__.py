@@ -9,7 +9,9 @@ SIGINT/SIGTERM. Without ``--scenario`` a default set of models is served (see ``
 
 Scenario file: either a JSON list of model objects, or ``{"models": [...], "pullable": [...]}``. A model
 object holds the static fields of ``ScriptedModel`` (``name`` required; ``reply`` must be a string; delays in
-ms), plus the optional flag ``"pull_only": true`` to put it in the pull registry instead of installing it::
+ms), plus the optional flag ``"pull_only": true`` to put it in the pull registry instead of installing it, and
+``"reply_by_system": [[substring, reply], ...]`` to answer by the request's system message (the first
+substring found in it wins; ``reply`` otherwise)::
 
     [
       {"name": "lead-bad:latest", "reply": "```python\\ndef f(:\\n```"},

@@ -166,6 +166,8 @@ class ScriptedModel:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScriptedModel:
         """Build from a scenario JSON object (static fields only; unknown keys raise ValueError)."""
+        data = dict(data)
+        by_system = data.pop("reply_by_system", None)
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
@@ -173,6 +175,8 @@ class ScriptedModel:
         kwargs = {k: v for k, v in data.items() if not (k == "reply" and v is None)}
         if "reply" in kwargs and not isinstance(kwargs["reply"], str):
             raise ValueError("a scenario 'reply' must be a string")
+        if by_system is not None:
+            kwargs["reply"] = _reply_by_system(by_system, kwargs.get("reply", cls.reply))
         return cls(**kwargs)
 
     def to_dict(self) -> dict[str, Any]:
@@ -181,6 +185,21 @@ class ScriptedModel:
         if callable(self.reply):
             d["reply"] = None
         return d
+
+
+def _reply_by_system(table: Any, default: Any) -> ReplyFn:
+    """A reply callable for a scenario's ``"reply_by_system": [[substring, reply], ...]``: the first
+    pair whose substring occurs in the request's system message gives the reply, else ``default``."""
+    if not isinstance(table, list) or not all(
+        isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair) for pair in table
+    ):
+        raise ValueError("'reply_by_system' must be a list of [substring, reply] string pairs")
+    pairs = [(needle, reply) for needle, reply in table]
+
+    def reply(req: ScriptRequest) -> str:
+        return next((text for needle, text in pairs if needle in req.system), default)
+
+    return reply
 
 
 @dataclass

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
 import * as vscode from 'vscode';
-import type { Assistance, ChatEvent, ChatParams } from '../protocol';
+import { TASK_PREFIX, type Assistance, type ChatEvent, type ChatParams } from '../protocol';
 import { previewAndApply, type ProposalProvider } from '../commands/preview';
 import { chooseApplyTarget, fitTrailingNewline } from '../commands/textEdits';
 import type { AskRequest } from './askArgs';
@@ -22,6 +22,8 @@ const REQUEST_CANCELLED = -32800;
 /** What the chat needs from the server connection. */
 export interface ChatBackend {
   chat(params: ChatParams, token: vscode.CancellationToken): Promise<Assistance>;
+  /** A `/task ...` prompt: the team's roles plan, code, test, debug, review and document. */
+  task(params: ChatParams, token: vscode.CancellationToken): Promise<Assistance>;
 }
 
 function toPlainRange(range: vscode.Range): PlainRange {
@@ -149,7 +151,10 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     await this.reveal();
     this.post({ type: 'state', turns: this.turns, chip: this.chip, busy: true });
     try {
-      const result = await this.backend.chat(params, source.token);
+      const isTask = params.prompt.startsWith(TASK_PREFIX);
+      const result = isTask
+        ? await this.backend.task({ ...params, prompt: params.prompt.slice(TASK_PREFIX.length).trim() }, source.token)
+        : await this.backend.chat(params, source.token);
       this.finish(chatId, (turn) => completeTurn(turn, result));
     } catch (error) {
       const cancelled = source.token.isCancellationRequested || (error as { code?: number }).code === REQUEST_CANCELLED;

@@ -24,7 +24,7 @@ import {
   type CodeAction as LspCodeAction,
   type Command as LspCommand,
 } from 'vscode-languageclient/node';
-import { CHAT_EVENT_METHOD, CHAT_METHOD, STATUS_METHOD, type Assistance, type ChatEvent, type ChatParams, type StatusParams } from '../protocol';
+import { CHAT_EVENT_METHOD, CHAT_METHOD, STATUS_METHOD, TASK_METHOD, type Assistance, type ChatEvent, type ChatParams, type StatusParams } from '../protocol';
 import { CONFIG_SECTION } from '../settings/mapping';
 import { completionsEnabled, currentServerSettings } from '../settings/read';
 import type { StatusBar } from '../status/statusBar';
@@ -239,6 +239,11 @@ export class ServerManager implements vscode.Disposable {
   /** `codingDirector/chat`; cancelling `token` sends `$/cancelRequest`. */
   async chat(params: ChatParams, token: vscode.CancellationToken): Promise<Assistance> {
     return (await this.requireClient(token)).sendRequest<Assistance>(CHAT_METHOD, params, token);
+  }
+
+  /** `codingDirector/task`; cancelling `token` stops every model call and test run of the task. */
+  async task(params: ChatParams, token: vscode.CancellationToken): Promise<Assistance> {
+    return (await this.requireClient(token)).sendRequest<Assistance>(TASK_METHOD, params, token);
   }
 
   /** Runs a server command through `workspace/executeCommand`. */

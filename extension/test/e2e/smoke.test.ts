@@ -27,10 +27,23 @@ const LEAD_REPLY = [
   '',
 ].join('\n');
 
+/** What the lead model answers each role of a `/task` (matched on the role's system prompt). */
+const TASK_REPLIES: [string, string][] = [
+  ['You are the planner', '```json\n{"files": ["app.py"], "steps": ["add multiply to app.py"], "test": "pytest"}\n```'],
+  [
+    'You are the coder',
+    'app.py\n<<<<<<< SEARCH\ndef add(a, b):\n    return a + b\n=======\ndef add(a, b):\n    return a + b\n\n\ndef multiply(a, b):\n    return a * b\n>>>>>>> REPLACE\n',
+  ],
+  ['You are the tester', 'NO CHANGES'],
+  ['You are the reviewer', '```json\n[]\n```'],
+  ['You are the documenter', 'NO CHANGES'],
+];
+
 const FILES = {
   'app.py': 'def add(a, b):\n    return a + b\n\n\nprint(add(1, 2))\n',
   'broken.py': 'def add(a, b)\n    return a + b\n',
   'complete.py': 'def mul(a, b):\n',
+  'test_app.py': 'from app import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n',
   // The team answers Python: spliced into this JavaScript file it does not parse, so every tier fails.
   'broken.js': 'function add(a, b {\n  return a + b;\n}\n',
 };
@@ -51,7 +64,7 @@ describe('Coding Director in code-server', { skip }, () => {
   before(async () => {
     const emu = await startEmulator(
       [
-        { name: 'e2e-lead:latest', reply: LEAD_REPLY, tokens_per_chunk: 1, chunk_delay_ms: 40 },
+        { name: 'e2e-lead:latest', reply: LEAD_REPLY, reply_by_system: TASK_REPLIES, tokens_per_chunk: 1, chunk_delay_ms: 40 },
         { name: 'e2e-fim:latest', reply: 'return a * b', capabilities: ['completion', 'insert'] },
         { name: 'e2e-router:latest', reply: 'general explain' },
       ],
@@ -226,5 +239,36 @@ describe('Coding Director in code-server', { skip }, () => {
     await fresh.locator(chat.answer).filter({ hasText: 'returns the sum' }).waitFor({ timeout: 60_000 });
     assert.equal(await fresh.locator(chat.tierBadge).textContent(), 'lead');
     await wb().screenshot('14-lightbulb-explain-in-chat');
+  }));
+
+  test('/task in the chat works through the roles, runs the tests and proposes the change in the refactor preview', () => step(wb(), 'task', async () => {
+    const page = wb().page;
+    const frame = wb().chatFrame();
+    const doneBefore = await frame.locator(chat.doneTurn).count();
+    await frame.locator(chat.prompt).fill('/task Add a multiply function to app.py');
+    await frame.locator(chat.prompt).press('Enter');
+    const fresh = frame.locator(chat.doneTurn).nth(doneBefore);
+    await fresh.locator(chat.answer).filter({ hasText: 'Refactor Preview' }).waitFor({ timeout: 120_000 });
+    assert.match((await fresh.locator(chat.answer).textContent()) ?? '', /1 passed, 0 failed/);
+    await wb().screenshot('15-task-summary');
+    const apply = page.locator('.bulk-edit-panel .monaco-button').filter({ hasText: /^Apply$/ }).first();
+    await apply.waitFor({ timeout: 30_000 });
+    const file = join(wb().workspace, 'app.py');
+    assert.ok(!readFileSync(file, 'utf8').includes('def multiply'), 'nothing is written before the preview is accepted');
+    // Edits that need confirmation start unchecked: the user ticks what to accept, then applies.
+    await page.locator('.bulk-edit-panel .edit-checkbox').first().click();
+    await wb().screenshot('16-task-refactor-preview');
+    await apply.click();
+    // The open editor holds the applied change (dirty, as after any refactoring); the user saves it.
+    await page.locator(sel.editor.replace('{file}', 'app.py')).locator('.view-line').filter({ hasText: 'def multiply' }).first().waitFor({ timeout: 30_000 });
+    await page.locator(sel.editor.replace('{file}', 'app.py')).first().click();
+    await page.keyboard.press('Control+S');
+    let content = '';
+    for (let i = 0; i < 40 && !content.includes('def multiply'); i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      content = readFileSync(file, 'utf8');
+    }
+    assert.ok(content.includes('def multiply(a, b):\n    return a * b\n'), content);
+    await wb().screenshot('17-task-applied');
   }));
 });

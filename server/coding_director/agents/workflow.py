@@ -33,7 +33,7 @@ from coding_director.agents.testrun import TestRun, detect_test_command, run_tes
 from coding_director.context import check_syntax, detect_language
 from coding_director.engine import CodingDirector
 from coding_director.results import ErrorKind, Outcome
-from coding_director.routing.escalation import AttemptFinished, Finished
+from coding_director.routing.escalation import AttemptFinished, Event, Finished
 from coding_director.wire import WireModel
 
 #: Characters of test output shown to the debugger (its tail, where the failures are summarised).
@@ -77,13 +77,16 @@ class TaskResult(WireModel):
 @dataclass(frozen=True, slots=True)
 class TaskProgress:
     """A progress event: ``kind`` is ``role`` (a role started on ``tier``), ``tests`` (a test run
-    ended) or ``note``; ``text`` is one line for a person."""
+    ended: ``run`` holds it) or ``note``; ``text`` is one line for a person."""
 
     kind: str
     text: str
+    run: TestRun | None = None
 
 
 ProgressFn = Callable[[TaskProgress], None]
+#: Sees every engine event of every role's request, with the role's name.
+RoleEventFn = Callable[[str, Event], None]
 
 
 class _RoleFailed(Exception):
@@ -94,11 +97,17 @@ class _RoleFailed(Exception):
 class TaskRunner:
     """Runs one task; create one per task. ``director`` provides the models and their settings."""
 
-    def __init__(self, director: CodingDirector, progress: ProgressFn | None = None) -> None:
+    def __init__(
+        self, director: CodingDirector, progress: ProgressFn | None = None, on_event: RoleEventFn | None = None
+    ) -> None:
         self.director = director
         self.settings = director.settings
         self.progress = progress or (lambda _event: None)
+        self.on_event = on_event or (lambda _role, _event: None)
         self.steps: list[TaskStep] = []
+        #: After :meth:`run`: ``{path: (text before, text after)}`` of every changed file
+        #: (``None`` before: a new file).
+        self.changes: dict[str, tuple[str | None, str]] = {}
 
     async def run(
         self, workspace: Path, prompt: str, *, test_command: str | None = None, apply: bool = False
@@ -125,6 +134,7 @@ class TaskRunner:
             except TimeoutError:
                 error = f"the task's time limit of {self.settings.task.timeout_s:g} s was reached"
             patch = scratch.diff()
+            self.changes = {rel: (scratch.original(rel), text) for rel, text in scratch.changes().items()}
             last = test_runs[-1] if test_runs else None
             if apply and error is None and patch:
                 if last is not None and not last.ok:
@@ -254,7 +264,7 @@ class TaskRunner:
         test_runs.append(run)
         verdict = "timed out" if run.timed_out else ("passed" if run.ok else f"failed (exit {run.exit_code})")
         counts = f" ({run.passed} passed, {run.failed} failed)" if run.passed is not None else ""
-        self.progress(TaskProgress("tests", f"tests {verdict}{counts}"))
+        self.progress(TaskProgress("tests", f"tests {verdict}{counts}", run))
         return run
 
     async def _edit(
@@ -305,6 +315,7 @@ class TaskRunner:
         async for event in self.director.stream_role(
             prompt, system=SYSTEM_PROMPTS[role], chain=chain, extra_checks=[check]
         ):
+            self.on_event(role, event)
             if isinstance(event, AttemptFinished):
                 attempt = event.attempt
                 self.steps.append(

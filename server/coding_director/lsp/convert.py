@@ -14,6 +14,7 @@ from pygls.lsp.server import LanguageServer
 
 from coding_director.context import TextChange
 from coding_director.features.actions import LineEdit, ListedAction
+from coding_director.features.task import FileEdit
 from coding_director.messages import ASK_IN_CHAT_COMMAND
 from coding_director.wire import to_wire
 
@@ -72,6 +73,38 @@ def workspace_edit(edit: LineEdit) -> types.WorkspaceEdit:
             )
         ]
     )
+
+
+#: The change annotation of a task's edits: ``needs_confirmation`` makes VS Code show its refactor
+#: preview, so nothing is applied without the user's OK (LSP 3.16 change annotations).
+TASK_ANNOTATION_ID = "codingDirector.task"
+
+
+def task_workspace_edit(edits: Sequence[FileEdit], label: str) -> types.WorkspaceEdit:
+    """A ``WorkspaceEdit`` replacing each file of ``edits`` whole (creating new ones first), every
+    change annotated with :data:`TASK_ANNOTATION_ID` (``needsConfirmation``) and labelled ``label``."""
+    changes: list[types.TextDocumentEdit | types.CreateFile | types.RenameFile | types.DeleteFile] = []
+    for edit in edits:
+        if edit.create:
+            changes.append(
+                types.CreateFile(
+                    uri=edit.uri,
+                    options=types.CreateFileOptions(ignore_if_exists=True),
+                    annotation_id=TASK_ANNOTATION_ID,
+                )
+            )
+        whole = types.Range(
+            start=types.Position(line=0, character=0),
+            end=types.Position(line=edit.end_line, character=edit.end_character),
+        )
+        changes.append(
+            types.TextDocumentEdit(
+                text_document=types.OptionalVersionedTextDocumentIdentifier(uri=edit.uri, version=edit.version),
+                edits=[types.AnnotatedTextEdit(range=whole, new_text=edit.new_text, annotation_id=TASK_ANNOTATION_ID)],
+            )
+        )
+    annotation = types.ChangeAnnotation(label=label, needs_confirmation=True, description="proposed by a task")
+    return types.WorkspaceEdit(document_changes=changes, change_annotations={TASK_ANNOTATION_ID: annotation})
 
 
 class WorkDoneProgress:

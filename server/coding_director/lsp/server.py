@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
+from pygls import uris
 from pygls.exceptions import JsonRpcContentModified
 from pygls.lsp.server import LanguageServer
 
@@ -35,6 +36,7 @@ from coding_director.features.completion import Completer, complete_at
 from coding_director.features.pull import pull_models
 from coding_director.features.session import Session
 from coding_director.features.status import StatusTracker
+from coding_director.features.task import run_task_in_editor
 from coding_director.features.validation import parse
 from coding_director.lsp import convert
 from coding_director.lsp.protocol import (
@@ -53,6 +55,7 @@ from coding_director.messages import (
     RESET_ENGINE_COMMAND,
     SHOW_STATS_COMMAND,
     STATUS_METHOD,
+    TASK_METHOD,
     ActionData,
     ChatParams,
     StatusParams,
@@ -98,6 +101,18 @@ class DirectorServer(LanguageServer):
     @property
     def status(self) -> StatusTracker:
         return self.session.status
+
+    def task_workspace(self, document_uri: str | None) -> Path | None:
+        """The workspace folder a task works in: the one holding ``document_uri``, else the first."""
+        folders = [Path(uris.to_fs_path(f.uri) or "") for f in self.workspace.folders.values()]
+        if not folders and self.workspace.root_path:
+            folders = [Path(self.workspace.root_path)]
+        if document_uri:
+            path = Path(uris.to_fs_path(document_uri) or "")
+            for folder in folders:
+                if path.is_relative_to(folder):
+                    return folder
+        return folders[0] if folders else None
 
     # -- infrastructure ----------------------------------------------------------------------------
     def report_server_error(self, error: Exception, source: Any) -> None:
@@ -266,6 +281,31 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
                 return to_wire(await run_chat(ls.director, ls.store, request, forward))
         finally:
             ls.send_status(ls.status.idle())
+
+    @server.feature(TASK_METHOD)
+    async def task(ls: DirectorServer, params: Any) -> dict[str, Any]:
+        with invalid_params():
+            request = parse(ChatParams, convert.to_plain(params))
+        chat_id = request.chat_id or str(ls.protocol.msg_id)
+        workspace = ls.task_workspace(request.text_document.uri if request.text_document else None)
+        if workspace is None:
+            raise RequestFailed("a task needs a workspace folder: open a folder first")
+
+        def forward(event: Event) -> None:
+            ls.observe(event)
+            wire = chat_event(chat_id, event)
+            if wire is not None:
+                ls.protocol.notify(CHAT_EVENT_METHOD, to_wire(wire))
+
+        try:
+            result = await run_task_in_editor(ls.director, ls.store, workspace, request.prompt, forward)
+        finally:
+            ls.send_status(ls.status.idle())
+        if result.edits:
+            edit = convert.task_workspace_edit(result.edits, f"Coding Director task: {request.prompt[:60]}")
+            proposal = types.ApplyWorkspaceEditParams(edit=edit, label="Coding Director task")
+            ls.spawn(ls.workspace_apply_edit_async(proposal))
+        return to_wire(result.assistance)
 
     # -- inline completions ------------------------------------------------------------------------
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())

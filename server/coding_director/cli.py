@@ -62,7 +62,7 @@ async def _ask(args: argparse.Namespace) -> int:
                 a = event.attempt
                 if stream and a.outcome != "skipped":
                     sys.stdout.write("\n")
-                _note(f"{a.tier} {a.outcome}: {a.reason}")
+                _note(f"{a.tier} {a.outcome}: {a.reason}" + ("; its text above is discarded" if a.stopped_early else ""))
     finally:
         await director.aclose()
     assert result is not None

@@ -132,6 +132,25 @@ class ContextSettings(_Section):
     token_budget: int = Field(default=3000, ge=64)
 
 
+class ChecksSettings(_Section):
+    """Verification beyond parsing (see ``routing/verify.py`` and ``routing/pycheck.py``).
+
+    ``stream``: run the checks that can decide early (loop, echo, refusal, runaway length) on the
+    stream and close it the moment one fails. ``python``: check Python answers with ruff's pyflakes
+    rules (``reject_rules``) and resolve their imports in ``python_interpreter`` (default: the
+    workspace's ``.venv``, else this setting, else the server's own interpreter). Timeouts in seconds.
+    """
+
+    stream: bool = True
+    python: bool = True
+    python_interpreter: str | None = None
+    reject_rules: list[str] = Field(
+        default_factory=lambda: ["F821", "F822", "F823", "F701", "F702", "F704", "F706", "F707"]
+    )
+    ruff_timeout_s: float = Field(default=10.0, gt=0)
+    import_timeout_s: float = Field(default=15.0, gt=0)
+
+
 class Settings(BaseSettings):
     """The whole configuration. Build it with :func:`load_settings`, which applies the precedence
     documented in this module and turns validation errors into :class:`SettingsError`."""
@@ -151,6 +170,7 @@ class Settings(BaseSettings):
     health: HealthSettings = Field(default_factory=HealthSettings)
     completion: CompletionSettings = Field(default_factory=CompletionSettings)
     context: ContextSettings = Field(default_factory=ContextSettings)
+    checks: ChecksSettings = Field(default_factory=ChecksSettings)
 
     @field_validator("tiers", mode="before")
     @classmethod

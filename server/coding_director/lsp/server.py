@@ -55,6 +55,7 @@ from coding_director.messages import (
     StatusParams,
 )
 from coding_director.routing.escalation import AttemptFinished, AttemptStarted, Event
+from coding_director.routing.pycheck import path_of_uri
 from coding_director.settings import Settings, SettingsError, load_settings
 from coding_director.wire import to_wire
 
@@ -186,6 +187,7 @@ class DirectorServer(LanguageServer):
         pools, no cooldowns, an empty completion cache. The old ones are closed in the background."""
         old_director, old_completer = self.director, self.completer
         self.director = CodingDirector(self.settings)
+        self.director.workspace_root = old_director.workspace_root
         self.completer = Completer(self.settings, self.director.pool)
 
         async def close_old() -> None:
@@ -234,6 +236,9 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
     def initialize(ls: DirectorServer, params: types.InitializeParams) -> None:
         options = params.initialization_options
         ls.apply_settings(options if isinstance(options, dict) else None, initial=True)
+        folders = params.workspace_folders or []
+        root = folders[0].uri if folders else params.root_uri
+        ls.director.workspace_root = path_of_uri(root) if root else None
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: DirectorServer, params: types.InitializedParams) -> None:

@@ -106,9 +106,11 @@ async def test_a_fix_may_use_the_files_module_level_names(ollama_emulator: Ollam
     result = await ask(ollama_emulator, "Fix this function", context, routing={"router": "offline"})
     assert [(a.tier, a.outcome) for a in result.attempts] == [("lead", "accepted")]
     # ...but a name the file does not bind is still an error.
-    ollama_emulator.add_model(ollama_emulator.get_model(TIER_MODELS["lead"]).__class__(  # type: ignore[union-attr]
-        name=TIER_MODELS["lead"], reply=fix.replace("helper(", "halper(")
-    ))
+    ollama_emulator.add_model(
+        ollama_emulator.get_model(TIER_MODELS["lead"]).__class__(  # type: ignore[union-attr]
+            name=TIER_MODELS["lead"], reply=fix.replace("helper(", "halper(")
+        )
+    )
     result = await ask(ollama_emulator, "Fix this function", context)
     assert result.attempts[0].reason == "undefined name 'halper' (F821) at line 2"
 
@@ -124,7 +126,10 @@ async def test_usage_blocks_see_earlier_blocks_and_other_languages_are_ignored()
     answer = "```python\ndef add(a, b):\n    return a + b\n```\nUse it:\n```python\nprint(add(1, 2))\n```\n"
     answer += "```js\nconsole.log(undefinedThing)\n```\n"
     assert await checker(answer) is None
-    assert await checker(answer.replace("print(add", "print(sub")) == "undefined name 'sub' (F821) at line 1 of code block 2"
+    assert (
+        await checker(answer.replace("print(add", "print(sub"))
+        == "undefined name 'sub' (F821) at line 1 of code block 2"
+    )
 
 
 async def test_a_check_that_cannot_run_accepts_and_says_why(tmp_path: Path) -> None:
@@ -143,7 +148,9 @@ def test_optional_and_relative_imports_are_not_required() -> None:
 
 
 def test_module_level_names_of_broken_and_valid_files() -> None:
-    broken = "import os, re as regex\nfrom x import (a, b as c)\nX: int = 1\nA, B = 1, 2\ndef f(:\nclass K:\n    y = 2\n"
+    broken = (
+        "import os, re as regex\nfrom x import (a, b as c)\nX: int = 1\nA, B = 1, 2\ndef f(:\nclass K:\n    y = 2\n"
+    )
     assert module_level_names(broken) >= {"os", "regex", "X", "A", "B", "f", "K"}
     assert "y" not in module_level_names(broken)
     assert module_level_names("import a.b\nfor i in range(3):\n    pass\n") == {"a", "i"}

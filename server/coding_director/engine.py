@@ -21,7 +21,6 @@ from coding_director.backends import BackendPool, HealthTracker, Message
 from coding_director.results import Assistance, Domain, Intent
 from coding_director.routing.escalation import Event, Finished, Request, escalate
 from coding_director.routing.prompts import build_messages
-from coding_director.routing.router import route
 from coding_director.routing.pycheck import (
     PythonChecker,
     import_bindings,
@@ -29,6 +28,7 @@ from coding_director.routing.pycheck import (
     path_of_uri,
     python_environment,
 )
+from coding_director.routing.router import route
 from coding_director.routing.verify import AsyncCheck, Check, Target, language_mentioned
 from coding_director.settings import Settings, load_settings
 

@@ -371,7 +371,7 @@ def _failing_name(use: ImportUse, problem: str) -> str:
 
 def _ruff_bin() -> str | None:
     try:
-        from ruff.__main__ import find_ruff_bin
+        from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]
     except ImportError:
         return None
     try:

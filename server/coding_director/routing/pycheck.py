@@ -21,7 +21,8 @@ in an earlier block):
    it also resolves the full dotted name (``find_spec("scipy.stats")`` imports the parent package
    ``scipy``: library code) and, for ``from X import c``, whether ``c`` is a submodule of ``X`` or
    an attribute of ``X`` once imported. Modules inside the workspace are only located, never
-   imported: user code does not run. Results are cached per interpreter and search path.
+   imported: user code does not run. Results are cached per interpreter and search path (a module
+   that did not resolve is asked again after :data:`IMPORT_MISS_TTL_S`).
 
 The interpreter is the workspace's ``.venv`` when present, else ``checks.python_interpreter``, else
 the server's own (:func:`python_environment`). A check that cannot run (ruff missing, timeout, an
@@ -37,6 +38,7 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,8 +97,11 @@ for module, names in req["queries"]:
 json.dump(out, sys.stdout)
 """
 
-#: Per (interpreter, search paths): query key -> problem (``None`` when it resolves).
-_IMPORT_CACHE: dict[tuple[str, tuple[str, ...]], dict[str, str | None]] = {}
+#: Per (interpreter, search paths): query key -> (problem or ``None`` when it resolves, monotonic time).
+_IMPORT_CACHE: dict[tuple[str, tuple[str, ...]], dict[str, tuple[str | None, float]]] = {}
+#: A module that did not resolve is asked again after this many seconds (the user may install it);
+#: one that resolved stays cached for the life of the process.
+IMPORT_MISS_TTL_S = 60.0
 
 _BINDING_RES = (
     re.compile(r"^(?:async[ \t]+)?def[ \t]+(\w+)", re.MULTILINE),
@@ -335,7 +340,13 @@ class PythonChecker:
             return None
         env = self.environment
         cache = _IMPORT_CACHE.setdefault((env.interpreter, env.search_paths), {})
-        missing = list(dict.fromkeys(u.key for u in uses if u.key not in cache))
+        now = time.monotonic()
+
+        def fresh(key: str) -> bool:
+            entry = cache.get(key)
+            return entry is not None and (entry[0] is None or now - entry[1] < IMPORT_MISS_TTL_S)
+
+        missing = list(dict.fromkeys(u.key for u in uses if not fresh(u.key)))
         if missing:
             request = {
                 "paths": list(env.search_paths),
@@ -350,9 +361,9 @@ class PythonChecker:
             if not isinstance(answers, dict):
                 self._note(f"import probe with {env.interpreter}: {out[1:] if out.startswith('!') else out[:200]}")
                 return None
-            cache.update({k: (str(v) if v is not None else None) for k, v in answers.items()})
+            cache.update({k: (str(v) if v is not None else None, now) for k, v in answers.items()})
         for use in uses:
-            problem = cache.get(use.key)
+            problem = cache.get(use.key, (None, now))[0]
             if problem:
                 shown = use.module if not use.names else f"{use.module}.{_failing_name(use, problem)}"
                 return (

@@ -26,7 +26,7 @@ LONG_TABLE = (
 )
 #: Repeated-but-valid code: many similar test cases.
 SIMILAR_TESTS = (
-    "Here are the tests:\n```python\nimport pytest\n\nfrom calc import add\n\n\n"
+    "Here are the tests:\n```python\nimport pytest\n\nfrom operator import add\n\n\n"
     + "".join(
         f"def test_add_{a}_and_{b}() -> None:\n    assert add({a}, {b}) == {a + b}\n\n\n"
         for a, b in ((i, i * 3 % 17) for i in range(40))

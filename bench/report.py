@@ -35,6 +35,7 @@ BENCHES: list[tuple[str, str, list[str], list[str]]] = [
     ("router", "router_bench.py", [], []),
     ("engine", "engine_bench.py", ["--n", "300"], ["--n", "20"]),
     ("lsp", "lsp_bench.py", ["--n", "100"], ["--n", "10"]),
+    ("api", "api_bench.py", ["--n", "200"], ["--n", "20"]),
     ("context", "context_bench.py", ["--runs", "200"], ["--runs", "20"]),
     ("early rej.", "early_reject_bench.py", ["--n", "3"], ["--n", "1", "--chunk-ms", "5"]),
     ("real model", "real_model_bench.py", ["--n", "8"], ["--n", "2"]),

@@ -1,20 +1,13 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures. Hypothesis profiles: see ``tests/hypothesis_profiles.py``."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import settings
 
+import tests.hypothesis_profiles  # noqa: F401 - registers and loads the profile
 from tests.emulator import OllamaEmulator
-
-# Property tests draw the same examples on every run: a red CI must come from a change, not a new
-# random draw. Explore new draws locally with HYPOTHESIS_PROFILE=explore.
-settings.register_profile("ci", derandomize=True)
-settings.register_profile("explore", derandomize=False)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture

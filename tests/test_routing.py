@@ -7,6 +7,7 @@ from coding_director.backends import BackendPool
 from coding_director.routing.offline import classify
 from coding_director.routing.router import RouterAnswerError, parse_router_answer, route
 from coding_director.routing.verify import Target, code_blocks, language_mentioned, verify
+from coding_director.settings import RoutingSettings
 
 from tests.emulator import OllamaEmulator, ScriptRequest
 from tests.helpers import BAD_PY, GOOD_PY, REFUSAL, TIER_MODELS, add_team, chat_calls, closed_port_url, team_settings
@@ -45,10 +46,14 @@ def test_offline_confidence_orders_clear_and_unclear_prompts() -> None:
     assert classify(UNSURE).confidence < 0.7
 
 
-def test_code_context_with_numerical_imports_counts_as_math() -> None:
+def test_numerical_imports_in_the_code_context_are_weak_math_evidence() -> None:
+    # Alone they do not make a request math, but they make the offline decision unsure enough for
+    # the router model to be asked (routing.router = "auto").
     plain = classify("speed this function up with vectorised operations")
     with_numpy = classify("speed this function up with vectorised operations", "import numpy as np\n")
-    assert with_numpy.domain == "math" or with_numpy.confidence < plain.confidence
+    assert (plain.domain, with_numpy.domain) == ("general", "general")
+    assert with_numpy.confidence < RoutingSettings().confidence_threshold <= plain.confidence
+    assert "numerical import" in with_numpy.evidence
 
 
 @pytest.mark.parametrize("text", ["math", "General", " `math` ", "general.", '{"domain": "math"}', "**general**"])
@@ -117,7 +122,26 @@ def test_code_blocks_and_languages() -> None:
         ("", "raw", True),
         ("rust", "fn main() {", False),
     ]
+    assert [(b.start_line, b.end_line) for b in blocks] == [(1, 4), (5, 8), (8, 10)]
     assert language_mentioned("a Flask endpoint") == "python"
+
+
+def test_code_blocks_follow_commonmark() -> None:
+    # A fence inside a list item, a longer fence holding a shorter one, a closing fence longer
+    # than the opening one, and an info string with attributes.
+    answer = (
+        "1. Fix it:\n   ```python title=fix.py\n   x = 1\n   ```\n\n"
+        "````md\n```\ninner\n```\n````\n"
+        "~~~ js\nlet a = 1;\n~~~~~\n"
+    )
+    blocks = code_blocks(answer)
+    assert [(b.tag, b.code, b.closed) for b in blocks] == [
+        ("python", "x = 1", True),
+        ("md", "```\ninner\n```", True),
+        ("js", "let a = 1;", True),
+    ]
+    # Inline code and a fence indented as a code block (4 spaces) are not fenced blocks.
+    assert code_blocks("use `x` here\n\n    ```python\n    y = 2\n    ```\n") == []
     assert language_mentioned("in TypeScript please") == "typescript"
     assert language_mentioned("a JavaScript closure") == "javascript"
     assert language_mentioned("write it in Java") == "java"

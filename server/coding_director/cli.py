@@ -3,7 +3,8 @@
 Subcommands: ``ask`` (stream an answer; ``--json`` prints the Assistance), ``route`` (classify
 only; ``--jsonl`` reads prompts from stdin), ``doctor`` (check endpoints, models, FIM),
 ``models pull`` (fetch missing tier models), ``context`` (print the code context at a position),
-``schemas`` (write or check ``shared-schemas/``) and ``serve`` (the language server over stdio).
+``schemas`` (write or check ``shared-schemas/``), ``serve`` (the language server over stdio) and
+``api`` (the OpenAI-compatible HTTP API, :mod:`coding_director.api`).
 
 Exit codes: 0 success; 1 no accepted answer / a doctor check failed; 2 bad usage or settings;
 3 the model server is unreachable.
@@ -217,6 +218,12 @@ def _serve(args: argparse.Namespace) -> int:
     return run_stdio(settings, args.config)
 
 
+def _api(args: argparse.Namespace) -> int:
+    from coding_director.api.server import run_api
+
+    return run_api(_settings(args), args.host, args.port, verbose=args.verbose)
+
+
 # -- parser ---------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand (``--config`` is accepted by each)."""
@@ -260,6 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     srv = sub.add_parser("serve", parents=[common], help="run the language server over stdio")
     srv.set_defaults(func=_serve, is_async=False)
+
+    api = sub.add_parser("api", parents=[common], help="serve the OpenAI-compatible HTTP API")
+    api.add_argument("--host", default=None, help="bind address (default: [api] host, 127.0.0.1)")
+    api.add_argument("--port", type=int, default=None, help="TCP port, 0 for a free one (default: [api] port, 8765)")
+    api.set_defaults(func=_api, is_async=False)
 
     from coding_director.context.cli import add_context_command
 

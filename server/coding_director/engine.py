@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from coding_director.backends import BackendPool, HealthTracker, Message
-from coding_director.results import Assistance, Domain, Intent, RouteDecision
-from coding_director.routing.escalation import Event, Finished, Request, escalate
+from coding_director.results import Assistance, Attempt, Domain, Intent, RouteDecision
+from coding_director.routing.escalation import Event, Finished, Request, Sampling, escalate
 from coding_director.routing.prompts import build_messages
 from coding_director.routing.pycheck import (
     PythonChecker,
@@ -34,6 +35,8 @@ from coding_director.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from coding_director.context import CodeContext
+
+log = logging.getLogger(__name__)
 
 
 class CodingDirector:
@@ -62,6 +65,8 @@ class CodingDirector:
         language: str | None = None,
         history: Sequence[Message] = (),
         extra_checks: Sequence[Check] = (),
+        chain: Sequence[str] | None = None,
+        sampling: Sampling | None = None,
     ) -> AsyncGenerator[Event]:
         """Route ``prompt`` and run it through the chain, yielding events as they happen.
 
@@ -69,31 +74,51 @@ class CodingDirector:
         a plain code snippet. ``intent``/``domain`` override the router. ``language`` is the
         language answers are checked in (default: the context's, else one named in the prompt).
         ``extra_checks`` are more verification checks (each returns a reason or ``None``).
-        The last event is :class:`~coding_director.routing.escalation.Finished`. Cancellable at
-        any point; model failures never raise (they are recorded as attempts).
+        ``chain`` replaces the routed chain of tiers (``["senior"]`` pins one tier; names must be
+        configured tiers); ``sampling`` overrides every tier's max tokens, temperature and stop
+        sequences. The last event is :class:`~coding_director.routing.escalation.Finished`.
+        Cancellable at any point; nothing but cancellation raises: model failures (malformed
+        bodies, timeouts, unexpected exceptions) are recorded as ``error`` attempts, and a failure
+        outside any attempt ends the request with an ``internal`` error attempt of tier ``engine``.
+        The pool is leased for the whole request (see :meth:`BackendPool.lease`).
         """
-        context_text, code, context_language = _context_parts(context)
-        decision = await route(self.settings, self.pool, prompt, code, intent=intent, domain=domain)
-        target_language = language or context_language or language_mentioned(prompt)
-        target = Target(
-            intent=decision.intent,
-            language=target_language,
-            extra_checks=tuple(extra_checks),
-            async_checks=self._python_checks(context, target_language),
-            prompt_text="\n".join(
-                m.content
-                for m in build_messages(
-                    prompt, intent=decision.intent, domain=decision.domain, context_text=context_text
+        decision: RouteDecision | None = None
+        finished = False
+        async with self.pool.lease():
+            try:
+                context_text, code, context_language = _context_parts(context)
+                decision = await route(self.settings, self.pool, prompt, code, intent=intent, domain=domain)
+                target_language = language or context_language or language_mentioned(prompt)
+                target = Target(
+                    intent=decision.intent,
+                    language=target_language,
+                    extra_checks=tuple(extra_checks),
+                    async_checks=self._python_checks(context, target_language),
+                    prompt_text="\n".join(
+                        m.content
+                        for m in build_messages(
+                            prompt, intent=decision.intent, domain=decision.domain, context_text=context_text
+                        )
+                    ),
                 )
-            ),
-        )
-        request = Request(
-            prompt=prompt, route=decision, target=target, context_text=context_text, history=list(history)
-        )
-        events = escalate(self.settings, self.pool, self.health, request)
-        async with contextlib.aclosing(events):
-            async for event in events:
-                yield event
+                request = Request(
+                    prompt=prompt,
+                    route=decision,
+                    target=target,
+                    context_text=context_text,
+                    history=list(history),
+                    chain=list(chain) if chain else None,
+                    sampling=sampling,
+                )
+                events = escalate(self.settings, self.pool, self.health, request)
+                async with contextlib.aclosing(events):
+                    async for event in events:
+                        finished = finished or isinstance(event, Finished)
+                        yield event
+            except Exception as exc:  # last resort: a bug outside any attempt still ends in Finished
+                log.exception("request failed unexpectedly")
+                if not finished:
+                    yield Finished(_failed(exc, decision, intent, domain))
 
     def _python_checks(self, context: CodeContext | str | None, language: str | None) -> tuple[AsyncCheck, ...]:
         """The checks beyond parsing for Python answers (``checks.python``), see
@@ -148,7 +173,7 @@ class CodingDirector:
             system=system,
         )
         events = escalate(self.settings, self.pool, self.health, request)
-        async with contextlib.aclosing(events):
+        async with self.pool.lease(), contextlib.aclosing(events):
             async for event in events:
                 yield event
 
@@ -182,8 +207,21 @@ class CodingDirector:
         return asyncio.run(run())
 
     async def aclose(self) -> None:
-        """Close the backends' connection pools (they are re-created on the next request)."""
+        """Close the backends' connection pools once the requests running on them have finished
+        (they are re-created on the next request)."""
         await self.pool.aclose()
+
+
+def _failed(exc: Exception, decision: RouteDecision | None, intent: Intent | None,
+            domain: Domain | None) -> Assistance:
+    """The result of a request that failed outside any attempt (see :meth:`CodingDirector.stream_assistance`)."""
+    route_taken = decision or RouteDecision(
+        domain=domain or "general", intent=intent or "question", confidence=0.0, decided_by="offline",
+        reason="the request failed before it was routed",
+    )
+    attempt = Attempt(tier="engine", model="", outcome="error", error_kind="internal",
+                      reason=f"unexpected error: {type(exc).__name__}: {exc}"[:300])
+    return Assistance(answer="", route=route_taken, attempts=[attempt], final_tier=None, accepted=False)
 
 
 def _context_parts(context: CodeContext | str | None) -> tuple[str | None, str | None, str | None]:

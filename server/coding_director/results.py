@@ -17,7 +17,9 @@ Intent = Literal["explain", "fix", "generate", "test", "docs", "refactor", "revi
 DecidedBy = Literal["offline", "model", "caller"]
 Outcome = Literal["accepted", "rejected", "error", "skipped"]
 #: What kind of failure an ``error`` (or a skip caused by one) was.
-ErrorKind = Literal["unreachable", "timeout", "not_found", "bad_request", "mid_stream", "server", "unsupported"]
+ErrorKind = Literal[
+    "unreachable", "timeout", "not_found", "bad_request", "mid_stream", "malformed", "server", "unsupported", "internal"
+]
 
 #: Intents whose answer must contain code that parses in the target language.
 CODE_INTENTS: frozenset[str] = frozenset({"fix", "generate", "test", "refactor", "docs"})
@@ -44,7 +46,9 @@ class Attempt(WireModel):
     ``outcome``: ``accepted`` (passed every check), ``rejected`` (answered but failed a check),
     ``error`` (transport error, timeout, missing model, error mid-stream) or ``skipped`` (tier
     cooling down or its endpoint already found dead in this request). ``error_kind`` classifies an
-    error (``unreachable``, ``timeout``, ``not_found``, ...) and is also set on a skip caused by an
+    error (``unreachable``, ``timeout``, ``not_found``, ``malformed``: a 200 answer not in the
+    protocol, ``internal``: an unexpected exception of ours or of a library; tier ``engine`` when it
+    happened outside any attempt, ...) and is also set on a skip caused by an
     unreachable endpoint, so callers never parse ``reason``. ``fix`` is the exact action
     that removes an error's cause, when known (``ollama pull codellama:13b``). ``latency_ms`` is wall time
     from the request to the last token, in milliseconds; token counts are as reported by the server

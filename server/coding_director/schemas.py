@@ -18,6 +18,8 @@ from pydantic import BaseModel
 def _registry() -> dict[str, type[BaseModel]]:
     """Schema file stem -> model. Imports are local so that importing this module stays cheap."""
     from coding_director.context.models import CodeContext, SyntaxProblem
+    from coding_director.features.api_health import HealthReport
+    from coding_director.features.openai_api import CodingDirectorInfo
     from coding_director.messages import ActionData, ChatEvent, ChatParams, PullResult, ServerStats, StatusParams
     from coding_director.results import Assistance, Attempt, RouteDecision
     from coding_director.settings import Settings
@@ -35,6 +37,8 @@ def _registry() -> dict[str, type[BaseModel]]:
         "ServerStats": ServerStats,
         "CodeContext": CodeContext,
         "SyntaxProblem": SyntaxProblem,
+        "CodingDirectorInfo": CodingDirectorInfo,
+        "HealthReport": HealthReport,
     }
 
 

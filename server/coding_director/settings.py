@@ -154,6 +154,26 @@ class ChecksSettings(_Section):
     import_timeout_s: float = Field(default=15.0, gt=0)
 
 
+class ApiSettings(_Section):
+    """The OpenAI-compatible HTTP API (``coding-director api``).
+
+    ``host``/``port``: where it listens (``--host``/``--port`` override them). A bind address other
+    than loopback is refused unless a bearer token is configured: the environment variable named by
+    ``token_env`` holds it (an unset or empty variable means no token). Pick a name without the
+    ``CODING_DIRECTOR_`` prefix: a ``.env`` file is read for that prefix and an unknown key there is
+    an error. ``max_body_bytes``: larger request bodies get 413. ``max_concurrency``: model requests
+    (chat and completions) served at once; one more gets 429. ``cors_origins``: origins allowed by
+    CORS (empty: CORS off).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=0, le=65535)
+    token_env: str | None = Field(default=None, description="Name of the env var holding the bearer token.")
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_concurrency: int = Field(default=64, ge=1)
+    cors_origins: list[str] = Field(default_factory=list)
+
+
 #: The roles of a task (``coding-director task``) and the tier each one uses by default
 #: (seed 003's team: the strongest model plans, the lead codes, the senior tests, debugs and reviews,
 #: the router-sized model documents).
@@ -207,6 +227,7 @@ class Settings(BaseSettings):
     completion: CompletionSettings = Field(default_factory=CompletionSettings)
     context: ContextSettings = Field(default_factory=ContextSettings)
     checks: ChecksSettings = Field(default_factory=ChecksSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
     roles: dict[str, RoleSettings] = Field(default_factory=dict, validate_default=True)
     task: TaskSettings = Field(default_factory=TaskSettings)
 

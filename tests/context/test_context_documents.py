@@ -14,6 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tree_sitter import Parser
 
+from tests.hypothesis_profiles import examples
+
 SOURCES = {
     "python": load_marked(FIXTURES / "python" / "sample.py.in").text,
     "javascript": load_marked(FIXTURES / "javascript" / "sample.js").text,
@@ -59,7 +61,7 @@ KEYWORDS = {"self", "pass", "return", "class", "async", "await", "import", "from
             "const_cast", "mod", "elif", "else", "lambda", "shapes", "radius_", "sum", "for"}
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), language=st.sampled_from(sorted(SOURCES)))
 def test_valid_edits_give_exactly_the_fresh_tree(data: st.DataObject, language: str) -> None:
     """Strict property: while the code stays valid, incremental == fresh, whatever the edits."""
@@ -85,7 +87,7 @@ def test_valid_edits_give_exactly_the_fresh_tree(data: st.DataObject, language: 
         assert str(doc.tree.root_node) == str(fresh.root_node)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(language=st.sampled_from(sorted(SOURCES)), edits=st.lists(EDIT, min_size=1, max_size=8),
        batch=st.booleans())
 def test_incremental_edits_match_a_fresh_parse(language: str, edits: list[tuple[float, int, str]],
@@ -124,7 +126,7 @@ def test_incremental_edits_match_a_fresh_parse(language: str, edits: list[tuple[
         assert str(doc.tree.root_node) == str(fresh)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(ALPHABET, max_size=40).map("".join), st.data())
 def test_line_index_round_trips_utf16_positions(text: str, data: st.DataObject) -> None:
     encoded = text.encode("utf-8")

@@ -94,4 +94,6 @@ def test_fim_cuts_are_syntactic_and_within_limits(path: Path) -> None:
         assert estimate_tokens(suffix) <= FIM_SUFFIX_TOKENS
         assert prefix == doc.data[start:cursor].decode()
         assert suffix == doc.data[cursor:end].decode()
-        assert (marked.text[: len(prefix)] if start == 0 else prefix) in marked.text
+        at = len(doc.data[:cursor].decode())  # the cursor as a str index of the fixture's text
+        assert marked.text[:at].endswith(prefix) and marked.text[at:].startswith(suffix)
+        assert (start == 0) == (prefix == marked.text[:at]) and (end == len(doc.data)) == (suffix == marked.text[at:])

@@ -30,6 +30,8 @@ DEFAULT_ERROR_MESSAGE = "an error was encountered while running the model: unexp
 DEFAULT_HTTP_ERROR = "llama runner process has terminated: exit status 2"
 #: Chunks of a looping reply when the request sets no ``num_predict`` (about 17 minutes at 10 ms a chunk).
 LOOP_MAX_CHUNKS = 100_000
+#: Values of ``ScriptedModel.stream_fault`` (``None`` = a well-formed stream).
+STREAM_FAULTS = frozenset({None, "truncated", "invalid_utf8", "huge_line", "stall"})
 
 
 class ScriptedError(Exception):
@@ -97,6 +99,14 @@ class ScriptedModel:
             without ``[DONE]`` on ``/v1``) under the 200 already sent. ``0`` errors before any content. A
             non-streamed request gets HTTP 500 ``{"error": error_message}`` instead.
         error_message: message of that mid-stream error.
+        stream_fault: a malformed stream under the 200 already sent (NDJSON and SSE alike), after
+            ``fault_after_chunks`` good content chunks: ``"truncated"`` (half a message line, then the
+            body ends: no final chunk, no ``[DONE]``), ``"invalid_utf8"`` (a message whose content holds
+            the bytes ``ff fe``, then the normal end), ``"huge_line"`` (one valid message line of
+            ``huge_line_bytes`` bytes of content, then the normal end) or ``"stall"`` (nothing more is
+            sent and the body never ends until the client leaves). ``None``: a well-formed stream.
+        fault_after_chunks: good content chunks sent before the fault.
+        huge_line_bytes: size of the ``"huge_line"`` content (default 10 MB).
         status: HTTP status for inference endpoints (generate/chat/embed and ``/v1/*``); anything other than
             200 answers ``{"error": http_error}`` with that status before streaming begins.
         http_error: message of that HTTP error.
@@ -121,6 +131,9 @@ class ScriptedModel:
     chunk_delay_ms: float = 0.0
     error_after_chunks: int | None = None
     error_message: str = DEFAULT_ERROR_MESSAGE
+    stream_fault: str | None = None
+    fault_after_chunks: int = 1
+    huge_line_bytes: int = 10 * 1024 * 1024
     status: int = 200
     http_error: str = DEFAULT_HTTP_ERROR
     done_reason: str = "stop"
@@ -135,6 +148,9 @@ class ScriptedModel:
 
     def __post_init__(self) -> None:
         self.name = normalize_name(self.name)
+        if self.stream_fault not in STREAM_FAULTS:
+            known = sorted(f for f in STREAM_FAULTS if f)
+            raise ValueError(f"unknown stream_fault {self.stream_fault!r}; one of {known}")
 
     @property
     def digest(self) -> str:

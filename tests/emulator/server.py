@@ -789,6 +789,8 @@ class OllamaEmulator:
             await self._delay(m.first_token_delay_ms)
             first = now_ns()
             limit = m.error_after_chunks
+            if m.stream_fault is not None:
+                limit = m.fault_after_chunks if limit is None else min(limit, m.fault_after_chunks)
             for i, chunk in enumerate(plan.chunks):
                 if limit is not None and i >= limit:
                     break
@@ -796,7 +798,12 @@ class OllamaEmulator:
                     await self._delay(m.chunk_delay_ms)
                 await self._send(request, resp, fmt.chunk(chunk, first=i == 0))
                 rec.chunks_sent += 1
-            if limit is not None:
+            if m.stream_fault is not None:
+                if not await self._send_fault(request, resp, fmt, m):
+                    return resp  # the body ends here, cut off
+                metrics = _metrics(plan, start, first, now_ns())
+                await self._send(request, resp, fmt.final(plan, metrics))
+            elif limit is not None:
                 await self._send(request, resp, fmt.stream_error(m.error_message))
             else:
                 metrics = _metrics(plan, start, first, now_ns())
@@ -823,14 +830,34 @@ class OllamaEmulator:
         return resp
 
     @staticmethod
-    async def _send(request: web.Request, resp: web.StreamResponse, data: str) -> None:
+    async def _send(request: web.Request, resp: web.StreamResponse, data: str | bytes) -> None:
         transport = request.transport
         if transport is None or transport.is_closing():
             raise _ClientGone
         try:
-            await resp.write(data.encode())
+            await resp.write(data.encode() if isinstance(data, str) else data)
         except (ConnectionResetError, ConnectionError) as exc:
             raise _ClientGone from exc
+
+    async def _send_fault(
+        self, request: web.Request, resp: web.StreamResponse, fmt: _Formatter, m: ScriptedModel
+    ) -> bool:
+        """Write ``m.stream_fault`` (see :class:`ScriptedModel`); whether the normal end follows."""
+        if m.stream_fault == "stall":
+            await asyncio.sleep(3600)  # cancelled when the client goes away
+            return False
+        if m.stream_fault == "truncated":
+            line = fmt.chunk("cut here", first=False).encode()
+            await self._send(request, resp, line[: len(line) // 2])
+            await resp.write_eof()
+            return False
+        if m.stream_fault == "invalid_utf8":
+            marker = "@@INVALID@@"
+            line = fmt.chunk(f"bad {marker} bytes", first=False).encode()
+            await self._send(request, resp, line.replace(marker.encode(), b"\xff\xfe"))
+        elif m.stream_fault == "huge_line":
+            await self._send(request, resp, fmt.chunk("x" * m.huge_line_bytes, first=False))
+        return True
 
     @staticmethod
     async def _delay(ms: float) -> None:

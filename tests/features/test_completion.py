@@ -380,7 +380,7 @@ def test_stats_serialise_in_camel_case() -> None:
 
 def test_stop_sequences() -> None:
     assert completion_stops(single_line=False, language="python") == ["\n\n\n", "\n```"]
-    assert completion_stops(single_line=True, language="markdown") == ["\n\n\n", "\n"]
+    assert completion_stops(single_line=True, language=None) == ["\n\n\n", "\n```", "\n"]
 
 
 # -- cache unit tests --------------------------------------------------------------------------
@@ -450,13 +450,19 @@ def test_prose_is_rejected_in_code(raw: str) -> None:
         ("int add(int a, int b) {\n  /* ", "c"),
         ("function f() {\n  // ", "javascript"),
         ('print("', "python"),
-        ("# Title\n\n", "markdown"),
-        ("Dear team,\n", "plaintext"),
     ],
 )
-def test_prose_is_fine_in_comments_strings_and_text(prefix: str, language: str) -> None:
+def test_prose_is_fine_in_comments_and_strings(prefix: str, language: str) -> None:
     text = "This code returns the sum of a and b."
     assert postprocess(text, prefix=prefix, suffix="", language=language) == text
+
+
+@pytest.mark.parametrize("prefix", ["# Title\n\n", "Dear team,\n"])
+def test_a_sentence_is_fine_in_a_document_without_a_grammar(prefix: str) -> None:
+    # Markdown and plain text have no grammar: the server passes language=None for them.
+    text = "We ship the release on Friday after the review."
+    assert postprocess(text, prefix=prefix, suffix="", language=None) == text
+    assert postprocess(text, prefix=prefix, suffix="", language="python") is None
 
 
 @pytest.mark.parametrize(

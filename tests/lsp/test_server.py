@@ -401,3 +401,71 @@ async def test_fix_at_the_cursor_on_a_broken_function_replaces_the_whole_functio
     assert (edit.range.start.line, edit.range.end.line) == (7, 9)  # both lines of the broken `scale`
     fixed_text = apply(SOURCE, edit)
     assert fixed_text.count("return x * factor") == 1 and check_syntax(fixed_text, "python") == []
+
+
+SLUGIFY = '''import re
+
+def slugify(text):
+    text = re.sub(r"[^a-z0-9]+", "-", text.lower()
+    return text.strip("-")
+
+
+def main():
+    print(slugify("Hello World"))
+'''
+SLUGIFY_FIXED = 'def slugify(text):\n    text = re.sub(r"[^a-z0-9]+", "-", text.lower())\n    return text.strip("-")\n'
+
+
+async def test_fix_on_an_unclosed_bracket_touches_only_the_broken_function(
+    lsp: LspFactory, emu: OllamaEmulator, tmp_path: Path
+) -> None:
+    # The review's example: tree-sitter's error recovery stretches `slugify` to the end of the
+    # file; the Fix must replace lines 3-5 only and leave `main` byte-identical.
+    add_team(emu, lead=f"```python\n{SLUGIFY_FIXED}```")
+    session = await lsp(emu.url)
+    uri = open_doc(session, tmp_path, text=SLUGIFY, name="slug.py")
+    fix = by_title(await list_actions(session, uri, rng(3, 8, 3, 8)), "Fix")
+    resolved = await session.client.code_action_resolve_async(fix)
+    edit = resolved.edit.document_changes[0].edits[0]
+    assert (edit.range.start.line, edit.range.end.line) == (2, 5)
+    fixed_text = apply(SLUGIFY, edit)
+    assert fixed_text == SLUGIFY.replace(SLUGIFY.split("\n\n\n")[0].split("\n\n", 1)[1] + "\n", SLUGIFY_FIXED)
+    assert fixed_text.endswith('\n\n\ndef main():\n    print(slugify("Hello World"))\n')
+    assert check_syntax(fixed_text, "python") == []
+    prompt = emu.calls(path="/api/chat", model=TIER_MODELS["lead"])[0].json["messages"][-1]["content"]
+    assert "(lines 3-5)" in prompt and "lines 3-9" not in prompt and "lines 4-9" not in prompt
+
+
+async def test_fix_that_rewrites_a_neighbour_escalates_and_main_stays(
+    lsp: LspFactory, emu: OllamaEmulator, tmp_path: Path
+) -> None:
+    rewrites_main = f"```python\n{SLUGIFY_FIXED}\n\ndef main():\n    pass\n```"
+    add_team(emu, lead=rewrites_main, senior=f"```python\n{SLUGIFY_FIXED}```")
+    session = await lsp(emu.url)
+    uri = open_doc(session, tmp_path, text=SLUGIFY, name="slug.py")
+    fix = by_title(await list_actions(session, uri, rng(3, 8, 3, 8)), "Fix")
+    resolved = await session.client.code_action_resolve_async(fix)
+    fixed_text = apply(SLUGIFY, resolved.edit.document_changes[0].edits[0])
+    assert fixed_text.endswith('\n\n\ndef main():\n    print(slugify("Hello World"))\n')
+    assert fixed_text.count("def main") == 1
+    senior = emu.calls(path="/api/chat", model=TIER_MODELS["senior"])[0].json["messages"][-1]["content"]
+    assert "outside the unit" in senior  # the senior was told why the lead's edit was refused
+
+
+async def test_reset_engine_lets_a_running_chat_finish(lsp: LspFactory, emu: OllamaEmulator) -> None:
+    add_team(emu, lead={"reply": GOOD_PY, "chunk_delay_ms": 40})
+    session = await lsp(emu.url)
+    chat_task = asyncio.ensure_future(chat(session, chatId="long", prompt="Write a Python add function"))
+    for _ in range(200):
+        if any(to_plain(e)["kind"] == "text" for e in session.received("codingDirector/chatEvent")):
+            break
+        await asyncio.sleep(0.02)
+    await session.client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="codingDirector.resetEngine")
+    )
+    result = await chat_task
+    # The chat finished on the old pool: its stream was not cut by the reset.
+    assert result["finalTier"] == "lead" and result["answer"] == GOOD_PY
+    assert [a["outcome"] for a in result["attempts"]] == ["accepted"]
+    call = emu.calls(path="/api/chat", model=TIER_MODELS["lead"])[0]
+    assert call.completed and not call.closed_early

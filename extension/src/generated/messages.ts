@@ -15,6 +15,8 @@ export interface CodingDirectorSchemas {
   ChatEvent: ChatEvent;
   ChatParams: ChatParams;
   CodeContext: CodeContext;
+  CodingDirectorInfo: CodingDirectorInfo;
+  HealthReport: HealthReport;
   PullResult: PullResult;
   RouteDecision: RouteDecision;
   ServerStats: ServerStats;
@@ -61,7 +63,9 @@ export interface Assistance {
  * ``outcome``: ``accepted`` (passed every check), ``rejected`` (answered but failed a check),
  * ``error`` (transport error, timeout, missing model, error mid-stream) or ``skipped`` (tier
  * cooling down or its endpoint already found dead in this request). ``error_kind`` classifies an
- * error (``unreachable``, ``timeout``, ``not_found``, ...) and is also set on a skip caused by an
+ * error (``unreachable``, ``timeout``, ``not_found``, ``malformed``: a 200 answer not in the
+ * protocol, ``internal``: an unexpected exception of ours or of a library; tier ``engine`` when it
+ * happened outside any attempt, ...) and is also set on a skip caused by an
  * unreachable endpoint, so callers never parse ``reason``. ``fix`` is the exact action
  * that removes an error's cause, when known (``ollama pull codellama:13b``). ``latency_ms`` is wall time
  * from the request to the last token, in milliseconds; token counts are as reported by the server
@@ -73,7 +77,18 @@ export interface Assistance {
 export interface Attempt {
   completionTokens?: number | null;
   errorKind?:
-    ('unreachable' | 'timeout' | 'not_found' | 'bad_request' | 'mid_stream' | 'server' | 'unsupported') | null;
+    | (
+        | 'unreachable'
+        | 'timeout'
+        | 'not_found'
+        | 'bad_request'
+        | 'mid_stream'
+        | 'malformed'
+        | 'server'
+        | 'unsupported'
+        | 'internal'
+      )
+    | null;
   firstTokenMs?: number | null;
   fix?: string | null;
   latencyMs?: number;
@@ -272,6 +287,53 @@ export interface TruncationNote {
   section: 'diagnostics' | 'focus' | 'prefix' | 'suffix' | 'imports' | 'related' | 'outline';
 }
 /**
+ * The extra top-level field ``coding_director`` of a chat answer (camelCase inside).
+ *
+ * ``route``: how the request was classified; ``attempts``: every tier tried or skipped, in order,
+ * with outcome, reason and latency; ``finalTier``: the tier whose text is the answer (``None``
+ * when there is none); ``accepted``: the answer passed every check; ``cached``: it was served from
+ * the team's cache without a model call.
+ */
+export interface CodingDirectorInfo {
+  accepted: boolean;
+  attempts: Attempt[];
+  cached?: boolean;
+  finalTier: string | null;
+  route: RouteDecision;
+}
+/**
+ * The health of the team. ``status`` is ``ok`` (every doctor check passed), ``degraded``
+ * (some failed: a model missing, no FIM) or ``down`` (no endpoint answered; the API answers 503).
+ * ``checks`` are ``coding-director doctor``'s; ``unreachable`` lists the endpoints that did not
+ * answer.
+ */
+export interface HealthReport {
+  checks: Check[];
+  status: 'ok' | 'degraded' | 'down';
+  tiers: TierHealth[];
+  unreachable: string[];
+}
+/**
+ * One check: ``name`` (e.g. ``tier lead model``), ``ok``, a human ``detail`` and, when not ok,
+ * the ``fix`` (a command or setting to change).
+ */
+export interface Check {
+  detail: string;
+  fix?: string | null;
+  name: string;
+  ok: boolean;
+}
+/**
+ * One tier: its model, provider, endpoint, and why it is cooling down (``None`` when not).
+ */
+export interface TierHealth {
+  cooling?: string | null;
+  endpoint: string;
+  model: string;
+  name: string;
+  provider: string;
+}
+/**
  * Result of ``codingDirector.pullModels``.
  *
  * ``pulled``: models now present; ``failed``: ``"<model>: <reason>"`` lines; ``unreachable``: the
@@ -339,6 +401,7 @@ export interface StatusParams {
  * documented in this module and turns validation errors into :class:`SettingsError`.
  */
 export interface Settings {
+  api?: ApiSettings;
   checks?: ChecksSettings;
   completion?: CompletionSettings;
   context?: ContextSettings;
@@ -352,6 +415,28 @@ export interface Settings {
   tiers?: {
     [k: string]: TierSettings | undefined;
   };
+}
+/**
+ * The OpenAI-compatible HTTP API (``coding-director api``).
+ *
+ * ``host``/``port``: where it listens (``--host``/``--port`` override them). A bind address other
+ * than loopback is refused unless a bearer token is configured: the environment variable named by
+ * ``token_env`` holds it (an unset or empty variable means no token). Pick a name without the
+ * ``CODING_DIRECTOR_`` prefix: a ``.env`` file is read for that prefix and an unknown key there is
+ * an error. ``max_body_bytes``: larger request bodies get 413. ``max_concurrency``: model requests
+ * (chat and completions) served at once; one more gets 429. ``cors_origins``: origins allowed by
+ * CORS (empty: CORS off).
+ */
+export interface ApiSettings {
+  cors_origins?: string[];
+  host?: string;
+  max_body_bytes?: number;
+  max_concurrency?: number;
+  port?: number;
+  /**
+   * Name of the env var holding the bearer token.
+   */
+  token_env?: string | null;
 }
 /**
  * Verification beyond parsing (see ``routing/verify.py`` and ``routing/pycheck.py``).

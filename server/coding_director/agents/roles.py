@@ -8,12 +8,12 @@ next tier of its chain, which is told why (:mod:`coding_director.routing.escalat
 from __future__ import annotations
 
 import json
-import re
 from typing import Literal
 
 from pydantic import Field, ValidationError
 
 from coding_director.agents.edits import DIVIDER, NO_CHANGES, REPLACE_MARK, SEARCH_MARK
+from coding_director.routing.verify import code_blocks
 from coding_director.wire import WireModel
 
 Role = Literal["planner", "coder", "tester", "debugger", "reviewer", "documenter", "refactorer"]
@@ -77,13 +77,11 @@ class Finding(WireModel):
     message: str = Field(min_length=1)
 
 
-_JSON_BLOCK = re.compile(r"```(?:json)?[ \t]*\n(.*?)```", re.DOTALL)
-
-
 def _json_payload(answer: str) -> object:
-    """The JSON value of ``answer``: its first fenced (json) block, else the whole answer.
+    """The JSON value of ``answer``: its first fenced (json or untagged) block that parses
+    (:func:`~coding_director.routing.verify.code_blocks`), else the whole answer.
     Raises ``ValueError`` when neither parses."""
-    candidates = [m.group(1) for m in _JSON_BLOCK.finditer(answer)] + [answer.strip()]
+    candidates = [b.code for b in code_blocks(answer) if b.tag in ("", "json")] + [answer.strip()]
     for text in candidates:
         try:
             return json.loads(text)

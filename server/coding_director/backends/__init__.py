@@ -6,6 +6,10 @@ connection pool.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 from coding_director.backends.base import (
     Backend,
     BackendError,
@@ -14,16 +18,17 @@ from coding_director.backends.base import (
     Chunk,
     EndpointUnreachable,
     GenerateOptions,
+    MalformedResponse,
     Message,
     ModelInfo,
     ModelNotFound,
     NotSupported,
     PullProgress,
     StreamInterrupted,
-    estimate_tokens,
     num_ctx_for,
 )
 from coding_director.backends.health import HealthTracker
+from coding_director.backends.transport import shared_ssl_context
 from coding_director.settings import Settings
 
 
@@ -32,11 +37,34 @@ class BackendPool:
 
     Backends are keyed by ``(provider, endpoint, api_key_env)``. ``read_timeout_s`` is the longest
     silence tolerated inside a stream (the engine also bounds whole attempts).
+
+    Requests hold a :meth:`lease` while they run; :meth:`aclose` waits until every lease is
+    returned, so a pool being replaced (``resetEngine``, a settings change) lets the requests
+    running on it finish before its connections are closed (reference counting).
     """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._backends: dict[tuple[str, str, str | None], Backend] = {}
+        self._leases = 0
+        self._idle: asyncio.Event | None = None
+        shared_ssl_context()  # built once per process, here rather than inside a timed attempt
+
+    @property
+    def leases(self) -> int:
+        """Number of requests currently holding this pool open."""
+        return self._leases
+
+    @contextlib.asynccontextmanager
+    async def lease(self) -> AsyncIterator[BackendPool]:
+        """Hold the pool open for the duration of one request (``async with pool.lease():``)."""
+        self._leases += 1
+        try:
+            yield self
+        finally:
+            self._leases -= 1
+            if self._leases == 0 and self._idle is not None:
+                self._idle.set()
 
     def for_tier(self, tier: str) -> Backend:
         """The backend of tier ``tier``. Raises ``KeyError`` for an unknown tier."""
@@ -68,7 +96,15 @@ class BackendPool:
         )
 
     async def aclose(self) -> None:
-        """Close every backend created so far."""
+        """Close every backend created so far, once no :meth:`lease` is held (it waits for the
+        requests running on this pool; each is bounded by ``routing.request_timeout_s``)."""
+        while self._leases:
+            if self._idle is None:
+                self._idle = asyncio.Event()
+            idle = self._idle
+            await idle.wait()
+            if self._idle is idle:
+                self._idle = None
         for backend in self._backends.values():
             await backend.aclose()
         self._backends.clear()
@@ -84,12 +120,12 @@ __all__ = [
     "EndpointUnreachable",
     "GenerateOptions",
     "HealthTracker",
+    "MalformedResponse",
     "Message",
     "ModelInfo",
     "ModelNotFound",
     "NotSupported",
     "PullProgress",
     "StreamInterrupted",
-    "estimate_tokens",
     "num_ctx_for",
 ]

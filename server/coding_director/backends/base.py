@@ -7,13 +7,15 @@ vLLM, LM Studio, OpenRouter, or Ollama's own ``/v1``). The engine only sees this
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import AsyncIterator
-from typing import ClassVar, Literal, Protocol
+from collections.abc import AsyncIterator, Callable
+from typing import ClassVar, Literal, ParamSpec, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from coding_director.results import ErrorKind
+from coding_director.tokens import estimate_tokens_of_chars
 from coding_director.wire import WireModel
 
 
@@ -66,6 +68,14 @@ class NotSupported(BackendError):
     """The operation does not exist for this kind of server (e.g. pull on an OpenAI-compatible one)."""
 
     kind = "unsupported"
+
+
+class MalformedResponse(BackendError):
+    """The server answered 200 but not in its protocol: a line that is not JSON (truncated,
+    garbage), text that is not valid UTF-8, a message of the wrong shape, a stream far longer than
+    the tokens asked for, or a stream that ends before its final message."""
+
+    kind = "malformed"
 
 
 class Message(WireModel):
@@ -175,15 +185,9 @@ class Backend(Protocol):
         ...
 
 
-#: Characters per token used to estimate prompt sizes. Code and English BPE tokenisers (Llama,
-#: DeepSeek, Qwen) average 3.5-4 characters per token; 3 over-estimates on purpose, so a prompt is
-#: never cut for want of context.
-CHARS_PER_TOKEN = 3.0
-
-
-def estimate_tokens(text: str) -> int:
-    """Estimated token count of ``text``: ``ceil(len(text) / CHARS_PER_TOKEN)``."""
-    return math.ceil(len(text) / CHARS_PER_TOKEN)
+#: Headroom on the token estimate when sizing ``num_ctx``: the estimate is an average (see
+#: :mod:`coding_director.tokens`) and a prompt over the window is truncated silently.
+NUM_CTX_HEADROOM = 1.15
 
 
 def num_ctx_for(prompt_chars: int, num_predict: int, max_ctx: int) -> int:
@@ -191,12 +195,68 @@ def num_ctx_for(prompt_chars: int, num_predict: int, max_ctx: int) -> int:
 
     Ollama's default context is 2048 tokens and longer prompts are truncated silently
     (ollama docs/faq.md, "How can I specify the context window size?"). The window must hold the
-    prompt plus the answer: ``estimate + num_predict + 64`` tokens, rounded **up to a power of two**
-    between 2048 and ``max_ctx``. Powers of two because Ollama reloads a model whenever ``num_ctx``
+    prompt plus the answer: ``estimate * NUM_CTX_HEADROOM + num_predict + 64`` tokens (the estimate
+    of :func:`coding_director.tokens.estimate_tokens`), rounded **up to a power of two** between
+    2048 and ``max_ctx``. Powers of two because Ollama reloads a model whenever ``num_ctx``
     changes; a few coarse sizes keep reloads rare.
     """
-    needed = math.ceil(prompt_chars / CHARS_PER_TOKEN) + num_predict + 64
+    needed = math.ceil(estimate_tokens_of_chars(prompt_chars) * NUM_CTX_HEADROOM) + num_predict + 64
     size = 2048
     while size < needed and size < max_ctx:
         size *= 2
     return min(size, max_ctx)
+
+
+#: A streamed answer longer than ``num_predict * MAX_CHARS_PER_TOKEN + 4096`` characters is
+#: malformed: BPE tokens of code models are a few characters long (the longest merges are about
+#: 16-20 characters), so this bounds a runaway or garbage stream (a 10 MB line) with a wide margin.
+MAX_CHARS_PER_TOKEN = 64
+
+#: What ``_translate`` of a backend maps to :class:`MalformedResponse`: ``json.JSONDecodeError``,
+#: ``UnicodeDecodeError`` and pydantic's ``ValidationError`` are ``ValueError`` s; a JSON line of
+#: the wrong type (a list, a number) makes the clients raise ``TypeError`` / ``AttributeError``.
+MALFORMED_ERRORS: tuple[type[Exception], ...] = (ValueError, TypeError, AttributeError, KeyError)
+
+
+def malformed(endpoint: str, exc: Exception) -> MalformedResponse:
+    """The :class:`MalformedResponse` for a parsing failure ``exc`` of a response from ``endpoint``."""
+    detail = " ".join(str(exc).split())[:160]
+    return MalformedResponse(f"malformed response from {endpoint}: {type(exc).__name__}: {detail}")
+
+
+async def checked_stream(stream: AsyncIterator[Chunk], endpoint: str, options: GenerateOptions) -> AsyncIterator[Chunk]:
+    """Pass ``stream`` on, raising :class:`MalformedResponse` for text with U+FFFD (the clients
+    decode invalid UTF-8 to the replacement character), for more than
+    ``options.num_predict * MAX_CHARS_PER_TOKEN + 4096`` characters, and when the stream is
+    exhausted without a chunk with ``done`` (cut off). A consumer that stops early is not affected."""
+    limit = options.num_predict * MAX_CHARS_PER_TOKEN + 4096
+    total = 0
+    finished = False
+    async for chunk in stream:
+        if "\ufffd" in chunk.text:
+            raise MalformedResponse(f"{endpoint} sent text that is not valid UTF-8")
+        total += len(chunk.text)
+        if total > limit:
+            raise MalformedResponse(
+                f"{endpoint} sent more than {limit} characters for {options.num_predict} tokens"
+            )
+        finished = finished or chunk.done
+        yield chunk
+    if not finished:
+        raise MalformedResponse(f"the stream from {endpoint} ended before its final message")
+
+
+P = ParamSpec("P")
+
+
+def checked(method: Callable[P, AsyncIterator[Chunk]]) -> Callable[P, AsyncIterator[Chunk]]:
+    """Decorate a backend's streaming method ``(self, model, messages_or_prompt, options, ...)``
+    so that its chunks pass through :func:`checked_stream` (``self.endpoint`` names the server)."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> AsyncIterator[Chunk]:
+        options = kwargs.get("options", args[3] if len(args) > 3 else None)
+        assert isinstance(options, GenerateOptions), "a streaming method takes options third"
+        return checked_stream(method(*args, **kwargs), str(getattr(args[0], "endpoint", "?")), options)
+
+    return wrapper

@@ -4,6 +4,10 @@ Wire details relied on (ollama docs/api.md): streamed NDJSON; 404 ``model 'x' no
 after streaming began arrives as a final ``{"error"}`` line (the client raises ``ResponseError``
 with ``status_code == -1``); ``suffix`` on a model without the ``insert`` capability is a 400.
 The client's default timeout is infinite, so one is always set here.
+
+Everything goes through the client's public API except ``GET /api/version`` (the client has no
+call for it): :meth:`OllamaBackend.health` sends that on an ``httpx.AsyncClient`` of our own,
+created on first use with the same timeouts and closed with the backend.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import httpx
 import ollama
 
 from coding_director.backends.base import (
+    MALFORMED_ERRORS,
     BackendError,
     BackendTimeout,
     BadRequest,
@@ -27,8 +32,11 @@ from coding_director.backends.base import (
     ModelNotFound,
     PullProgress,
     StreamInterrupted,
+    checked,
+    malformed,
     num_ctx_for,
 )
+from coding_director.backends.transport import line_limited_transport
 
 
 class OllamaBackend:
@@ -51,8 +59,11 @@ class OllamaBackend:
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.keep_alive = keep_alive
-        timeout = httpx.Timeout(read_timeout_s, connect=connect_timeout_s)
-        self._client = ollama.AsyncClient(host=self.endpoint, timeout=timeout)
+        self._timeout = httpx.Timeout(read_timeout_s, connect=connect_timeout_s)
+        self._client = ollama.AsyncClient(
+            host=self.endpoint, timeout=self._timeout, transport=line_limited_transport(httpx, self.endpoint)
+        )
+        self._http: httpx.AsyncClient | None = None  # for GET /api/version only
 
     # -- errors -------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -73,6 +84,8 @@ class OllamaBackend:
             raise BackendTimeout(f"Ollama at {self.endpoint} stopped answering ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
             raise StreamInterrupted(f"connection to {self.endpoint} broke: {exc or type(exc).__name__}") from exc
+        except MALFORMED_ERRORS as exc:
+            raise malformed(self.endpoint, exc) from exc
 
     def _response_error(self, exc: ollama.ResponseError, model: str | None) -> BackendError:
         if exc.status_code == 404:
@@ -96,8 +109,10 @@ class OllamaBackend:
         return result
 
     # -- generation ---------------------------------------------------------------------------
+    @checked
     async def chat_stream(self, model: str, messages: list[Message], options: GenerateOptions) -> AsyncIterator[Chunk]:
-        """Stream ``/api/chat``. ``num_ctx`` is sized from the messages (:func:`num_ctx_for`)."""
+        """Stream ``/api/chat``. ``num_ctx`` is sized from the messages (:func:`num_ctx_for`).
+        A malformed stream raises :class:`MalformedResponse` (see :func:`checked_stream`)."""
         size = sum(len(m.content) for m in messages)
         with self._translate(model):
             stream = await self._client.chat(
@@ -116,6 +131,7 @@ class OllamaBackend:
                     completion_tokens=part.eval_count,
                 )
 
+    @checked
     async def generate_stream(
         self,
         model: str,
@@ -126,7 +142,8 @@ class OllamaBackend:
         system: str | None = None,
         raw: bool = False,
     ) -> AsyncIterator[Chunk]:
-        """Stream ``/api/generate``; ``suffix`` asks for fill-in-the-middle (needs ``insert``)."""
+        """Stream ``/api/generate``; ``suffix`` asks for fill-in-the-middle (needs ``insert``).
+        A malformed stream raises :class:`MalformedResponse` (see :func:`checked_stream`)."""
         size = len(prompt) + len(suffix or "") + len(system or "")
         with self._translate(model):
             stream = await self._client.generate(
@@ -191,11 +208,17 @@ class OllamaBackend:
 
     async def health(self) -> str:
         """``GET /api/version``. Raises :class:`EndpointUnreachable` when nothing answers."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(base_url=self.endpoint, timeout=self._timeout)
         with self._translate():
-            response = await self._client._client.get("/api/version")  # the client has no version call
+            response = await self._http.get("/api/version")  # the ollama client has no version call
             response.raise_for_status()
-        return f"Ollama {response.json().get('version', '?')}"
+            version = response.json().get("version", "?")
+        return f"Ollama {version}"
 
     async def aclose(self) -> None:
-        """Close the HTTP connection pool."""
-        await self._client._client.aclose()
+        """Close the HTTP connection pools (the client's and the one of :meth:`health`)."""
+        await self._client.close()  # type: ignore[no-untyped-call]  # untyped in ollama 0.6.3
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None

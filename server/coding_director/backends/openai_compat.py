@@ -20,6 +20,7 @@ from openai.types import Completion
 from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
 from coding_director.backends.base import (
+    MALFORMED_ERRORS,
     BackendError,
     BackendTimeout,
     BadRequest,
@@ -32,7 +33,10 @@ from coding_director.backends.base import (
     NotSupported,
     PullProgress,
     StreamInterrupted,
+    checked,
+    malformed,
 )
+from coding_director.backends.transport import line_limited_transport
 
 
 class OpenAICompatBackend:
@@ -59,6 +63,7 @@ class OpenAICompatBackend:
             api_key=key or "not-needed",
             timeout=openai.Timeout(read_timeout_s, connect=connect_timeout_s),
             max_retries=0,
+            http_client=openai.DefaultAsyncHttpxClient(transport=line_limited_transport(httpx2, self.endpoint)),
         )
 
     @contextlib.contextmanager
@@ -87,9 +92,15 @@ class OpenAICompatBackend:
             raise StreamInterrupted(f"error mid-stream: {exc.message}") from exc
         except httpx2.TransportError as exc:
             raise StreamInterrupted(f"connection to {self.endpoint} broke: {exc or type(exc).__name__}") from exc
+        except MALFORMED_ERRORS as exc:
+            raise malformed(self.endpoint, exc) from exc
 
+    @checked
     async def chat_stream(self, model: str, messages: list[Message], options: GenerateOptions) -> AsyncIterator[Chunk]:
-        """Stream ``/chat/completions``."""
+        """Stream ``/chat/completions``. The answer is complete once a choice has a
+        ``finish_reason``; a stream that ends before (no ``[DONE]`` either), or is malformed,
+        raises :class:`MalformedResponse` (see :func:`checked_stream`)."""
+        finished = False
         with self._translate(model):
             stream: AsyncStream[ChatCompletionChunk] = await self._client.chat.completions.create(
                 model=model,
@@ -104,14 +115,16 @@ class OpenAICompatBackend:
             async with stream:
                 async for part in stream:
                     for choice in part.choices:
+                        finished = finished or choice.finish_reason is not None
                         yield Chunk(text=choice.delta.content or "", done_reason=choice.finish_reason)
                     if part.usage is not None:
                         yield Chunk(
                             prompt_tokens=part.usage.prompt_tokens,
                             completion_tokens=part.usage.completion_tokens,
                         )
-        yield Chunk(done=True)
+        yield Chunk(done=finished)
 
+    @checked
     async def generate_stream(
         self,
         model: str,
@@ -123,8 +136,10 @@ class OpenAICompatBackend:
         raw: bool = False,
     ) -> AsyncIterator[Chunk]:
         """Stream ``/completions`` (the legacy text endpoint; ``suffix`` where the server supports it).
-        ``system`` is prepended to the prompt since the endpoint has no system role."""
+        ``system`` is prepended to the prompt since the endpoint has no system role. Complete and
+        malformed streams as for :meth:`chat_stream`."""
         text = f"{system}\n\n{prompt}" if system else prompt
+        finished = False
         with self._translate(model):
             stream: AsyncStream[Completion] = await self._client.completions.create(
                 model=model,
@@ -138,8 +153,9 @@ class OpenAICompatBackend:
             async with stream:
                 async for part in stream:
                     for choice in part.choices:
+                        finished = finished or choice.finish_reason is not None
                         yield Chunk(text=choice.text or "", done_reason=choice.finish_reason)
-        yield Chunk(done=True)
+        yield Chunk(done=finished)
 
     async def list_models(self) -> list[ModelInfo]:
         """``GET /models``."""

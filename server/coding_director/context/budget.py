@@ -1,9 +1,7 @@
 """Token estimates and the fitting of context sections into a token budget.
 
-Token estimate: ``ceil(characters / 3.5)``. OpenAI's rule of thumb is about 4 characters per token
-for English prose; source code (punctuation, indentation, short identifiers) tokenizes denser with
-the BPE vocabularies of code models, so 3.5 errs on the side of over-estimating, which keeps prompts
-inside ``num_ctx`` rather than overflowing it.
+Token estimate: :func:`coding_director.tokens.estimate_tokens` (``ceil(characters / 3.5)``; the one
+estimator of the project, re-exported here).
 
 Priority order (highest first) and the share of the budget each section may take in the first pass:
 
@@ -31,10 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from coding_director.context.models import Section, TruncationNote
+from coding_director.tokens import CHARS_PER_TOKEN, chars_for_tokens, estimate_tokens
 
-__all__ = ["CHARS_PER_TOKEN", "SHARES", "Fit", "SectionFitter", "allocate", "estimate_tokens"]
-
-CHARS_PER_TOKEN = 3.5
+__all__ = ["CHARS_PER_TOKEN", "SHARES", "Fit", "SectionFitter", "allocate", "chars_for_tokens", "estimate_tokens"]
 
 #: First-pass share of the budget per section, in priority order (see module docstring).
 SHARES: dict[Section, float] = {
@@ -46,16 +43,6 @@ SHARES: dict[Section, float] = {
     "related": 0.15,
     "outline": 0.10,
 }
-
-
-def estimate_tokens(text: str) -> int:
-    """Estimated tokens of ``text``: ``ceil(len(text) / 3.5)`` (characters = code points)."""
-    return (len(text) * 2 + 6) // 7
-
-
-def chars_for_tokens(tokens: int) -> int:
-    """The most characters whose estimate stays within ``tokens`` (inverse of :func:`estimate_tokens`)."""
-    return max(0, (tokens * 7) // 2)
 
 
 @dataclass(slots=True)

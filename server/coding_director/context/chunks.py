@@ -23,7 +23,7 @@ from tree_sitter import Node
 
 from coding_director.context.documents import Document
 from coding_director.context.languages import spec_for
-from coding_director.context.symbols import SPLIT_BYTES, Chunk, Definition, compute_chunk
+from coding_director.context.symbols import SPLIT_BYTES, Chunk, Definition, compute_chunk, text_start_in
 
 __all__ = ["ChunkTable", "FileFacts", "file_facts", "rebuild"]
 
@@ -250,9 +250,23 @@ def _update(doc: Document, table: ChunkTable, edits: list[tuple[int, int, int, i
 
 @dataclass(slots=True)
 class FileFacts:
-    """A read-only view of the document's chunks for one version (see module docstring)."""
+    """A read-only view of the document's chunks for one version (see module docstring).
+
+    ``doc`` is the document the table describes: definitions handed out get their ``text_start``
+    from its current tree (it is not cached in chunks); without it ``text_start`` is the
+    definition's ``start_byte``.
+    """
 
     table: ChunkTable
+    doc: Document | None = None
+
+    def _absolute(self, chunk: Chunk, definition: Definition) -> Definition:
+        found = self.table.sync(chunk).absolute(definition)
+        doc = self.doc
+        if doc is not None and doc.tree is not None and doc.language is not None:
+            found.text_start = text_start_in(doc.tree.root_node, found.start_byte, found.end_byte,
+                                             spec_for(doc.language).wrappers)
+        return found
 
     @property
     def chunks(self) -> list[Chunk]:
@@ -274,7 +288,7 @@ class FileFacts:
     def definitions(self) -> list[Definition]:
         """Every outline-level definition with absolute coordinates, in file order (O(n))."""
         table = self.table
-        found = [table.sync(c).absolute(d) for c in (*table.headers, *table.leaves) for d in c.definitions]
+        found = [self._absolute(c, d) for c in (*table.headers, *table.leaves) for d in c.definitions]
         found.sort(key=lambda d: (d.start_byte, -d.end_byte))
         return found
 
@@ -284,8 +298,7 @@ class FileFacts:
 
     def lookup(self, name: str) -> list[Definition]:
         """Absolute definitions named ``name`` (or whose qualified name ends with it)."""
-        return [self.table.sync(chunk).absolute(d) for chunk in self.table.index.get(name, ())
-                for d in chunk.by_name[name]]
+        return [self._absolute(chunk, d) for chunk in self.table.index.get(name, ()) for d in chunk.by_name[name]]
 
     def near(self, offset: int, depth: int, low: int = 0, high: int | None = None) -> Iterator[Definition]:
         """Absolute definitions of nesting ``depth`` inside bytes ``[low, high)``, nearest to
@@ -294,7 +307,7 @@ class FileFacts:
         table = self.table
         leaves = table.leaves
         limit = high if high is not None else 1 << 62
-        containers = [table.sync(h).absolute(d) for h in table.headers for d in h.definitions if d.depth == depth]
+        containers = [self._absolute(h, d) for h in table.headers for d in h.definitions if d.depth == depth]
         containers = [d for d in containers if low <= d.start_byte and d.end_byte <= limit]
         containers.sort(key=lambda d: (max(d.start_byte - offset, offset - d.end_byte, 0), d.start_byte))
         yield from containers
@@ -303,7 +316,7 @@ class FileFacts:
 
         def pick(index: int, reverse: bool) -> list[Definition]:
             chunk = table.sync(leaves[index])
-            found = [chunk.absolute(d) for d in chunk.definitions if d.depth == depth]
+            found = [self._absolute(chunk, d) for d in chunk.definitions if d.depth == depth]
             found = [d for d in found if low <= d.start_byte and d.end_byte <= limit]
             return found[::-1] if reverse else found
 
@@ -356,6 +369,6 @@ def file_facts(doc: Document) -> FileFacts:
     doc.chunks_built = doc.tree is not None
     doc.pending_edits = []
     doc.pending_ranges = []
-    facts = FileFacts(table)
+    facts = FileFacts(table, doc)
     doc.cache[_FACTS_KEY] = facts
     return facts

@@ -39,6 +39,7 @@ from coding_director.context.models import (
 )
 from coding_director.context.related import Candidate, definition_text, rank_related, referenced_names
 from coding_director.context.symbols import Definition, enclosing_chain, signature_of
+from coding_director.tokens import estimate_tokens_of_chars
 
 __all__ = ["extract", "extract_from_file", "probe_offset"]
 
@@ -210,7 +211,7 @@ class _Builder:
         start, end = self.focus_span
         lines, data = self.doc.lines, self.data
         # Bytes >= characters, so this is an upper bound of the estimate; decode only when it may fit.
-        original = (2 * (end - start) + 6) // 7
+        original = estimate_tokens_of_chars(end - start)
         if original <= allowance or end - start <= 4 * 4096:
             text = _decode(data[start:end])
             original = estimate_tokens(text)
@@ -238,8 +239,8 @@ class _Builder:
         self.result["prefix"], self.result["suffix"] = prefix, suffix
         # Originals are estimated from byte counts (bytes >= characters): decoding the whole file
         # to count characters would cost O(file size) per request.
-        pre_total = max(estimate_tokens(prefix), (self.cursor * 2 + 6) // 7)
-        suf_total = max(estimate_tokens(suffix), ((len(self.data) - self.cursor) * 2 + 6) // 7)
+        pre_total = max(estimate_tokens(prefix), estimate_tokens_of_chars(self.cursor))
+        suf_total = max(estimate_tokens(suffix), estimate_tokens_of_chars(len(self.data) - self.cursor))
         return (
             Fit(estimate_tokens(prefix), pre_total, "prefix cut at a syntactic boundary" if start else None),
             Fit(estimate_tokens(suffix), suf_total,

@@ -26,6 +26,7 @@ __all__ = [
     "enclosing_chain",
     "short_name",
     "signature_of",
+    "text_start_in",
 ]
 
 #: Kinds that open a scope and may appear in the enclosing chain.
@@ -42,7 +43,10 @@ _SIGNATURE_CHARS = 200
 class Definition:
     """A definition. Byte offsets are UTF-8, rows 0-based (tree-sitter).
 
-    ``text_start``: where its text starts once wrappers (decorators, ``export``) are included.
+    ``text_start``: where its text starts once wrappers (decorators, ``export``) are included. A
+    wrapper may lie outside the chunk that caches the definition (a split class's decorated
+    method), so cached definitions do not keep it: ``FileFacts`` recomputes it from the current
+    tree on access (:func:`text_start_in`).
     ``depth``: nesting level among definitions (0 = top level); ``parent``: index of the enclosing
     definition in the same list, or -1. ``node`` is set for definitions of the enclosing chain
     (fresh from the current tree) and ``None`` for cached file facts. ``signature``: see
@@ -65,7 +69,8 @@ class Definition:
 @dataclass(slots=True, eq=False)
 class Chunk:
     """Facts of one top-level node. ``definitions``/``imports`` hold offsets and rows *relative* to
-    the chunk start so that the chunk can be reused, unchanged, after edits elsewhere."""
+    the chunk start so that the chunk can be reused, unchanged, after edits elsewhere (their
+    ``text_start`` is not kept: it equals ``start_byte`` here, see :func:`text_start_in`)."""
 
     kind_id: int
     start_byte: int
@@ -112,6 +117,19 @@ def _text_start(node: Node, wrappers: tuple[str, ...]) -> int:
     while parent is not None and parent.type in wrappers:
         node, parent = parent, parent.parent
     return node.start_byte
+
+
+def text_start_in(root: Node, start_byte: int, end_byte: int, wrappers: tuple[str, ...]) -> int:
+    """Where the text of the definition spanning bytes ``[start_byte, end_byte)`` of the tree
+    under ``root`` starts once its wrappers (decorators, ``export``) are included: the outermost
+    node with exactly that span, then its wrapper ancestors. ``start_byte`` when no node has that
+    span (the tree changed). O(tree depth)."""
+    node = root.descendant_for_byte_range(start_byte, end_byte)
+    if node is None or (node.start_byte, node.end_byte) != (start_byte, end_byte):
+        return start_byte
+    while node.parent is not None and (node.parent.start_byte, node.parent.end_byte) == (start_byte, end_byte):
+        node = node.parent
+    return _text_start(node, wrappers)
 
 
 def _signature(data: bytes, node: Node) -> str:
@@ -203,7 +221,7 @@ def compute_chunk(doc: Document, node: Node, tree_depth: int, base_depth: int, p
         definition.node = None
         definition.start_byte -= start
         definition.end_byte -= start
-        definition.text_start -= start
+        definition.text_start = definition.start_byte  # not cached: see Definition
         definition.start_row -= row
         definition.end_row -= row
     imports: list[str] = []

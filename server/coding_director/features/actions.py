@@ -12,8 +12,15 @@ import textwrap
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 
-from coding_director.context import Document, DocumentStore, check_splice, extract
+from tree_sitter import Node
+
+from coding_director.context import Document, DocumentStore, EnclosingDefinition, FocusCode, check_splice, extract
+from coding_director.context.chunks import file_facts
+from coding_director.context.extract import probe_offset
+from coding_director.context.related import definition_text
+from coding_director.context.symbols import enclosing_chain
 from coding_director.engine import CodingDirector
+from coding_director.features.completion_post import block_end
 from coding_director.features.progress import Progress, report_event
 from coding_director.features.validation import check_lines
 from coding_director.messages import ActionData, ActionKind, ChatParams, Position, Range, TextDocumentIdentifier
@@ -117,55 +124,131 @@ def list_code_actions(
     return result
 
 
-def target_lines(store: DocumentStore, data: ActionData) -> tuple[int, int, str | None]:
-    """The lines a Fix/docstring edit replaces: ``(start_line, end_line_exclusive, unit name)``.
+@dataclass(frozen=True, slots=True)
+class EditUnit:
+    """The lines a Fix or docstring edit replaces: ``[start_line, end_line)`` (0-based, end
+    exclusive), the definition's ``name`` (``None`` for plain lines) and whether the unit was
+    bounded lexically because the syntax tree has errors there (``reader_bounded``)."""
 
-    The innermost enclosing definition that contains the selection (context engine), else the
-    selected lines (a selection ending at column 0 does not include that line).
+    start_line: int
+    end_line: int
+    name: str | None
+    reader_bounded: bool = False
+
+
+def split_lines(text: str) -> list[str]:
+    """``text`` split after each ``\\n`` (the store's and tree-sitter's line breaks), ends kept."""
+    parts = text.split("\n")
+    lines = [part + "\n" for part in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
+
+
+def reader_end(lines: Sequence[str], start: int, language: str | None) -> int:
+    """Exclusive end line of the block that line ``start`` opens, bounded the way a reader bounds
+    broken code (:func:`block_end` without trusting brackets: the next line at the same or lower
+    indentation ends it). Trailing blank lines are not part of the block."""
+    text = "".join(lines[start:])
+    cut = block_end(text, "", language, trust_brackets=False)
+    end = min(len(lines), start + text[:cut].count("\n") + 1)
+    while end - 1 > start and not lines[end - 1].strip():
+        end -= 1
+    return end
+
+
+def _trusted(node: Node | None) -> bool:
+    """Whether a definition's tree extent can be taken as it is: no error inside it and none
+    right after it (a definition cut short by an error is followed by the ERROR node holding the
+    rest of its body)."""
+    if node is None or node.has_error:
+        return False
+    following = node.next_sibling
+    return following is None or not (following.is_error or following.is_missing)
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def _definition_unit(doc: Document, lines: Sequence[str], first: int, last: int) -> EditUnit | int | None:
+    """The innermost definition of ``doc`` containing lines ``first``-``last`` (inclusive): its
+    tree extent when :func:`_trusted`, else its :func:`reader_end`.
+
+    Definitions are looked for around the first code byte of line ``first``, then of each line a
+    reader takes for the header of the block holding it (the nearest line above that is indented
+    less, and so on up to the top level, then the top-level lines above up to the first one in a
+    definition): error recovery may have ended the definition before the selection, or made the
+    selection part of an ERROR node. When only definitions that end (as a reader bounds them) before ``first`` were
+    found, returns the line after the last of them (the tree swallowed the code after a broken
+    unit); ``None`` when no definition applies.
+    """
+    if doc.tree is None or first >= len(lines):
+        return None
+    swallowed: int | None = None
+    reference: int | None = None
+    for row in range(first, -1, -1):
+        if not lines[row].strip():
+            continue
+        width = _indent(lines[row])
+        if reference is not None and width >= reference and not (width == reference == 0):
+            continue
+        reference = width
+        line_start = doc.lines.starts[row]
+        probe, _blank = probe_offset(doc.data, line_start, line_start)  # the line's first code byte
+        chain = enclosing_chain(doc, probe)
+        for definition in reversed(chain):
+            start = doc.lines.line_of(definition_text(definition)[0])
+            if _trusted(definition.node):
+                end, bounded = definition.end_row + 1, False
+            else:
+                end, bounded = reader_end(lines, definition.start_row, doc.language), True
+            if start <= first and last < end:
+                return EditUnit(start, end, definition.name, bounded)
+            if end <= first:
+                swallowed = max(swallowed or 0, end)
+        if swallowed is not None or (width == 0 and chain):
+            break  # else: the top-level lines above, up to the first definition
+    return swallowed
+
+
+def find_unit(doc: Document, first: int, last: int) -> EditUnit:
+    """The unit a Fix/docstring edit of lines ``first``-``last`` (0-based, inclusive) replaces.
+
+    The innermost definition that contains the lines. Where the syntax tree has errors (an
+    unclosed bracket, string or block), tree-sitter's error recovery may stretch a definition to
+    the end of the file or swallow the definitions after it; there the unit is bounded the way a
+    reader bounds it (:func:`reader_end`), and when the lines lie after such a broken unit, the
+    text after it is parsed on its own to find theirs. Without a definition: the selected lines
+    and the block the first opens (bounded the same way).
+    """
+    lines = split_lines(doc.text)
+    offset = 0
+    current = doc
+    for _round in range(8):  # each round skips one broken unit before the selection (and parses the rest)
+        found = _definition_unit(current, lines[offset:], first - offset, last - offset)
+        if isinstance(found, EditUnit):
+            return EditUnit(found.start_line + offset, found.end_line + offset, found.name,
+                            found.reader_bounded or offset > 0)
+        if found is None or found <= 0:
+            break
+        offset += found
+        current = DocumentStore().open(doc.uri, "".join(lines[offset:]), 0, doc.language)
+    end = max(last + 1, reader_end(lines, first, doc.language)) if first < len(lines) else last + 1
+    return EditUnit(first, end, None, doc.tree is not None and doc.tree.root_node.has_error)
+
+
+def target_lines(store: DocumentStore, data: ActionData) -> tuple[int, int, str | None]:
+    """The lines a Fix/docstring edit replaces: ``(start_line, end_line_exclusive, unit name)``
+    (see :func:`find_unit`; a selection ending at column 0 does not include that line).
     Raises :class:`ActionError` when the document is not open.
     """
     doc = store.get(data.uri)
     if doc is None:
         raise ActionError(f"{data.uri} is not open")
-    ctx = extract(
-        store, data.uri, (data.start_line, data.start_character), (data.end_line, data.end_character), token_budget=200
-    )
-    if ctx.focus.kind == "definition":
-        return ctx.focus.start_line - 1, ctx.focus.end_line, ctx.focus.name
-    end = data.end_line if data.end_character == 0 and data.end_line > data.start_line else data.end_line + 1
-    return data.start_line, block_end(doc.text.splitlines(), data.start_line, end), None
-
-
-_CLOSERS = ("}", ")", "]", "end")
-
-
-def block_end(lines: list[str], start: int, end: int) -> int:
-    """Extend the line range ``[start, end)`` over the block its first line opens.
-
-    Used when no definition encloses the selection (typically because the code is broken and the
-    parser found no definition node). Following lines belong to the block while they are blank or
-    indented deeper than line ``start``; a line at the same indentation that starts with a closing
-    bracket (``}``) is its last line. Returns the new exclusive end (0-based).
-    """
-    if start >= len(lines):
-        return end
-
-    def indent(line: str) -> int:
-        return len(line) - len(line.lstrip(" \t"))
-
-    base = indent(lines[start])
-    last = max(end - 1, start)
-    for index in range(max(end, start + 1), len(lines)):
-        line = lines[index]
-        if not line.strip():
-            continue
-        if indent(line) > base:
-            last = index
-            continue
-        if indent(line) == base and line.strip().startswith(_CLOSERS):
-            last = index
-        break
-    return last + 1
+    last = data.end_line - 1 if data.end_character == 0 and data.end_line > data.start_line else data.end_line
+    unit = find_unit(doc, data.start_line, max(last, data.start_line))
+    return unit.start_line, unit.end_line, unit.name
 
 
 def reindent(code: str, indent: str) -> str:
@@ -186,17 +269,54 @@ def replacement_from_answer(answer: str, language: str | None, indent: str) -> s
     return None
 
 
+def defined_names(code: str, language: str | None) -> set[str]:
+    """Names of the outline-level definitions in ``code`` parsed on its own (empty when the
+    language has no grammar)."""
+    if language is None:
+        return set()
+    doc = DocumentStore().open("untitled:unit", code, 0, language)
+    if doc.tree is None:
+        return set()
+    return {d.name for d in file_facts(doc).definitions()}
+
+
+def check_unit_only(text: str, start: int, end: int, replacement: str, language: str | None,
+                    own_names: set[str]) -> str | None:
+    """Reject an edit that changes anything outside the unit ``text[start:end]`` (``str``
+    indices) when ``replacement`` takes its place; ``None`` when it stays inside.
+
+    Outside means: the text before ``start`` or after ``end`` is not byte-identical in the edited
+    file, or the replacement defines a name that is defined outside the unit and not by the unit
+    itself (``own_names``): the model rewrote a neighbour (``main`` below ``slugify``) or returned
+    the whole file, and splicing that in would duplicate or shadow code the user did not ask to
+    change. The reason names the definitions.
+    """
+    new_text = text[:start] + replacement + text[end:]
+    if new_text[:start] != text[:start] or not new_text.endswith(text[end:]):
+        return "the edit changes text outside the unit"
+    if language is None:
+        return None
+    outside = defined_names(text[:start] + text[end:], language)
+    foreign = sorted((defined_names(replacement, language) & outside) - own_names)
+    if foreign:
+        names = ", ".join(f"`{name}`" for name in foreign[:5])
+        return f"the fix rewrites {names}, outside the unit to change: return only the unit"
+    return None
+
+
 async def stream_edit(
     director: CodingDirector, store: DocumentStore, data: ActionData
 ) -> AsyncGenerator[Event | tuple[LineEdit, Assistance]]:
     """Run a Fix or *Add docstring* through the team, yielding the engine's events, then
     ``(LineEdit, Assistance)`` for the document's current version.
 
-    The answer must contain a code block that keeps the whole file parseable once spliced in (an
-    extra verification check, so a failing splice escalates to the next tier). Raises
-    :class:`ActionError` when no tier produced a usable edit, and :class:`StaleDocument` when the
-    document is no longer at ``data.version`` (the selection's coordinates would be wrong) or
-    changed while the team was working: an edit is never applied to a newer version. Raises
+    The unit is :func:`find_unit`'s; the model is shown only that unit as the code to change.
+    The answer must contain a code block that keeps the whole file parseable once spliced in and
+    changes nothing outside the unit (:func:`check_unit_only`): two extra verification checks, so
+    a failing answer escalates to the next tier. Raises :class:`ActionError` when no tier produced
+    a usable edit, and :class:`StaleDocument` when the document is no longer at ``data.version``
+    (the selection's coordinates would be wrong) or changed while the team was working: an edit is
+    never applied to a newer version. Raises
     :class:`~coding_director.features.validation.InvalidRequest` before any model call when the
     selection lies outside the document.
     """
@@ -215,27 +335,39 @@ async def stream_edit(
     check_lines(doc, "data.endLine", data.end_line)
     version, text, language = doc.version, doc.text, doc.language
     start, end, unit = target_lines(store, data)
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text)
+    end = min(end, len(lines))
     original = "".join(lines[start:end])
     first = lines[start] if start < len(lines) else ""
     indent = first[: len(first) - len(first.lstrip(" \t"))]
-    end = min(end, len(lines))
     end_line, end_character = end, 0
     if end == len(lines) and lines and not lines[-1].endswith(("\n", "\r")):
         # The unit is the file's last line and has no newline: end at the end of that line.
         end_line, end_character = end - 1, len(lines[-1].encode("utf-16-le")) // 2
     trailing_newline = original.endswith("\n")
+    unit_start = sum(len(line) for line in lines[:start])
+    unit_end = unit_start + len(original)
+    own_names = defined_names(original, language) | ({unit} if unit else set())
+
+    def replacement_of(answer: str) -> str | None:
+        code = replacement_from_answer(answer, language, indent)
+        return None if code is None else code + ("\n" if trailing_newline else "")
 
     def splice_check(answer: str) -> str | None:
-        code = replacement_from_answer(answer, language, indent)
-        if code is None:
+        replacement = replacement_of(answer)
+        if replacement is None:
             return "no code block to splice into the file"
-        replacement = code + ("\n" if trailing_newline else "")
         problems = check_splice(text, start, 0, end_line, end_character, replacement, language or "")
         if problems:
             p = problems[0]
             return f"the fix spliced into the file does not parse: {p.message} at line {p.line + 1}"
         return None
+
+    def unit_check(answer: str) -> str | None:
+        replacement = replacement_of(answer)
+        if replacement is None:
+            return "no code block to splice into the file"
+        return check_unit_only(text, unit_start, unit_end, replacement, language, own_names)
 
     ctx = extract(
         store,
@@ -245,16 +377,28 @@ async def stream_edit(
         diagnostics=None,
         token_budget=director.settings.context.token_budget,
     )
+    # The model sees the unit it may change as the focus, never the lines after it.
+    focus = FocusCode(kind="definition" if unit else "window", name=unit, start_line=start + 1,
+                      end_line=max(start + 1, end), text=original.rstrip("\n"))
+    enclosing = [e for e in ctx.enclosing if e.kind == "module"]
+    if unit:
+        kind = next((e.kind for e in reversed(ctx.enclosing) if e.name == unit), "definition")
+        enclosing.append(EnclosingDefinition(kind=kind, name=unit, start_line=start + 1, end_line=max(start + 1, end)))
+    # Outline entries starting inside the unit are the tree's view of it, which may run past it.
+    outline = [o for o in ctx.outline if not start + 1 <= o.start_line <= end]
+    ctx = ctx.model_copy(update={"focus": focus, "enclosing": enclosing, "outline": outline})
     prompt = PROMPTS[data.action]
     if unit:
-        prompt += f" The unit to change is `{unit}` (lines {start + 1}-{end}); return all of it."
+        prompt += f" The unit to change is `{unit}` (lines {start + 1}-{end}); return all of it and nothing else."
+    else:
+        prompt += f" Change only lines {start + 1}-{end} and return all of them."
     if data.diagnostics:
         prompt += "\nDiagnostics:\n" + "\n".join(f"- {d}" for d in data.diagnostics)
     intent: Intent = "fix" if data.action == "fix" else "docs"
     assistance: Assistance | None = None
     event: Event
     async for event in director.stream_assistance(
-        prompt, ctx, intent=intent, language=language, extra_checks=(splice_check,)
+        prompt, ctx, intent=intent, language=language, extra_checks=(splice_check, unit_check)
     ):
         yield event
         if isinstance(event, Finished):
@@ -270,9 +414,8 @@ async def stream_edit(
             f"the document changed while the fix was computed (version {version}, now {now}); "
             "the edit was not applied: run the action again"
         )
-    code = replacement_from_answer(assistance.answer, language, indent)
-    assert code is not None  # the splice check accepted it
-    new_text = code + ("\n" if trailing_newline else "")
+    new_text = replacement_of(assistance.answer)
+    assert new_text is not None  # the splice check accepted it
     yield (LineEdit(data.uri, version, start, end_line, end_character, new_text), assistance)
 
 

@@ -38,7 +38,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from coding_director.backends import Backend, BackendError, BackendPool, Chunk, GenerateOptions
@@ -107,13 +107,13 @@ class CompletionResult:
 def completion_stops(*, single_line: bool, language: str | None) -> list[str]:
     """Stop sequences for a completion request.
 
-    ``"\\n\\n\\n"`` (two blank lines: the model moved on to the next top-level item) always;
-    ``"\\n```"`` (the end of a markdown fence an instruct model opened) except in markdown; ``"\\n"``
-    in single-line mode. Nothing that would cut a multi-line body (no ``"\\n\\n"``, no ``"}"``).
+    ``"\\n\\n\\n"`` (two blank lines: the model moved on to the next top-level item) and
+    ``"\\n```"`` (the end of a markdown fence an instruct model opened) always; ``"\\n"`` in
+    single-line mode. Nothing that would cut a multi-line body (no ``"\\n\\n"``, no ``"}"``).
+    ``language`` is a grammar name or ``None`` (the store has no grammar for markdown or plain
+    text, so no language gets other stops).
     """
-    stops = ["\n\n\n"]
-    if language != "markdown":
-        stops.append("\n```")
+    stops = ["\n\n\n", "\n```"]
     if single_line:
         stops.append("\n")
     return stops
@@ -203,6 +203,52 @@ class Completer:
                 document.call = None
         return CompletionResult(text, model) if text else None
 
+    async def complete_now(
+        self,
+        request: CompletionRequest,
+        *,
+        tier: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        stop: Sequence[str] = (),
+    ) -> CompletionResult | None:
+        """One completion for an independent caller (the HTTP API): no debounce, no cache, no
+        newest-request-wins; the same FIM choice, prompt healing and postprocessing as
+        :meth:`complete`. ``tier`` defaults to ``completion.tier``; ``max_tokens`` (tokens),
+        ``temperature`` and extra ``stop`` sequences override the completion defaults.
+
+        Returns ``None`` when postprocessing leaves nothing. Raises :class:`TimeoutError` after
+        ``completion.timeout_ms``, :class:`BackendError` for a model or transport failure, and
+        ``asyncio.CancelledError`` when the caller is cancelled (the stream is then closed).
+        """
+        self.stats.requests += 1
+        self.stats.model_calls += 1
+        name = tier or self.settings.completion.tier
+        model = self.settings.tier(name).model
+        backend = self.pool.for_tier(name)
+        try:
+            async with asyncio.timeout(self.settings.completion.timeout_ms / 1000):
+                text = await self._produce(
+                    backend,
+                    model,
+                    request,
+                    tier=name,
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    stop=stop,
+                    cache=False,
+                )
+        except TimeoutError:
+            self.stats.timeouts += 1
+            raise
+        except BackendError:
+            self.stats.errors += 1
+            raise
+        if text is None:
+            self.stats.rejected += 1
+            return None
+        return CompletionResult(text, model)
+
     def forget(self, uri: str) -> None:
         """Drop the per-document state of ``uri`` (on ``didClose``); cancels its model call."""
         document = self._documents.pop(uri, None)
@@ -258,16 +304,29 @@ class Completer:
             self._log_once(f"inline completion crashed: {error!r}", error)
         return None
 
-    async def _produce(self, backend: Backend, model: str, request: CompletionRequest) -> str | None:
-        """Call the model for ``request``; the postprocessed completion, cached (``None`` = nothing)."""
+    async def _produce(
+        self,
+        backend: Backend,
+        model: str,
+        request: CompletionRequest,
+        *,
+        tier: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        stop: Sequence[str] = (),
+        cache: bool = True,
+    ) -> str | None:
+        """Call the model for ``request``; the postprocessed completion, cached unless ``cache`` is
+        false (``None`` = nothing). ``tier`` defaults to ``completion.tier``; ``max_tokens``,
+        ``temperature`` and ``stop`` (added to :func:`completion_stops`) override the defaults."""
         config = self.settings.completion
         insert = await self._supports_fim(backend, model)
         single_line = wants_single_line(request.suffix)
         options = GenerateOptions(
-            num_predict=config.max_tokens,
-            temperature=TEMPERATURE,
-            stop=completion_stops(single_line=single_line, language=request.language),
-            max_ctx=self.settings.tier(config.tier).max_ctx,
+            num_predict=max_tokens or config.max_tokens,
+            temperature=TEMPERATURE if temperature is None else temperature,
+            stop=[*completion_stops(single_line=single_line, language=request.language), *stop],
+            max_ctx=self.settings.tier(tier or config.tier).max_ctx,
         )
         prompt, removed = heal_prompt(request.prefix)
         if insert:
@@ -282,7 +341,8 @@ class Completer:
             language=request.language,
             single_line=single_line,
         )
-        self.cache.put(model, request.prefix, request.suffix, text or "")
+        if cache:
+            self.cache.put(model, request.prefix, request.suffix, text or "")
         return text
 
     async def _supports_fim(self, backend: Backend, model: str) -> bool:

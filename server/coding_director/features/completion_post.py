@@ -9,8 +9,8 @@ The steps, in order:
 
 1. :func:`strip_fences` removes a markdown fence an instruct model may wrap code in.
 2. :func:`looks_like_prose` rejects chat answers ("Sure, here is...", "This code...", an English
-   sentence where code is expected), except where prose is legitimate (comments, strings,
-   markdown/plain-text documents).
+   sentence where code is expected), except where prose is legitimate (comments, strings, and
+   documents without a grammar, e.g. markdown: the server passes ``language=None`` for them).
 3. Single-line mode (the cursor is in the middle of a line, see :func:`wants_single_line`) keeps the
    first line only.
 4. :func:`block_end` cuts at the end of the block the cursor is in. This is a lexical heuristic,
@@ -31,9 +31,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from coding_director.routing.verify import code_blocks
+
 __all__ = [
     "INDENT_LANGUAGES",
-    "PROSE_LANGUAGES",
     "block_end",
     "bracket_depth",
     "in_comment_or_string",
@@ -46,11 +47,6 @@ __all__ = [
 
 #: Languages whose blocks are delimited by indentation.
 INDENT_LANGUAGES = frozenset({"python", "cython", "nim", "coffeescript"})
-
-#: Languages (LSP ids) in which prose is a legitimate completion.
-PROSE_LANGUAGES = frozenset(
-    {"markdown", "plaintext", "text", "restructuredtext", "latex", "tex", "asciidoc", "org", "git-commit"}
-)
 
 _HASH_COMMENT_LANGUAGES = frozenset(
     [
@@ -221,22 +217,19 @@ def _closed_span(span: str, lexis: _Lexis) -> bool:
     return True
 
 
-_FENCE_OPEN = re.compile(r"^\s*(?:```|~~~)[\w+#.-]*\s*$")
-_FENCE_CLOSE = re.compile(r"^\s*(?:```|~~~)\s*$")
-
-
 def strip_fences(text: str) -> str:
-    """Remove a markdown code fence: an opening ```` ```lang ```` line when it is the first
-    non-blank line, and everything from a closing ```` ``` ```` line on."""
+    """Remove a markdown code fence an instruct model wrapped a completion in: when the first
+    non-blank line opens a fenced block, that block's code; otherwise the text before the first
+    fence (a fence opened after the code starts the model's commentary). Fences as
+    :func:`~coding_director.routing.verify.code_blocks` reads them (CommonMark)."""
+    blocks = code_blocks(text)
+    if not blocks:
+        return text
     lines = text.split("\n")
-    first = next((i for i, line in enumerate(lines) if line.strip()), None)
-    if first is not None and _FENCE_OPEN.match(lines[first]):
-        lines = lines[first + 1 :]
-    for i, line in enumerate(lines):
-        if _FENCE_CLOSE.match(line):
-            lines = lines[:i]
-            break
-    return "\n".join(lines)
+    first = next((i for i, line in enumerate(lines) if line.strip()), 0)
+    if blocks[0].start_line == first:
+        return blocks[0].code
+    return "\n".join(lines[: blocks[0].start_line])
 
 
 _PROSE_ANYWHERE = re.compile(
@@ -260,10 +253,11 @@ def looks_like_prose(text: str, prefix: str, language: str | None) -> bool:
     Checks the first non-blank line of ``text``: chat openers ("Sure", "Here is", "I'll", "As an
     AI") anywhere; explanation openers ("This code", "The function", "Note:") and a plain English
     sentence (capitalised, four or more words, no code punctuation) when the completion starts a
-    line. Never prose in :data:`PROSE_LANGUAGES` or when the cursor is in a comment or a string.
-    The sentence test applies only to a known language (``language`` not ``None``).
+    line. Never prose when the cursor is in a comment or a string. The sentence test applies only
+    to a known language (``language`` not ``None``; documents without a grammar, such as markdown
+    or plain text, arrive as ``None``).
     """
-    if language in PROSE_LANGUAGES or in_comment_or_string(prefix, language):
+    if in_comment_or_string(prefix, language):
         return False
     lines = text.split("\n")
     first_index = next((i for i, line in enumerate(lines) if line.strip()), None)
@@ -317,10 +311,12 @@ def wants_single_line(suffix: str) -> bool:
     return any(char not in _CLOSING_PUNCT for char in rest)
 
 
-def block_end(text: str, prefix: str, language: str | None) -> int:
+def block_end(text: str, prefix: str, language: str | None, *, trust_brackets: bool = True) -> int:
     """Index in ``text`` where the block holding the cursor ends (``len(text)`` when it does not).
 
-    The returned index is always ``len(text)`` or the index of a ``"\\n"`` in ``text``:
+    The returned index is always ``len(text)`` or the index of a ``"\\n"`` in ``text``.
+
+    With ``trust_brackets`` (a completion: fresh model text after the cursor):
 
     - brackets: the end of the first line of ``text`` whose running bracket depth, counted from the
       cursor, is negative (the completion closed the bracket or block the cursor is in);
@@ -330,6 +326,15 @@ def block_end(text: str, prefix: str, language: str | None) -> int:
       ``elif``, ``except`` and ``finally`` at the same indentation continue the statement. Lines
       inside brackets the completion opened, lines starting with a closing bracket and lines
       starting inside a string or comment (a docstring's text, a ``#`` comment) are exempt.
+
+    Without it (code that does not parse, bounded the way a reader would: the Fix of a broken
+    unit): the first line of ``text`` is the unit's header and opens the block, in every language.
+    The block ends before the next non-blank line at the header's indentation or less (a sibling
+    or outer declaration), whatever brackets or strings were left open before it; only a string or
+    comment that is closed further on exempts the lines inside it. A line starting with a closing
+    bracket at the header's indentation is the block's last line once the brackets counted from the
+    header balance, unless it opens again (``} else {``, ``):``); one indented less ends the block
+    before it.
     """
     line_prefix = _current_line(prefix)
     offset = len(line_prefix)
@@ -340,22 +345,31 @@ def block_end(text: str, prefix: str, language: str | None) -> int:
             code.add(index - offset)
             if char in "([{)]}":
                 deltas[index - offset] = 1 if char in _OPENERS else -1
+    last_code = max(code, default=-1)
     lines = text.split("\n")
-    indentation = language in INDENT_LANGUAGES
+    indentation = language in INDENT_LANGUAGES or not trust_brackets
     first = line_prefix + lines[0]
     base = _indent_width(first) if first.strip() else _indent_width(line_prefix)
-    opens_block = first.split("#", 1)[0].rstrip().endswith(":")
+    opens_block = not trust_brackets or first.split("#", 1)[0].rstrip().endswith(":")
     depth = 0
     start = 0
     for number, line in enumerate(lines):
         end = start + len(line)
-        exempt = depth > 0 or start not in code or not line.strip() or line.lstrip()[0] in _CLOSERS
-        if indentation and number > 0 and not exempt:
-            width = _indent_width(line)
-            if width < base or (width == base and opens_block and not line.lstrip().startswith(_CONTINUATION_KEYWORDS)):
-                return start - 1
+        stripped = line.lstrip()
+        closer = bool(stripped) and stripped[0] in _CLOSERS
+        in_span = start not in code and (trust_brackets or start < last_code)
+        exempt = not stripped or closer or in_span or (trust_brackets and depth > 0)
+        width = _indent_width(line)
+        ends = width < base or (width == base and opens_block and not stripped.startswith(_CONTINUATION_KEYWORDS))
+        if indentation and number > 0 and not exempt and ends:
+            return start - 1
+        if not trust_brackets and number > 0 and closer and not in_span and width < base:
+            return start - 1
         depth += sum(deltas[start:end])
-        if depth < 0:
+        if trust_brackets and depth < 0:
+            return end
+        if (not trust_brackets and number > 0 and closer and not in_span and width == base and depth <= 0
+                and not line.split("#", 1)[0].rstrip().endswith((":", *_OPENERS))):
             return end
         start = end + 1
     return len(text)
@@ -419,7 +433,7 @@ def postprocess(
     ``single_line``: keep only the first line; ``None`` decides with :func:`wants_single_line`.
     Steps and heuristics: see the module docstring.
     """
-    text = raw if language == "markdown" else strip_fences(raw)
+    text = strip_fences(raw)
     if looks_like_prose(text, prefix, language):
         return None
     if single_line is None:

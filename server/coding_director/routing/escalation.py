@@ -5,7 +5,9 @@ was already found unreachable in this request; stream the answer under a timeout
 ``min(tier.timeout_s or routing.attempt_timeout_s, time left of routing.request_timeout_s)``;
 classify the outcome:
 
-- ``error``: unreachable endpoint, timeout, missing model (404), bad request, error mid-stream;
+- ``error``: unreachable endpoint, timeout, missing model (404), bad request, error mid-stream, a
+  malformed response (not JSON, not UTF-8, oversized, cut off), or any unexpected exception
+  (``internal``): nothing a model server sends makes a request raise;
 - ``rejected``: answered, but a verification check failed (:mod:`coding_director.routing.verify`).
   The checks that can decide early (:class:`~coding_director.routing.verify.StreamMonitor`) run on
   the stream as it arrives (``checks.stream``); when one fails the model stream is closed at once,
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
@@ -40,6 +43,7 @@ from coding_director.routing.prompts import Failure, build_messages
 from coding_director.routing.verify import StreamMonitor, Target, verify
 from coding_director.settings import Settings
 
+log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class AttemptStarted:
@@ -74,11 +78,23 @@ class Finished:
 Event = AttemptStarted | TextDelta | AttemptFinished | Finished
 
 
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    """A caller's overrides of every tier's sampling options (the OpenAI API's ``max_tokens``,
+    ``temperature``, ``stop``). ``None`` / empty keeps the tier's setting; ``max_tokens`` replaces
+    the tier's ``num_predict`` (tokens)."""
+
+    max_tokens: int | None = None
+    temperature: float | None = None
+    stop: tuple[str, ...] = ()
+
+
 @dataclass
 class Request:
     """One request as escalation sees it. ``context_text`` is the rendered code context;
-    ``target`` says what the answer is verified against. ``chain`` replaces the route's chain and
-    ``system`` the intent's system prompt (task roles set both); ``None`` keeps the defaults."""
+    ``target`` says what the answer is verified against. ``chain`` replaces the route's chain
+    (one pinned tier, or a task role's tiers), ``system`` the intent's system prompt (task roles
+    set it) and ``sampling`` the tiers' sampling options; ``None`` keeps the defaults."""
 
     prompt: str
     route: RouteDecision
@@ -86,6 +102,7 @@ class Request:
     context_text: str | None = None
     history: list[Message] = field(default_factory=list)
     chain: list[str] | None = None
+    sampling: Sampling | None = None
     system: str | None = None
 
 
@@ -165,6 +182,7 @@ async def escalate(
         attempts.append(attempt)
         return AttemptFinished(attempt)
 
+    sampling = request.sampling or Sampling()
     for tier in request.chain or chain_for(settings, request.route):
         spec = settings.tier(tier)
         endpoint = settings.endpoint_of(tier)
@@ -194,7 +212,12 @@ async def escalate(
             failures=failures,
             system=request.system,
         )
-        options = GenerateOptions(num_predict=spec.num_predict, temperature=spec.temperature, max_ctx=spec.max_ctx)
+        options = GenerateOptions(
+            num_predict=sampling.max_tokens or spec.num_predict,
+            temperature=spec.temperature if sampling.temperature is None else sampling.temperature,
+            stop=list(sampling.stop),
+            max_ctx=spec.max_ctx,
+        )
         timeout_s = min(spec.timeout_s or routing.attempt_timeout_s, remaining)
         started = time.perf_counter()
         first_token_ms: float | None = None
@@ -203,7 +226,7 @@ async def escalate(
         error: str | None = None
         error_kind: ErrorKind | None = None
         fix: str | None = None
-        monitor = StreamMonitor(request.target, spec.num_predict) if settings.checks.stream else None
+        monitor = StreamMonitor(request.target, options.num_predict) if settings.checks.stream else None
         early: str | None = None
         stream = _stream_with_timeout(pool, tier, spec.model, messages, options, timeout_s)
         try:
@@ -225,6 +248,9 @@ async def escalate(
             error, error_kind, fix = exc.reason, exc.kind, exc.fix
             if isinstance(exc, EndpointUnreachable):
                 dead_endpoints[endpoint] = (f"endpoint unreachable (found by tier {tier}): {exc.reason}", exc.fix)
+        except Exception as exc:  # a bug or a library's unexpected exception: an error, never a crash
+            log.exception("tier %s failed unexpectedly", tier)
+            error, error_kind = f"unexpected error: {type(exc).__name__}: {exc}"[:300], "internal"
         finally:
             await stream.aclose()
         latency_ms = (time.perf_counter() - started) * 1000
@@ -244,9 +270,17 @@ async def escalate(
                 candidates.append(_Candidate(0, len(attempts), tier, text))
         else:
             health.record_success(tier)
-            reason = verify(text, request.target)
+            try:
+                reason = verify(text, request.target)
+            except Exception as exc:  # a check that crashes rejects the answer instead of the request
+                log.exception("a verification check failed on the answer of tier %s", tier)
+                reason = f"a check failed: {type(exc).__name__}: {exc}"[:300]
             for deep_check in request.target.async_checks if reason is None else ():
-                reason = await deep_check(text)
+                try:
+                    reason = await deep_check(text)
+                except Exception as exc:  # same as above: reject the answer, never fail the request
+                    log.exception("an asynchronous check failed on the answer of tier %s", tier)
+                    reason = f"a check failed: {type(exc).__name__}: {exc}"[:300]
                 if reason:
                     break
             outcome = "rejected" if reason else "accepted"

@@ -110,8 +110,10 @@ async def route(
         return decision
     try:
         answer = await ask_router_model(settings, pool, prompt)
-    except (BackendError, TimeoutError, RouterAnswerError) as exc:
+    except Exception as exc:  # BackendError, TimeoutError, RouterAnswerError, or anything unexpected
         cause = exc.reason if isinstance(exc, BackendError) else str(exc) or "router model timed out"
+        if not isinstance(exc, BackendError | TimeoutError | RouterAnswerError):
+            cause = f"unexpected error: {type(exc).__name__}: {exc}"
         if isinstance(exc, TimeoutError):
             cause = f"router model gave no answer within {settings.routing.router_timeout_s:g} s"
         log.warning("router model not used: %s", cause)

@@ -27,6 +27,8 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from markdown_it import MarkdownIt
+
 from coding_director.results import CODE_INTENTS
 
 Check = Callable[[str], str | None]
@@ -51,16 +53,20 @@ class Target:
 @dataclass(frozen=True, slots=True)
 class CodeBlock:
     """A fenced code block of an answer. ``tag`` is the fence's info word (lower case, may be
-    empty); ``closed`` is False when the answer ended inside the block (truncated)."""
+    empty); ``closed`` is False when the answer ended inside the block (truncated).
+    ``start_line``/``end_line``: the block's lines in the answer (0-based, end exclusive, the
+    fence lines included; lines split on ``\\n``)."""
 
     tag: str
     code: str
     closed: bool
+    start_line: int = 0
+    end_line: int = 0
 
 
-_FENCE_RE = re.compile(
-    r"^[ \t]*(```+|~~~+)[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:(?P<close>^[ \t]*\1[ \t]*$)|\Z)", re.MULTILINE | re.DOTALL
-)
+#: CommonMark parser (markdown-it-py): fences per the spec, also inside lists and quotes.
+_MARKDOWN = MarkdownIt("commonmark")
+_FENCE_LINE = re.compile(r"^[ \t>]*(`{3,}|~{3,})[ \t]*$")
 
 _TAG_LANGUAGES = {
     "python": "python",
@@ -124,14 +130,29 @@ def language_mentioned(prompt: str) -> str | None:
 
 
 def code_blocks(answer: str) -> list[CodeBlock]:
-    """The fenced code blocks of a markdown ``answer``, in order (an unterminated last block counts)."""
+    """The fenced code blocks of a markdown ``answer``, in order, as CommonMark reads them
+    (markdown-it-py); an unterminated block runs to the end of the answer (or of its list item or
+    quote) and counts, with ``closed=False``. The only fence parser of the project: the inline
+    completion's :func:`~coding_director.features.completion_post.strip_fences` uses it too."""
+    lines = answer.split("\n")
     blocks = []
-    for match in _FENCE_RE.finditer(answer):
-        body = match.group(3)
-        if body.endswith("\n"):
-            body = body[:-1]
-        blocks.append(CodeBlock(tag=match.group(2).lower(), code=body, closed=match.group("close") is not None))
+    for token in _MARKDOWN.parse(answer):
+        if token.type != "fence" or token.map is None:
+            continue
+        start, end = token.map
+        body = token.content[:-1] if token.content.endswith("\n") else token.content
+        last = _FENCE_LINE.match(lines[end - 1]) if start < end - 1 < len(lines) else None
+        closed = last is not None and last.group(1)[0] == token.markup[0] and len(last.group(1)) >= len(token.markup)
+        tag = token.info.split()[0].lower() if token.info.strip() else ""
+        blocks.append(CodeBlock(tag=tag, code=body, closed=closed, start_line=start, end_line=end))
     return blocks
+
+
+def prose_lines(answer: str) -> list[str]:
+    """The lines of ``answer`` outside its fenced code blocks (:func:`code_blocks`), in order."""
+    lines = answer.split("\n")
+    inside = {index for block in code_blocks(answer) for index in range(block.start_line, block.end_line)}
+    return [line for index, line in enumerate(lines) if index not in inside]
 
 
 def check_empty(answer: str, target: Target) -> str | None:
@@ -201,7 +222,7 @@ def check_echo(answer: str, target: Target) -> str | None:
     """
     if not target.prompt_text:
         return None
-    prose = [line.strip() for line in _FENCE_RE.sub("", answer).splitlines() if len(line.strip()) >= ECHO_LINE_CHARS]
+    prose = [line.strip() for line in prose_lines(answer) if len(line.strip()) >= ECHO_LINE_CHARS]
     if len(prose) < ECHO_MIN_LINES:
         return None
     given = {line.strip() for line in target.prompt_text.splitlines()}

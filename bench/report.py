@@ -37,6 +37,7 @@ BENCHES: list[tuple[str, str, list[str], list[str]]] = [
     ("lsp", "lsp_bench.py", ["--n", "100"], ["--n", "10"]),
     ("api", "api_bench.py", ["--n", "200"], ["--n", "20"]),
     ("context", "context_bench.py", ["--runs", "200"], ["--runs", "20"]),
+    ("early rej.", "early_reject_bench.py", ["--n", "3"], ["--n", "1", "--chunk-ms", "5"]),
     ("real model", "real_model_bench.py", ["--n", "8"], ["--n", "2"]),
 ]
 #: Rows whose paired median must be <= 1.05 (issue 6).

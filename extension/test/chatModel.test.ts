@@ -4,6 +4,7 @@ import {
   applyChatEvent,
   chipLabel,
   completeTurn,
+  discardedTexts,
   endTurn,
   formatLatency,
   historyFor,
@@ -60,6 +61,39 @@ describe('chat transcript reducer', () => {
       { tier: 'lead', model: 'm1', outcome: 'rejected', reason: 'refusal', fix: '', latency: '420 ms' },
       { tier: 'senior', model: 'm2', outcome: 'running', reason: '', fix: '', latency: '' },
     ]);
+  });
+
+  test('text stopped while streaming is shown as discarded with its reason, never as the answer', () => {
+    const loop = 'The same line.\n'.repeat(8);
+    const reason = "generation loop: only 1 distinct of 8 lines ('The same line.' 8 times) (stopped after 2.1 s, 80 tokens)";
+    let turn = stream([
+      { kind: 'attemptStarted', tier: 'lead', model: 'm1' },
+      { kind: 'text', tier: 'lead', text: loop },
+      { kind: 'attemptFinished', tier: 'lead', discarded: true, attempt: { tier: 'lead', model: 'm1', outcome: 'rejected', reason, stoppedEarly: true, completionTokens: 80 } },
+    ]);
+    assert.equal(visibleText(turn), '', 'the loop is no longer shown as the answer');
+    assert.deepEqual(discardedTexts(turn), [{ tier: 'lead', text: loop, label: `discarded: stopped while streaming: ${reason}`, stoppedEarly: true }]);
+    turn = applyChatEvent(turn, ev({ kind: 'attemptStarted', tier: 'senior', model: 'm2' }));
+    turn = applyChatEvent(turn, ev({ kind: 'text', tier: 'senior', text: 'Sure' }));
+    assert.equal(visibleText(turn), 'Sure');
+    assert.equal(discardedTexts(turn).length, 1);
+    const done = completeTurn(turn, { ...result, answer: 'Sure', attempts: [] });
+    assert.deepEqual(discardedTexts(done).map((d) => d.tier), ['lead']);
+  });
+
+  test('a rejected answer is discarded unless it is the best answer returned when no tier passed', () => {
+    const turn = stream([
+      { kind: 'attemptStarted', tier: 'lead', model: 'm1' },
+      { kind: 'text', tier: 'lead', text: 'def f(:' },
+      { kind: 'attemptFinished', tier: 'lead', attempt: { tier: 'lead', model: 'm1', outcome: 'rejected', reason: 'does not parse' } },
+      { kind: 'attemptStarted', tier: 'senior', model: 'm2' },
+      { kind: 'text', tier: 'senior', text: 'loop loop' },
+      { kind: 'attemptFinished', tier: 'senior', discarded: true, attempt: { tier: 'senior', model: 'm2', outcome: 'rejected', reason: 'generation loop', stoppedEarly: true } },
+    ]);
+    assert.deepEqual(discardedTexts(turn).map((d) => d.label), ['discarded: does not parse', 'discarded: stopped while streaming: generation loop']);
+    const done = completeTurn(turn, { ...result, accepted: false, finalTier: 'lead', answer: 'def f(:' });
+    assert.deepEqual(discardedTexts(done).map((d) => [d.tier, d.stoppedEarly]), [['senior', true]]);
+    assert.equal(visibleText(done), 'def f(:');
   });
 
   test('text without attemptStarted opens a segment; events of other chats are ignored', () => {

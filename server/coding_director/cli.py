@@ -77,7 +77,8 @@ async def _ask(args: argparse.Namespace) -> int:
                 a = event.attempt
                 if stream and a.outcome != "skipped":
                     sys.stdout.write("\n")
-                _note(f"{a.tier} {a.outcome}: {a.reason}")
+                discarded = "; its text above is discarded" if a.stopped_early else ""
+                _note(f"{a.tier} {a.outcome}: {a.reason}{discarded}")
     finally:
         await director.aclose()
     assert result is not None

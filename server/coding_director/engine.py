@@ -15,14 +15,22 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from coding_director.backends import BackendPool, HealthTracker, Message
 from coding_director.results import Assistance, Attempt, Domain, Intent, RouteDecision
 from coding_director.routing.escalation import Event, Finished, Request, Sampling, escalate
 from coding_director.routing.prompts import build_messages
+from coding_director.routing.pycheck import (
+    PythonChecker,
+    import_bindings,
+    module_level_names,
+    path_of_uri,
+    python_environment,
+)
 from coding_director.routing.router import route
-from coding_director.routing.verify import Check, Target, language_mentioned
+from coding_director.routing.verify import AsyncCheck, Check, Target, language_mentioned
 from coding_director.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -37,10 +45,13 @@ class CodingDirector:
     ``settings`` defaults to :func:`~coding_director.settings.load_settings` (TOML file named by
     ``CODING_DIRECTOR_CONFIG``, environment). One instance keeps the connection pools and the
     per-tier health (cooldowns) across requests; close it with :meth:`aclose` when done.
+    ``workspace_root`` is the folder whose ``.venv`` resolves the imports of Python answers (the
+    language server sets it from the client's workspace; ``None``: found from the document).
     """
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings if settings is not None else load_settings()
+        self.workspace_root: Path | None = None
         self.pool = BackendPool(self.settings)
         self.health = HealthTracker(self.settings.health.allowed_fails, self.settings.health.cooldown_s)
 
@@ -77,10 +88,12 @@ class CodingDirector:
             try:
                 context_text, code, context_language = _context_parts(context)
                 decision = await route(self.settings, self.pool, prompt, code, intent=intent, domain=domain)
+                target_language = language or context_language or language_mentioned(prompt)
                 target = Target(
                     intent=decision.intent,
-                    language=language or context_language or language_mentioned(prompt),
+                    language=target_language,
                     extra_checks=tuple(extra_checks),
+                    async_checks=self._python_checks(context, target_language),
                     prompt_text="\n".join(
                         m.content
                         for m in build_messages(
@@ -106,6 +119,34 @@ class CodingDirector:
                 log.exception("request failed unexpectedly")
                 if not finished:
                     yield Finished(_failed(exc, decision, intent, domain))
+
+    def _python_checks(self, context: CodeContext | str | None, language: str | None) -> tuple[AsyncCheck, ...]:
+        """The checks beyond parsing for Python answers (``checks.python``), see
+        :mod:`coding_director.routing.pycheck`. Names the surrounding code binds at module level
+        are known, so a fix of one function may use the file's imports and helpers."""
+        checks = self.settings.checks
+        if not checks.python:
+            return ()
+        document = None
+        known: set[str] = set()
+        if isinstance(context, str):
+            known = module_level_names(context)
+        elif context is not None:
+            document = path_of_uri(context.uri)
+            known = module_level_names(context.prefix + context.focus.text + context.suffix)
+            known |= module_level_names(context.focus.text)
+            for line in context.imports:
+                known |= import_bindings(line)
+            known |= {item.name for item in context.outline if item.depth == 0}
+        checker = PythonChecker(
+            python_environment(checks.python_interpreter, self.workspace_root, document),
+            language=language,
+            known_names=frozenset(known),
+            reject_rules=tuple(checks.reject_rules),
+            ruff_timeout_s=checks.ruff_timeout_s,
+            import_timeout_s=checks.import_timeout_s,
+        )
+        return (checker,)
 
     async def stream_role(
         self,

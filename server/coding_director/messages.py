@@ -98,6 +98,9 @@ class ChatEvent(WireModel):
       the client when a later tier starts);
     - ``text``: ``text`` is the next piece of ``tier``'s answer;
     - ``attemptFinished``: ``attempt`` holds the outcome, e.g. rejected with its reason.
+      ``discarded`` is true when a check stopped the stream early (``attempt.stopped_early``): the
+      text streamed for this attempt is discarded and never becomes the answer; clients show it as
+      discarded with ``attempt.reason`` rather than deleting it silently.
     """
 
     chat_id: str
@@ -106,6 +109,7 @@ class ChatEvent(WireModel):
     model: str | None = None
     text: str | None = None
     attempt: Attempt | None = None
+    discarded: bool = False
 
 
 class StatusParams(WireModel):

@@ -52,7 +52,10 @@ class Attempt(WireModel):
     unreachable endpoint, so callers never parse ``reason``. ``fix`` is the exact action
     that removes an error's cause, when known (``ollama pull codellama:13b``). ``latency_ms`` is wall time
     from the request to the last token, in milliseconds; token counts are as reported by the server
-    (``None`` when unknown).
+    (``None`` when unknown). ``stopped_early``: a check rejected the answer while it streamed and the
+    model stream was closed; the streamed text is discarded (never the final answer), and
+    ``completion_tokens`` is the number of stream chunks received (one token each on Ollama and
+    OpenAI-compatible servers), since the server's count never arrives.
     """
 
     tier: str
@@ -65,6 +68,7 @@ class Attempt(WireModel):
     first_token_ms: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    stopped_early: bool = False
 
 
 class Assistance(WireModel):

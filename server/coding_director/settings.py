@@ -135,6 +135,25 @@ class ContextSettings(_Section):
     token_budget: int = Field(default=3000, ge=64)
 
 
+class ChecksSettings(_Section):
+    """Verification beyond parsing (see ``routing/verify.py`` and ``routing/pycheck.py``).
+
+    ``stream``: run the checks that can decide early (loop, echo, refusal, runaway length) on the
+    stream and close it the moment one fails. ``python``: check Python answers with ruff's pyflakes
+    rules (``reject_rules``) and resolve their imports in ``python_interpreter`` (default: the
+    workspace's ``.venv``, else this setting, else the server's own interpreter). Timeouts in seconds.
+    """
+
+    stream: bool = True
+    python: bool = True
+    python_interpreter: str | None = None
+    reject_rules: list[str] = Field(
+        default_factory=lambda: ["F821", "F822", "F823", "F701", "F702", "F704", "F706", "F707"]
+    )
+    ruff_timeout_s: float = Field(default=10.0, gt=0)
+    import_timeout_s: float = Field(default=15.0, gt=0)
+
+
 class ApiSettings(_Section):
     """The OpenAI-compatible HTTP API (``coding-director api``).
 
@@ -207,6 +226,7 @@ class Settings(BaseSettings):
     health: HealthSettings = Field(default_factory=HealthSettings)
     completion: CompletionSettings = Field(default_factory=CompletionSettings)
     context: ContextSettings = Field(default_factory=ContextSettings)
+    checks: ChecksSettings = Field(default_factory=ChecksSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     roles: dict[str, RoleSettings] = Field(default_factory=dict, validate_default=True)
     task: TaskSettings = Field(default_factory=TaskSettings)

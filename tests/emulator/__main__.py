@@ -19,6 +19,7 @@ substring found in it wins; ``reply`` otherwise)::
        "chunk_delay_ms": 20},
       {"name": "flaky", "reply": "partial answer here", "error_after_chunks": 2},
       {"name": "down", "status": 500, "http_error": "model runner crashed"},
+      {"name": "looper", "reply": "Let me think about it again.\\n", "loop": true, "chunk_delay_ms": 20},
       {"name": "nomic-embed-text", "capabilities": ["embedding"], "embedding_dim": 768},
       {"name": "qwen2.5-coder:7b", "pull_only": true}
     ]

@@ -28,6 +28,8 @@ __all__ = [
 
 DEFAULT_ERROR_MESSAGE = "an error was encountered while running the model: unexpected EOF"
 DEFAULT_HTTP_ERROR = "llama runner process has terminated: exit status 2"
+#: Chunks of a looping reply when the request sets no ``num_predict`` (about 17 minutes at 10 ms a chunk).
+LOOP_MAX_CHUNKS = 100_000
 #: Values of ``ScriptedModel.stream_fault`` (``None`` = a well-formed stream).
 STREAM_FAULTS = frozenset({None, "truncated", "invalid_utf8", "huge_line", "stall"})
 
@@ -108,6 +110,11 @@ class ScriptedModel:
         status: HTTP status for inference endpoints (generate/chat/embed and ``/v1/*``); anything other than
             200 answers ``{"error": http_error}`` with that status before streaming begins.
         http_error: message of that HTTP error.
+        loop: a generation loop: the reply's chunks repeat until ``options.num_predict`` chunks (or
+            :data:`LOOP_MAX_CHUNKS` without a limit), paced by ``chunk_delay_ms`` — a model that loops
+            "for minutes" unless the client closes the stream.
+        ignore_num_predict: stream every chunk even past ``options.num_predict`` (a server that ignores
+            the token limit).
         done_reason: ``done_reason`` of the final chunk (``"stop"``; ``"length"`` is also produced
             automatically when ``options.num_predict`` cuts the reply).
         embedding_dim: dimension of the deterministic (hash-based, L2-normalised) embeddings.
@@ -130,6 +137,8 @@ class ScriptedModel:
     status: int = 200
     http_error: str = DEFAULT_HTTP_ERROR
     done_reason: str = "stop"
+    loop: bool = False
+    ignore_num_predict: bool = False
     embedding_dim: int = 64
     context_length: int = 8192
     family: str = "llama"

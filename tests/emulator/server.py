@@ -23,6 +23,7 @@ from typing import Any, Literal
 from aiohttp import web
 
 from .models import (
+    LOOP_MAX_CHUNKS,
     RecordedRequest,
     ScriptedError,
     ScriptedModel,
@@ -735,7 +736,13 @@ class OllamaEmulator:
             chunks = m.render_chunks(req)
         except ScriptedError as exc:
             return err(exc.status, exc.message)
-        chunks, done_reason = _apply_limits(chunks, req.options, m.done_reason)
+        if m.loop and chunks:
+            limit = req.options.get("num_predict")
+            capped = isinstance(limit, int) and limit > 0 and not m.ignore_num_predict
+            total = limit + 1 if capped else LOOP_MAX_CHUNKS  # one more, so the cut says "length"
+            chunks = [chunks[i % len(chunks)] for i in range(total)]
+        options = {k: v for k, v in req.options.items() if k != "num_predict"} if m.ignore_num_predict else req.options
+        chunks, done_reason = _apply_limits(chunks, options, m.done_reason)
         prompt_text = (
             req.system
             + req.prompt

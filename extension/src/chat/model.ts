@@ -29,6 +29,8 @@ export interface Segment {
   readonly outcome?: Attempt['outcome'];
   readonly reason?: string | null;
   readonly latencyMs?: number;
+  /** A check stopped this attempt's stream early (`chatEvent.discarded`): its text is never the answer. */
+  readonly discarded?: boolean;
 }
 
 /** One question and its answer. */
@@ -88,6 +90,7 @@ export function applyChatEvent(turn: ChatTurn, event: ChatEvent): ChatTurn {
         outcome: attempt?.outcome ?? 'accepted',
         reason: attempt?.reason ?? null,
         latencyMs: attempt?.latencyMs,
+        discarded: event.discarded === true || attempt?.stoppedEarly === true,
       };
       if (index >= 0) segments[index] = finished;
       else segments.push(finished);
@@ -128,7 +131,40 @@ export function endTurn(turn: ChatTurn, status: 'cancelled' | 'error', error?: s
  */
 export function visibleText(turn: ChatTurn): string {
   if (turn.status === 'done' && turn.answer !== undefined) return turn.answer;
-  return turn.segments[turn.segments.length - 1]?.text ?? '';
+  const last = turn.segments[turn.segments.length - 1];
+  return last && !isNotAccepted(last) ? last.text : '';
+}
+
+function isNotAccepted(segment: Segment): boolean {
+  return segment.outcome !== undefined && segment.outcome !== 'accepted';
+}
+
+/** Text an attempt streamed that is not (or no longer) the answer, shown collapsed and struck through. */
+export interface DiscardedText {
+  readonly tier: string;
+  readonly text: string;
+  /** `discarded: <reason>`, or `discarded: stopped while streaming: <reason>` for an attempt stopped early. */
+  readonly label: string;
+  /** The stream was closed by a check before the model finished. */
+  readonly stoppedEarly: boolean;
+}
+
+/**
+ * The discarded texts of a turn, oldest first: every rejected or failed attempt that streamed some
+ * text, except the one whose text is the answer (when no tier passed, the server returns the best
+ * rejected answer; an attempt stopped early is never that one).
+ */
+export function discardedTexts(turn: ChatTurn): DiscardedText[] {
+  let keep = -1;
+  if (turn.status === 'done' && turn.accepted === false && turn.answer) {
+    keep = findLastIndex(turn.segments, (s) => s.tier === turn.finalTier && !s.discarded && s.text === turn.answer);
+  }
+  return turn.segments.flatMap((s, i): DiscardedText[] => {
+    if (i === keep || !isNotAccepted(s) || !s.text.trim()) return [];
+    const reason = s.reason ?? s.outcome ?? '';
+    const label = s.discarded ? `discarded: stopped while streaming: ${reason}` : `discarded: ${reason}`;
+    return [{ tier: s.tier, text: s.text, label, stoppedEarly: s.discarded === true }];
+  });
 }
 
 /** The tier currently speaking (streaming) or whose answer is shown (done), if any. */

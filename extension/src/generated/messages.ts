@@ -69,7 +69,10 @@ export interface Assistance {
  * unreachable endpoint, so callers never parse ``reason``. ``fix`` is the exact action
  * that removes an error's cause, when known (``ollama pull codellama:13b``). ``latency_ms`` is wall time
  * from the request to the last token, in milliseconds; token counts are as reported by the server
- * (``None`` when unknown).
+ * (``None`` when unknown). ``stopped_early``: a check rejected the answer while it streamed and the
+ * model stream was closed; the streamed text is discarded (never the final answer), and
+ * ``completion_tokens`` is the number of stream chunks received (one token each on Ollama and
+ * OpenAI-compatible servers), since the server's count never arrives.
  */
 export interface Attempt {
   completionTokens?: number | null;
@@ -93,6 +96,7 @@ export interface Attempt {
   outcome: 'accepted' | 'rejected' | 'error' | 'skipped';
   promptTokens?: number | null;
   reason?: string | null;
+  stoppedEarly?: boolean;
   tier: string;
 }
 /**
@@ -116,10 +120,14 @@ export interface RouteDecision {
  *   the client when a later tier starts);
  * - ``text``: ``text`` is the next piece of ``tier``'s answer;
  * - ``attemptFinished``: ``attempt`` holds the outcome, e.g. rejected with its reason.
+ *   ``discarded`` is true when a check stopped the stream early (``attempt.stopped_early``): the
+ *   text streamed for this attempt is discarded and never becomes the answer; clients show it as
+ *   discarded with ``attempt.reason`` rather than deleting it silently.
  */
 export interface ChatEvent {
   attempt?: Attempt | null;
   chatId: string;
+  discarded?: boolean;
   kind: 'attemptStarted' | 'text' | 'attemptFinished';
   model?: string | null;
   text?: string | null;
@@ -394,6 +402,7 @@ export interface StatusParams {
  */
 export interface Settings {
   api?: ApiSettings;
+  checks?: ChecksSettings;
   completion?: CompletionSettings;
   context?: ContextSettings;
   health?: HealthSettings;
@@ -428,6 +437,22 @@ export interface ApiSettings {
    * Name of the env var holding the bearer token.
    */
   token_env?: string | null;
+}
+/**
+ * Verification beyond parsing (see ``routing/verify.py`` and ``routing/pycheck.py``).
+ *
+ * ``stream``: run the checks that can decide early (loop, echo, refusal, runaway length) on the
+ * stream and close it the moment one fails. ``python``: check Python answers with ruff's pyflakes
+ * rules (``reject_rules``) and resolve their imports in ``python_interpreter`` (default: the
+ * workspace's ``.venv``, else this setting, else the server's own interpreter). Timeouts in seconds.
+ */
+export interface ChecksSettings {
+  import_timeout_s?: number;
+  python?: boolean;
+  python_interpreter?: string | null;
+  reject_rules?: string[];
+  ruff_timeout_s?: number;
+  stream?: boolean;
 }
 /**
  * Inline (ghost-text) completions.

@@ -5,7 +5,7 @@
  * assignment takes the output of the markdown renderer (markdown-it without raw HTML, then DOMPurify).
  */
 import type { ChatTurn, ContextChip } from '../chat/model';
-import { routeLabel, speakingTier, trailRows, visibleText } from '../chat/model';
+import { discardedTexts, routeLabel, speakingTier, trailRows, visibleText } from '../chat/model';
 import type { FromWebview, ToWebview } from '../chat/messages';
 import { createMarkdownRenderer } from './render';
 
@@ -107,13 +107,23 @@ function renderTurn(turn: ChatTurn): HTMLElement {
   if (turn.status === 'done' && turn.accepted === false) meta.append(el('span', 'state-badge warn', 'no tier passed every check'));
   root.append(meta);
 
-  // Earlier attempts that were rejected: their text is discarded, the reason is shown.
+  // Earlier attempts that failed without text: the reason is shown.
   if (turn.status === 'streaming') {
     for (const s of turn.segments.slice(0, -1)) {
-      if (s.outcome && s.outcome !== 'accepted') {
+      if (s.outcome && s.outcome !== 'accepted' && !s.text.trim()) {
         root.append(el('div', 'escalation-note', `${s.tier} ${s.outcome}${s.reason ? `: ${s.reason}` : ''}; escalating`));
       }
     }
+  }
+  // Text that was streamed and then rejected is kept, collapsed and struck through, with its reason.
+  for (const d of discardedTexts(turn)) {
+    const details = el('details', `discarded${d.stoppedEarly ? ' stopped-early' : ''}`);
+    details.dataset.tier = d.tier;
+    details.append(el('summary', undefined, `${d.tier}: ${d.label}`));
+    const pre = el('pre', 'discarded-text');
+    pre.append(el('del', undefined, d.text));
+    details.append(pre);
+    root.append(details);
   }
 
   const answer = el('div', 'answer markdown-body');
@@ -134,6 +144,11 @@ function upsertTurn(turn: ChatTurn): void {
   const existing = turnElements.get(turn.chatId);
   const wasOpen = existing?.querySelector('details.trail')?.hasAttribute('open') ?? false;
   if (wasOpen) fresh.querySelector('details.trail')?.setAttribute('open', '');
+  const discarded = (root: Element | undefined): Element[] => Array.from(root?.querySelectorAll('details.discarded') ?? []);
+  const freshDiscarded = discarded(fresh);
+  discarded(existing).forEach((d, i) => {
+    if (d.hasAttribute('open')) freshDiscarded[i]?.setAttribute('open', '');
+  });
   if (existing) existing.replaceWith(fresh);
   else transcript.append(fresh);
   turnElements.set(turn.chatId, fresh);

@@ -35,5 +35,7 @@ export const chat = {
   answer: '.answer',
   tierBadge: '.tier-badge',
   trail: 'details.trail',
+  /** Text rejected after it streamed, collapsed and struck through (`discarded: <reason>`). */
+  discarded: 'details.discarded',
   codeButton: '.code-actions button',
 } as const;

@@ -22,7 +22,9 @@ def chat_event(chat_id: str, event: Event) -> ChatEvent | None:
         return ChatEvent(chat_id=chat_id, kind="text", tier=event.tier, text=event.text)
     if isinstance(event, AttemptFinished):
         a = event.attempt
-        return ChatEvent(chat_id=chat_id, kind="attemptFinished", tier=a.tier, model=a.model, attempt=a)
+        return ChatEvent(
+            chat_id=chat_id, kind="attemptFinished", tier=a.tier, model=a.model, attempt=a, discarded=a.stopped_early
+        )
     return None
 
 

@@ -81,6 +81,7 @@ class Session:
         ones; run it in the background."""
         old_director, old_completer = self.director, self.completer
         self.director = CodingDirector(self.settings)
+        self.director.workspace_root = old_director.workspace_root
         self.completer = Completer(self.settings, self.director.pool)
 
         async def close_old() -> None:

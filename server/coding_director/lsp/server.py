@@ -61,6 +61,7 @@ from coding_director.messages import (
     StatusParams,
 )
 from coding_director.routing.escalation import Event
+from coding_director.routing.pycheck import path_of_uri
 from coding_director.settings import Settings, SettingsError, editor_layer
 from coding_director.wire import to_wire
 
@@ -195,6 +196,9 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
     @server.feature(types.INITIALIZE)
     def initialize(ls: DirectorServer, params: types.InitializeParams) -> None:
         ls.apply_settings(params.initialization_options, initial=True)
+        folders = params.workspace_folders or []
+        root = folders[0].uri if folders else params.root_uri
+        ls.session.director.workspace_root = path_of_uri(root) if root else None
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: DirectorServer, params: types.InitializedParams) -> None:

@@ -8,7 +8,10 @@ classify the outcome:
 - ``error``: unreachable endpoint, timeout, missing model (404), bad request, error mid-stream, a
   malformed response (not JSON, not UTF-8, oversized, cut off), or any unexpected exception
   (``internal``): nothing a model server sends makes a request raise;
-- ``rejected``: answered, but a verification check failed (:mod:`coding_director.routing.verify`);
+- ``rejected``: answered, but a verification check failed (:mod:`coding_director.routing.verify`).
+  The checks that can decide early (:class:`~coding_director.routing.verify.StreamMonitor`) run on
+  the stream as it arrives (``checks.stream``); when one fails the model stream is closed at once,
+  the attempt is ``stopped_early`` and its text is discarded (never returned as the best answer);
 - ``accepted``: passed every check; escalation stops.
 
 The next tier's prompt carries every earlier failure (:func:`prompts.failure_evidence`). At most
@@ -37,7 +40,7 @@ from coding_director.backends import (
 )
 from coding_director.results import Assistance, Attempt, ErrorKind, Outcome, RouteDecision
 from coding_director.routing.prompts import Failure, build_messages
-from coding_director.routing.verify import Target, verify
+from coding_director.routing.verify import StreamMonitor, Target, verify
 from coding_director.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -223,6 +226,8 @@ async def escalate(
         error: str | None = None
         error_kind: ErrorKind | None = None
         fix: str | None = None
+        monitor = StreamMonitor(request.target, options.num_predict) if settings.checks.stream else None
+        early: str | None = None
         stream = _stream_with_timeout(pool, tier, spec.model, messages, options, timeout_s)
         try:
             async for chunk in stream:
@@ -231,6 +236,10 @@ async def escalate(
                         first_token_ms = (time.perf_counter() - started) * 1000
                     parts.append(chunk.text)
                     yield TextDelta(tier, chunk.text)
+                    if monitor is not None:
+                        early = monitor.feed(chunk.text)
+                        if early:
+                            break  # the finally below closes the model stream
                 if chunk.prompt_tokens is not None or chunk.completion_tokens is not None:
                     usage = chunk
         except TimeoutError:
@@ -249,7 +258,12 @@ async def escalate(
 
         outcome: Outcome
         reason: str | None
-        if error is not None:
+        if early is not None and monitor is not None:
+            health.record_success(tier)
+            outcome = "rejected"
+            reason = f"{early} (stopped after {latency_ms / 1000:.1f} s, {monitor.chunks} tokens)"
+            usage = Chunk(completion_tokens=monitor.chunks, prompt_tokens=usage.prompt_tokens if usage else None)
+        elif error is not None:
             outcome, reason = "error", error
             health.record_error(tier, error)
             if text.strip():
@@ -261,6 +275,14 @@ async def escalate(
             except Exception as exc:  # a check that crashes rejects the answer instead of the request
                 log.exception("a verification check failed on the answer of tier %s", tier)
                 reason = f"a check failed: {type(exc).__name__}: {exc}"[:300]
+            for deep_check in request.target.async_checks if reason is None else ():
+                try:
+                    reason = await deep_check(text)
+                except Exception as exc:  # same as above: reject the answer, never fail the request
+                    log.exception("an asynchronous check failed on the answer of tier %s", tier)
+                    reason = f"a check failed: {type(exc).__name__}: {exc}"[:300]
+                if reason:
+                    break
             outcome = "rejected" if reason else "accepted"
             if reason and text.strip():
                 rank = 1 if reason.startswith("refusal") else 2
@@ -276,6 +298,7 @@ async def escalate(
             first_token_ms=round(first_token_ms, 3) if first_token_ms is not None else None,
             prompt_tokens=usage.prompt_tokens if usage else None,
             completion_tokens=usage.completion_tokens if usage else None,
+            stopped_early=early is not None,
         )
         attempts.append(attempt)
         yield AttemptFinished(attempt)

@@ -10,7 +10,13 @@ the next tier and the user see) or ``None``. Checks run in order and the first r
 5. :func:`check_code`: for code-producing intents, a fenced code block must exist and each block in
    a language we can parse must parse (tree-sitter, :func:`coding_director.context.check_syntax`);
 6. ``Target.extra_checks``: callers add checks, e.g. the language server's "the fix spliced into
-   the file keeps it parseable".
+   the file keeps it parseable";
+7. ``Target.async_checks``: slower checks run by the escalation only when every check above passed
+   (undefined names and unresolved imports of Python answers, :mod:`coding_director.routing.pycheck`).
+
+Checks that can decide before the answer is complete also run on the stream as it arrives
+(:class:`StreamMonitor`): a generation loop, an echo of the request, a refusal that goes on without
+code, and a runaway length. The escalation cancels the model call the moment one fails.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from markdown_it import MarkdownIt
@@ -26,6 +32,8 @@ from markdown_it import MarkdownIt
 from coding_director.results import CODE_INTENTS
 
 Check = Callable[[str], str | None]
+#: An asynchronous check: ``await check(answer)`` -> reason or ``None``; must bound its own time.
+AsyncCheck = Callable[[str], Awaitable[str | None]]
 
 
 @dataclass(frozen=True)
@@ -33,12 +41,13 @@ class Target:
     """What an answer is checked against: the request's ``intent``, the target ``language`` (one
     of :func:`coding_director.context.detect_language`'s names, or ``None`` when unknown) and
     ``prompt_text``, what the model was given (rendered code context and request; ``""`` when
-    unknown, which disables :func:`check_echo`)."""
+    unknown, which disables :func:`check_echo`). ``async_checks`` run after every other check passed."""
 
     intent: str
     language: str | None = None
     extra_checks: Sequence[Check] = field(default_factory=tuple)
     prompt_text: str = ""
+    async_checks: Sequence[AsyncCheck] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +272,151 @@ CHECKS: tuple[Callable[[str, Target], str | None], ...] = (
     check_echo,
     check_code,
 )
+
+
+#: :class:`StreamMonitor`: the compression measure of :func:`check_loop` is re-run after at least
+#: this many new characters (line counts are updated on every completed line)...
+STREAM_CHECK_CHARS = 256
+#: ...on at most this many trailing bytes of the answer so far (bounds the cost of one run).
+STREAM_LOOP_WINDOW_BYTES = 16384
+#: An echo is decided early when at least this many prose lines of at least
+#: :data:`ECHO_LINE_CHARS` characters arrived...
+STREAM_ECHO_MIN_LINES = 6
+#: ...and at least this share of them is copied from the request (stricter than :data:`ECHO_SHARE`,
+#: since the rest of the answer could still dilute it).
+STREAM_ECHO_SHARE = 0.75
+#: A refusal is decided early when the answer opened with one and this many characters came
+#: without a code fence (a refusal followed by code is accepted, see :func:`check_refusal`).
+STREAM_REFUSAL_CHARS = 800
+#: Runaway length: more characters than this many per token of ``num_predict`` (BPE tokens of
+#: code and prose average 3-4 characters; a server that honours ``num_predict`` cannot exceed this).
+RUNAWAY_CHARS_PER_TOKEN = 16
+#: Runaway length: more stream chunks than ``num_predict`` plus this slack (Ollama and
+#: OpenAI-compatible servers stream one token per chunk, so only a server ignoring the limit does).
+RUNAWAY_CHUNK_SLACK = 16
+
+_FENCE_LINE_RE = re.compile(r"^[ \t]*(```+|~~~+)")
+
+
+class StreamMonitor:
+    """The checks that can reject an answer while it streams, fed one piece at a time.
+
+    ``feed(text)`` returns a reason the moment the answer so far fails: the reason has the same
+    form as the final checks' (``generation loop: ...``, ``the answer echoes the request: ...``,
+    ``refusal: ...``) or starts with ``runaway length:``. Each check is at least as strict as the
+    check on the complete answer: an early rejection means the text so far would be rejected too.
+
+    Cost: lines are counted incrementally (each completed line once); the zlib measure of
+    :func:`check_loop` runs every :data:`STREAM_CHECK_CHARS` new characters on at most
+    :data:`STREAM_LOOP_WINDOW_BYTES` bytes; the echo and refusal measures are O(1) per line.
+    ``max_tokens`` is the attempt's ``num_predict`` (tokens), ``None`` to skip the runaway check.
+    ``chunks`` counts the pieces with text (about one token each); ``chars`` their characters.
+    """
+
+    def __init__(self, target: Target, max_tokens: int | None = None) -> None:
+        self.target = target
+        self.max_tokens = max_tokens
+        self.chunks = 0
+        self.chars = 0
+        self._parts: list[str] = []
+        self._pending = ""  # the current, incomplete line
+        self._lines: Counter[str] = Counter()
+        self._line_total = 0
+        self._in_fence = False
+        self._fence_seen = False
+        self._prose = 0
+        self._copied = 0
+        self._given = {line.strip() for line in target.prompt_text.splitlines()} if target.prompt_text else set()
+        self._next_zlib = LOOP_MIN_BYTES
+        self._refusal: bool | None = None
+
+    def feed(self, text: str) -> str | None:
+        """Add the next piece of the answer; a reason when the answer so far is rejected, else ``None``."""
+        if not text:
+            return None
+        self.chunks += 1
+        self.chars += len(text)
+        self._parts.append(text)
+        lines = (self._pending + text).split("\n")
+        self._pending = lines.pop()
+        for line in lines:
+            reason = self._line(line)
+            if reason:
+                return reason
+        if self._refusal is None:
+            head = self.text.lstrip()
+            if len(head) >= 40 or "\n" in head:  # enough to match the opening words
+                self._refusal = bool(_REFUSAL_RE.match(head[:300]))
+        if (
+            self._refusal
+            and self.chars >= STREAM_REFUSAL_CHARS
+            and not self._fence_seen
+            and not _FENCE_LINE_RE.match(self._pending)
+        ):
+            first = self.text.lstrip().splitlines()[0]
+            return f"refusal: {first[:100]!r} and no code after {self.chars} characters"
+        if self.chars >= self._next_zlib:
+            self._next_zlib = self.chars + STREAM_CHECK_CHARS
+            reason = self._compression()
+            if reason:
+                return reason
+        return self._runaway()
+
+    @property
+    def text(self) -> str:
+        """The answer so far."""
+        if len(self._parts) > 1:
+            self._parts = ["".join(self._parts)]
+        return self._parts[0] if self._parts else ""
+
+    def _line(self, raw: str) -> str | None:
+        stripped = raw.strip()
+        if _FENCE_LINE_RE.match(raw):
+            self._in_fence = not self._in_fence
+            self._fence_seen = True
+        elif not self._in_fence and self._given and len(stripped) >= ECHO_LINE_CHARS:
+            self._prose += 1
+            self._copied += stripped in self._given
+            if self._prose >= STREAM_ECHO_MIN_LINES and self._copied >= STREAM_ECHO_SHARE * self._prose:
+                return (
+                    f"the answer echoes the request: {self._copied} of {self._prose} lines outside code "
+                    "blocks are copied from it"
+                )
+        if len(stripped) >= LOOP_LINE_CHARS:
+            self._lines[stripped] += 1
+            self._line_total += 1
+            distinct = len(self._lines)
+            if self._line_total >= LOOP_MIN_LINES and distinct <= LOOP_DISTINCT_SHARE * self._line_total:
+                top, count = self._lines.most_common(1)[0]
+                return (
+                    f"generation loop: only {distinct} distinct of {self._line_total} lines "
+                    f"({top[:60]!r} {count} times)"
+                )
+        return None
+
+    def _compression(self) -> str | None:
+        data = self.text.encode("utf-8")[-STREAM_LOOP_WINDOW_BYTES:]
+        if len(data) < LOOP_MIN_BYTES:
+            return None
+        share = len(zlib.compress(data, 6)) / len(data)
+        if share < LOOP_COMPRESSED_SHARE:
+            return f"generation loop: the answer repeats itself (compresses to {share:.0%} of its size)"
+        return None
+
+    def _runaway(self) -> str | None:
+        if self.max_tokens is None:
+            return None
+        if self.chunks > self.max_tokens + RUNAWAY_CHUNK_SLACK:
+            return (
+                f"runaway length: {self.chunks} chunks streamed, more than num_predict = {self.max_tokens} "
+                "(the server ignores the token limit)"
+            )
+        if self.chars > self.max_tokens * RUNAWAY_CHARS_PER_TOKEN:
+            return (
+                f"runaway length: {self.chars} characters, more than {RUNAWAY_CHARS_PER_TOKEN} per token "
+                f"of num_predict = {self.max_tokens}"
+            )
+        return None
 
 
 def verify(answer: str, target: Target) -> str | None:

@@ -3,7 +3,8 @@
 Subcommands: ``ask`` (stream an answer; ``--json`` prints the Assistance), ``route`` (classify
 only; ``--jsonl`` reads prompts from stdin), ``doctor`` (check endpoints, models, FIM),
 ``models pull`` (fetch missing tier models), ``context`` (print the code context at a position),
-``schemas`` (write or check ``shared-schemas/``) and ``serve`` (the language server over stdio).
+``schemas`` (write or check ``shared-schemas/``), ``serve`` (the language server over stdio) and
+``runtime install`` (the built-in runtime's environment).
 
 Exit codes: 0 success; 1 no accepted answer / a doctor check failed; 2 bad usage or settings;
 3 the model server is unreachable.
@@ -48,6 +49,9 @@ async def _ask(args: argparse.Namespace) -> int:
     stream = (not args.json and sys.stdout.isatty()) or args.stream
     result = None
     try:
+        team = await director.ensure_team()
+        if team.runtime == "embedded":
+            _note(f"{team.reason}: using the built-in small model ({director.settings.embedded.model_alias})")
         async for event in director.stream_assistance(args.prompt, context):
             if isinstance(event, Finished):
                 result = event.assistance
@@ -246,9 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
     srv = sub.add_parser("serve", parents=[common], help="run the language server over stdio")
     srv.set_defaults(func=_serve, is_async=False)
 
+    from coding_director.backends.embedded_install import add_runtime_command
     from coding_director.context.cli import add_context_command
 
     add_context_command(sub)
+    add_runtime_command(sub)
     return parser
 
 

@@ -17,6 +17,7 @@ from collections.abc import AsyncGenerator, Sequence
 from typing import TYPE_CHECKING
 
 from coding_director.backends import BackendPool, HealthTracker, Message
+from coding_director.backends.embedded import TeamChoice, choose_team
 from coding_director.results import Assistance, Domain, Intent
 from coding_director.routing.escalation import Event, Finished, Request, escalate
 from coding_director.routing.prompts import build_messages
@@ -34,12 +35,30 @@ class CodingDirector:
     ``settings`` defaults to :func:`~coding_director.settings.load_settings` (TOML file named by
     ``CODING_DIRECTOR_CONFIG``, environment). One instance keeps the connection pools and the
     per-tier health (cooldowns) across requests; close it with :meth:`aclose` when done.
+
+    Before the first request the team is chosen once (:meth:`ensure_team`): with no Ollama and no
+    endpoint configured, the built-in runtime serves the tiers (``[embedded]``); ``self.settings``
+    then holds the built-in team's settings.
     """
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings if settings is not None else load_settings()
         self.pool = BackendPool(self.settings)
         self.health = HealthTracker(self.settings.health.allowed_fails, self.settings.health.cooldown_s)
+        self.team: TeamChoice | None = None
+
+    async def ensure_team(self) -> TeamChoice:
+        """Choose the team once (:func:`~coding_director.backends.embedded.choose_team`: at most one
+        probe of Ollama, ``embedded.probe_timeout_s``) and switch ``settings`` and ``pool`` to it."""
+        if self.team is None:
+            choice = await choose_team(self.settings)
+            if self.team is None:  # a concurrent first request may have chosen meanwhile
+                if choice.settings is not self.settings:
+                    old, self.settings = self.pool, choice.settings
+                    self.pool = BackendPool(self.settings)
+                    await old.aclose()
+                self.team = choice
+        return self.team
 
     async def stream_assistance(
         self,
@@ -61,6 +80,7 @@ class CodingDirector:
         The last event is :class:`~coding_director.routing.escalation.Finished`. Cancellable at
         any point; model failures never raise (they are recorded as attempts).
         """
+        await self.ensure_team()
         context_text, code, context_language = _context_parts(context)
         decision = await route(self.settings, self.pool, prompt, code, intent=intent, domain=domain)
         target = Target(

@@ -131,10 +131,14 @@ async def _route(args: argparse.Namespace) -> int:
 # -- doctor and models ----------------------------------------------------------------------------
 async def _doctor(args: argparse.Namespace) -> int:
     from coding_director.backends import BackendPool
+    from coding_director.backends.embedded import choose_team
     from coding_director.doctor import diagnose
     from coding_director.wire import to_wire
 
-    settings = _settings(args)
+    team = await choose_team(_settings(args))
+    settings = team.settings
+    if team.runtime == "embedded" and not args.json:
+        print(f"[ok] team: {team.reason}: the built-in team answers ({settings.embedded.model_alias})")
     pool = BackendPool(settings)
     try:
         report = await diagnose(settings, pool)

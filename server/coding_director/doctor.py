@@ -19,7 +19,7 @@ from coding_director.backends.embedded import (
     runtime_version,
     uses_embedded,
 )
-from coding_director.settings import Settings
+from coding_director.settings import EMBEDDED_ENDPOINT, Settings
 from coding_director.wire import WireModel
 
 
@@ -74,15 +74,17 @@ async def diagnose(settings: Settings, pool: BackendPool, timeout_s: float = 10.
         if endpoint in listings:
             continue
         backend = pool.for_tier(tier)
+        # the built-in runtime is started by its first health check: allow for its model load
+        limit = max(timeout_s, settings.embedded.startup_timeout_s) if endpoint == EMBEDDED_ENDPOINT else timeout_s
         try:
-            async with asyncio.timeout(timeout_s):
+            async with asyncio.timeout(limit):
                 version = await backend.health()
                 listings[endpoint] = await backend.list_models()
             checks.append(Check(name=f"endpoint {endpoint}", ok=True, detail=f"{version} is reachable"))
         except (BackendError, TimeoutError) as exc:
             listings[endpoint] = None
             unreachable.append(endpoint)
-            reason = exc.reason if isinstance(exc, BackendError) else f"no answer within {timeout_s:g} s"
+            reason = exc.reason if isinstance(exc, BackendError) else f"no answer within {limit:g} s"
             fix = exc.fix if isinstance(exc, BackendError) and exc.fix else f"check that a server runs at {endpoint}"
             checks.append(Check(name=f"endpoint {endpoint}", ok=False, detail=reason, fix=fix))
 

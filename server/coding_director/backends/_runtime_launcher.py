@@ -14,6 +14,7 @@ the launcher exits without starting the server.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import runpy
@@ -33,10 +34,8 @@ def _watch_stdin() -> None:
 def main() -> None:
     """Set up both guards, then run ``python -m llama_cpp.server`` with this process's arguments."""
     if sys.platform.startswith("linux"):
-        try:
+        with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        except (OSError, AttributeError):
-            pass
     parent = os.environ.get("CODING_DIRECTOR_PARENT_PID")
     if parent and os.getppid() != int(parent):
         sys.exit(0)

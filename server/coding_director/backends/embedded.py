@@ -414,7 +414,9 @@ class EmbeddedBackend:
         if self._client is None or self._client.endpoint != url:
             if self._client is not None:
                 await self._client.aclose()
-            self._client = OpenAICompatBackend(url, connect_timeout_s=self._timeouts[0], read_timeout_s=self._timeouts[1])
+            self._client = OpenAICompatBackend(
+                url, connect_timeout_s=self._timeouts[0], read_timeout_s=self._timeouts[1]
+            )
         return self._client
 
     async def chat_stream(self, model: str, messages: list[Message], options: GenerateOptions) -> AsyncIterator[Chunk]:
@@ -463,7 +465,8 @@ class EmbeddedBackend:
         await self._backend()
         runtime = self.runtime
         version = runtime_version(runtime.spec.python) or "?"
-        return f"built-in llama.cpp runtime ({RUNTIME_DISTRIBUTION} {version}, {runtime.spec.model.name}, port {runtime.port})"
+        model = runtime.spec.model.name
+        return f"built-in llama.cpp runtime ({RUNTIME_DISTRIBUTION} {version}, {model}, port {runtime.port})"
 
     async def aclose(self) -> None:
         """Close the HTTP client (the runtime itself runs until the process exits)."""

@@ -63,17 +63,16 @@ def install(venv: Path, *, quiet: bool = True) -> int:
     base = find_base_python()
     if base is None:
         major, minor = RUNTIME_PYTHON_VERSION
-        print(f"error: the built-in runtime needs Python {major}.{minor} (python{major}.{minor} on PATH)", file=sys.stderr)
+        print(
+            f"error: the built-in runtime needs Python {major}.{minor} (python{major}.{minor} on PATH)", file=sys.stderr
+        )
         return 2
     t0 = time.perf_counter()
     target_pip = _pip_can_target()
     if not python.exists():
         command = [base, "-m", "venv", *(["--without-pip"] if target_pip else []), str(venv)]
         subprocess.run(command, check=True)
-    if target_pip:
-        pip = [sys.executable, "-m", "pip", "--python", str(python)]
-    else:
-        pip = [str(python), "-m", "pip"]
+    pip = [sys.executable, "-m", "pip", "--python", str(python)] if target_pip else [str(python), "-m", "pip"]
     flags = ["--quiet", "--disable-pip-version-check"] if quiet else []
     print(f"installing the built-in runtime into {venv} ...", file=sys.stderr)
     steps = [

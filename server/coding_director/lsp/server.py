@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ from coding_director.features.actions import (
 )
 from coding_director.features.chat import chat_event, run_chat
 from coding_director.features.completion import Completer, CompletionRequest
+from coding_director.features.runtime import offer_actions, settle_team
 from coding_director.features.status import StatusTracker, status_from_report
 from coding_director.lsp.editor_settings import editor_overrides
 from coding_director.messages import (
@@ -147,6 +148,19 @@ class DirectorServer(LanguageServer):
         log.warning("%s", message)
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
+    async def ask_client(self, message: str, actions: Sequence[str]) -> str | None:
+        """``window/showMessageRequest`` (info) with ``actions``; the title chosen, or ``None``."""
+        params = types.ShowMessageRequestParams(
+            type=types.MessageType.Info, message=message, actions=[types.MessageActionItem(title=a) for a in actions]
+        )
+        chosen = await self.window_show_message_request_async(params)
+        return chosen.title if chosen is not None else None
+
+    async def show_document(self, uri: str, external: bool) -> bool:
+        """``window/showDocument``; whether the client showed it."""
+        result = await self.window_show_document_async(types.ShowDocumentParams(uri=uri, external=external))
+        return bool(result.success)
+
     def send_status(self, status: StatusParams | None) -> None:
         """Notify ``codingDirector/status`` (callers pass ``None`` when nothing changed)."""
         if status is not None:
@@ -195,9 +209,17 @@ class DirectorServer(LanguageServer):
         self.spawn(close_old())
 
     async def refresh_status(self) -> None:
-        """Run the doctor checks and publish the resulting status (once per change)."""
-        report = await diagnose(self.settings, self.director.pool, timeout_s=5.0)
-        status = status_from_report(self.settings, report)
+        """Choose the team (the built-in runtime when no Ollama answers), run the doctor checks and
+        publish the resulting status (once per change)."""
+        update = await settle_team(self.director, self.completer)
+        if update.completer is not None:
+            old, self.completer = self.completer, update.completer
+            self.spawn(old.aclose())
+        if update.notice and update.notice not in self._shown:
+            self._shown.add(update.notice)
+            self.spawn(offer_actions(update.notice, self.ask_client, self.show_document))
+        report = await diagnose(self.director.settings, self.director.pool, timeout_s=5.0)
+        status = status_from_report(self.director.settings, report)
         if status.state == "endpointDown":
             self.show_once(f"Coding Director: {status.message}")
         self.send_status(self.status.set_idle(status))

@@ -41,7 +41,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import httpx
 
@@ -54,8 +54,10 @@ from coding_director.backends.base import (
     NotSupported,
     PullProgress,
 )
-from coding_director.backends.openai_compat import OpenAICompatBackend
 from coding_director.settings import EmbeddedSettings, Settings, TierSettings
+
+if TYPE_CHECKING:
+    from coding_director.backends.openai_compat import OpenAICompatBackend
 
 log = logging.getLogger(__name__)
 
@@ -410,6 +412,8 @@ class EmbeddedBackend:
         return self._runtime
 
     async def _backend(self) -> OpenAICompatBackend:
+        from coding_director.backends.openai_compat import OpenAICompatBackend  # the openai import is slow
+
         url = await self.runtime.ensure_started()
         if self._client is None or self._client.endpoint != url:
             if self._client is not None:

@@ -25,7 +25,7 @@ from _lsp_client import complete, insert, open_doc
 from _lsp_client import start_server as start_lsp
 from coding_director.backends import GenerateOptions, Message
 from coding_director.backends.ollama import OllamaBackend
-from coding_director.lsp.server import to_plain
+from coding_director.lsp.convert import to_plain
 from lsprotocol import types
 
 MODEL = "bench-coder:latest"

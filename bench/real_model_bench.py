@@ -51,9 +51,8 @@ from _real_model import MODEL, config_toml, llama_server
 from coding_director import CodingDirector
 from coding_director.backends.embedded import runtime_for
 from coding_director.context import DocumentStore, detect_language, fim_window
-from coding_director.features.completion import TEMPERATURE, completion_stops
+from coding_director.features.completion import FIM_PREFIX_TOKENS, FIM_SUFFIX_TOKENS, TEMPERATURE, completion_stops
 from coding_director.features.completion_post import heal_prompt, wants_single_line
-from coding_director.lsp.server import FIM_PREFIX_TOKENS, FIM_SUFFIX_TOKENS
 from coding_director.routing.escalation import Finished, TextDelta
 from coding_director.routing.offline import classify
 from coding_director.routing.prompts import build_messages

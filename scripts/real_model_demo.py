@@ -42,7 +42,7 @@ sys.path[:0] = [str(ROOT / "bench"), str(ROOT)]
 
 from _lsp_client import complete, open_doc, start_server  # noqa: E402
 from _real_model import config_toml, llama_server  # noqa: E402
-from coding_director.lsp.server import to_plain  # noqa: E402
+from coding_director.lsp.convert import to_plain  # noqa: E402
 from demo import PROMPTS, print_assistance  # noqa: E402
 from demo import cli as demo_cli  # noqa: E402
 from lsprotocol import types  # noqa: E402

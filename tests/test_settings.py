@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from coding_director.settings import SettingsError, load_settings, normalise_ollama_host
+from coding_director.settings import DEFAULT_TIERS, SettingsError, load_settings, normalise_ollama_host
 
 
 @pytest.fixture(autouse=True)
@@ -73,17 +73,11 @@ def test_config_path_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
     assert load_settings().routing.router == "model"
 
 
-def test_precedence_env_over_dotenv_over_ollama_host_over_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_precedence_env_over_ollama_host_over_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = write(tmp_path / "c.toml", '[ollama]\nhost = "http://from-toml:1"\n[tiers.lead]\nmodel = "toml-model"\n')
     assert load_settings(cfg).ollama.host == "http://from-toml:1"
     monkeypatch.setenv("OLLAMA_HOST", "0.0.0.0:2")
     assert load_settings(cfg).ollama.host == "http://127.0.0.1:2"
-    write(
-        tmp_path / ".env",
-        "CODING_DIRECTOR_OLLAMA__HOST=http://from-dotenv:3\nCODING_DIRECTOR_TIERS__LEAD__MODEL=dotenv-model\n",
-    )
-    s = load_settings(cfg)
-    assert s.ollama.host == "http://from-dotenv:3" and s.tiers["lead"].model == "dotenv-model"
     monkeypatch.setenv("CODING_DIRECTOR_OLLAMA__HOST", "http://from-env:4")
     monkeypatch.setenv("CODING_DIRECTOR_TIERS__LEAD__MODEL", "env-model")
     s = load_settings(cfg)
@@ -91,6 +85,20 @@ def test_precedence_env_over_dotenv_over_ollama_host_over_toml(tmp_path: Path, m
     assert s.tiers["lead"].provider == "ollama"
     s = load_settings(cfg, tiers={"lead": {"model": "override"}})
     assert s.tiers["lead"].model == "override"
+
+
+def test_a_projects_dotenv_is_never_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review example: a `.env` with DATABASE_URL made every command fail with "unknown key", and
+    prefixed lines in a project's `.env` changed our configuration."""
+    write(
+        tmp_path / ".env",
+        "DATABASE_URL=postgres://user:secret@db/app\nCODING_DIRECTOR_ROUTING__ROUTER=sometimes\n"
+        "CODING_DIRECTOR_TIERS__LEAD__MODEL=from-dotenv\n",
+    )
+    monkeypatch.chdir(tmp_path)
+    s = load_settings()
+    assert s.routing.router == "auto" and s.tiers["lead"].model == DEFAULT_TIERS["lead"]["model"]
+    assert "secret" not in s.model_dump_json()
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,13 @@ def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
     return load_settings(args.config, **overrides)
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {number}")
+    return number
+
+
 def _print_json(data: object) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
 
@@ -44,7 +51,14 @@ async def _ask(args: argparse.Namespace) -> int:
     if args.file:
         from coding_director.context import extract_from_file
 
-        context = extract_from_file(str(args.file), args.line or 1, 1, token_budget=settings.context.token_budget)
+        try:
+            context = extract_from_file(str(args.file), args.line or 1, 1, token_budget=settings.context.token_budget)
+        except OSError as exc:
+            _note(f"error: --file {args.file}: {exc.strerror or exc}")
+            return EXIT_USAGE
+        except ValueError as exc:
+            _note(f"error: --line {args.line}: {exc}")
+            return EXIT_USAGE
     director = CodingDirector(settings)
     stream = (not args.json and sys.stdout.isatty()) or args.stream
     result = None
@@ -225,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", parents=[common], help="ask the team; streams the answer")
     ask.add_argument("prompt", metavar="PROMPT")
     ask.add_argument("--file", type=Path, help="give the code around --line of this file as context")
-    ask.add_argument("--line", type=int, help="1-based line in --file (default 1)")
+    ask.add_argument("--line", type=_positive, help="1-based line in --file (default 1)")
     ask.add_argument("--json", action="store_true", help="print the Assistance object as JSON")
     ask.add_argument("--stream", action="store_true", help="stream text even when stdout is not a terminal")
     ask.set_defaults(func=_ask, is_async=True)
@@ -259,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_context_command(sub)
     add_runtime_command(sub)
+    from coding_director.features.task import add_task_command
+
+    add_task_command(sub, common)
     return parser
 
 

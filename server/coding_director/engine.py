@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from coding_director.backends import BackendPool, HealthTracker, Message
 from coding_director.backends.embedded import TeamChoice, choose_team
-from coding_director.results import Assistance, Domain, Intent
+from coding_director.results import Assistance, Domain, Intent, RouteDecision
 from coding_director.routing.escalation import Event, Finished, Request, escalate
 from coding_director.routing.prompts import build_messages
 from coding_director.routing.router import route
@@ -96,6 +96,35 @@ class CodingDirector:
         )
         request = Request(
             prompt=prompt, route=decision, target=target, context_text=context_text, history=list(history)
+        )
+        events = escalate(self.settings, self.pool, self.health, request)
+        async with contextlib.aclosing(events):
+            async for event in events:
+                yield event
+
+    async def stream_role(
+        self,
+        prompt: str,
+        *,
+        system: str,
+        chain: Sequence[str],
+        context_text: str | None = None,
+        extra_checks: Sequence[Check] = (),
+    ) -> AsyncGenerator[Event]:
+        """Run one task role's request (see :mod:`coding_director.agents`) along ``chain``, with the
+        role's ``system`` prompt instead of an intent's, no routing (``decided_by = "caller"``) and
+        ``extra_checks`` as its verification (the generic checks for emptiness, refusal and loops
+        still apply). Events and failure behaviour as :meth:`stream_assistance`."""
+        decision = RouteDecision(
+            domain="general", intent="question", confidence=1.0, decided_by="caller", reason="task role"
+        )
+        request = Request(
+            prompt=prompt,
+            route=decision,
+            target=Target(intent="question", extra_checks=tuple(extra_checks)),
+            context_text=context_text,
+            chain=list(chain),
+            system=system,
         )
         events = escalate(self.settings, self.pool, self.health, request)
         async with contextlib.aclosing(events):

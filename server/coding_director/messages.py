@@ -11,8 +11,12 @@ Methods:
   ``codingDirector/chatEvent`` notifications (:class:`ChatEvent`) carrying the ``chatId`` the client
   chose. ``$/cancelRequest`` stops generation at once.
 - notification ``codingDirector/status`` (server -> client): :class:`StatusParams`.
-- client-side command ``codingDirector.askInChat`` with one :class:`ChatParams`-shaped argument:
-  code actions such as *Explain* carry it so that the answer streams into the chat panel.
+- command ``codingDirector.askInChat`` with one :class:`ChatParams` argument: code actions such as
+  *Explain* carry it. The VS Code extension streams the answer into its chat panel.
+- ``codeAction/resolve``: a listed Fix / *Add docstring* action carries :class:`ActionData` as its
+  ``data``.
+- commands ``codingDirector.pullModels`` (result :class:`PullResult`), ``codingDirector.showStats``
+  and ``codingDirector.resetEngine`` (result :class:`ServerStats`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from pydantic import Field
 from coding_director.results import Assistance, Attempt, Intent
 from coding_director.wire import WireModel
 
+ActionKind = Literal["fix", "explain", "docs", "test"]
+
 CHAT_METHOD = "codingDirector/chat"
 CHAT_EVENT_METHOD = "codingDirector/chatEvent"
 STATUS_METHOD = "codingDirector/status"
@@ -33,6 +39,12 @@ OPEN_SETTINGS_URI = "coding-director://settings/embedded"
 #: Where Ollama is installed from (``window/showDocument`` with ``external: true``).
 OLLAMA_INSTALL_URI = "https://ollama.com/download"
 ASK_IN_CHAT_COMMAND = "codingDirector.askInChat"
+PULL_MODELS_COMMAND = "codingDirector.pullModels"
+SHOW_STATS_COMMAND = "codingDirector.showStats"
+#: Restart the engine inside the running process (fresh connections, no cooldowns, empty completion
+#: cache) and re-check the endpoint. Restarting the process itself is the extension's
+#: ``codingDirector.restartServer``.
+RESET_ENGINE_COMMAND = "codingDirector.resetEngine"
 
 
 class Position(WireModel):
@@ -65,13 +77,14 @@ class ChatMessage(WireModel):
 class ChatParams(WireModel):
     """Params of ``codingDirector/chat``.
 
-    ``chat_id`` is chosen by the client and echoed in every ``codingDirector/chatEvent``.
+    ``chat_id`` is chosen by the client and echoed in every ``codingDirector/chatEvent``; when it
+    is missing the server uses the JSON-RPC request id (as a string).
     ``text_document`` and ``range`` name the code the question is about (the selection, or the
     cursor when ``start == end``); the server extracts the code context from its own copy of the
     document. ``intent`` forces the intent (Explain, Add docstring ...) instead of classifying it.
     """
 
-    chat_id: str = Field(min_length=1)
+    chat_id: str | None = Field(default=None, min_length=1)
     prompt: str = Field(min_length=1)
     text_document: TextDocumentIdentifier | None = None
     range: Range | None = None
@@ -117,19 +130,95 @@ class StatusParams(WireModel):
     runtime: str | None = None
 
 
+class ActionData(WireModel):
+    """What a listed Fix / *Add docstring* code action carries to ``codeAction/resolve`` (its
+    ``data``).
+
+    ``version`` is the document version the action was listed for; the range is the selection
+    (LSP positions: 0-based lines, UTF-16 columns). ``diagnostics`` are the messages of the
+    diagnostics in the range (they go into the prompt).
+    """
+
+    action: ActionKind
+    uri: str
+    version: int
+    start_line: int = Field(ge=0)
+    start_character: int = Field(ge=0)
+    end_line: int = Field(ge=0)
+    end_character: int = Field(ge=0)
+    diagnostics: list[str] = Field(default_factory=list)
+
+
+class PullResult(WireModel):
+    """Result of ``codingDirector.pullModels``.
+
+    ``pulled``: models now present; ``failed``: ``"<model>: <reason>"`` lines; ``unreachable``: the
+    endpoints that did not answer (then nothing was pulled).
+    """
+
+    pulled: list[str] = Field(default_factory=list)
+    failed: list[str] = Field(default_factory=list)
+    unreachable: list[str] = Field(default_factory=list)
+
+
+class CompletionStats(WireModel):
+    """Inline-completion counters since the
+    :class:`~coding_director.features.completion.Completer` was created (read by the stats command
+    and benchmarks).
+
+    ``requests``: calls of ``Completer.complete``. ``model_calls``: generate requests started.
+    ``cache_hits``: requests answered from the cache (typing-through included). ``debounced``:
+    requests dropped because a newer one for the same document arrived during the debounce.
+    ``cancelled``: requests whose model call a newer request cancelled. ``timeouts``: requests
+    whose model call exceeded ``completion.timeout_ms``. ``errors``: requests ended by a transport
+    or model error. ``rejected``: model answers that postprocessing turned into nothing (prose,
+    empty, duplicate of the suffix).
+    """
+
+    requests: int = 0
+    model_calls: int = 0
+    cache_hits: int = 0
+    debounced: int = 0
+    cancelled: int = 0
+    timeouts: int = 0
+    errors: int = 0
+    rejected: int = 0
+
+
+class ServerStats(WireModel):
+    """Result of ``codingDirector.showStats`` and ``codingDirector.resetEngine``.
+
+    ``cooldowns``: tier -> why it is cooling down; ``open_documents``: documents the server
+    holds; ``status``: the last ``codingDirector/status`` sent (``None`` before the first).
+    """
+
+    completions: CompletionStats
+    cooldowns: dict[str, str] = Field(default_factory=dict)
+    open_documents: int = 0
+    status: StatusParams | None = None
+
+
 __all__ = [
     "ASK_IN_CHAT_COMMAND",
     "CHAT_EVENT_METHOD",
     "CHAT_METHOD",
     "OLLAMA_INSTALL_URI",
     "OPEN_SETTINGS_URI",
+    "PULL_MODELS_COMMAND",
+    "RESET_ENGINE_COMMAND",
+    "SHOW_STATS_COMMAND",
     "STATUS_METHOD",
+    "ActionData",
+    "ActionKind",
     "Assistance",
     "ChatEvent",
     "ChatMessage",
     "ChatParams",
+    "CompletionStats",
     "Position",
+    "PullResult",
     "Range",
+    "ServerStats",
     "StatusParams",
     "TextDocumentIdentifier",
 ]

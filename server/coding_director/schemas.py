@@ -18,7 +18,7 @@ from pydantic import BaseModel
 def _registry() -> dict[str, type[BaseModel]]:
     """Schema file stem -> model. Imports are local so that importing this module stays cheap."""
     from coding_director.context.models import CodeContext, SyntaxProblem
-    from coding_director.messages import ChatEvent, ChatParams, StatusParams
+    from coding_director.messages import ActionData, ChatEvent, ChatParams, PullResult, ServerStats, StatusParams
     from coding_director.results import Assistance, Attempt, RouteDecision
     from coding_director.settings import Settings
 
@@ -30,6 +30,9 @@ def _registry() -> dict[str, type[BaseModel]]:
         "ChatParams": ChatParams,
         "ChatEvent": ChatEvent,
         "StatusParams": StatusParams,
+        "ActionData": ActionData,
+        "PullResult": PullResult,
+        "ServerStats": ServerStats,
         "CodeContext": CodeContext,
         "SyntaxProblem": SyntaxProblem,
     }

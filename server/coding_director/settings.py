@@ -5,10 +5,12 @@ Precedence, lowest first (each layer overrides only the keys it names):
 1. defaults below (the seed design's team of models);
 2. a TOML file: ``--config PATH`` or the ``CODING_DIRECTOR_CONFIG`` environment variable;
 3. ``OLLAMA_HOST`` (the variable every Ollama client honours) for ``ollama.host``;
-4. a ``.env`` file in the working directory, then environment variables, both prefixed
-   ``CODING_DIRECTOR_`` with ``__`` between nested keys
+4. environment variables prefixed ``CODING_DIRECTOR_`` with ``__`` between nested keys
    (``CODING_DIRECTOR_ROUTING__ROUTER=offline``, ``CODING_DIRECTOR_TIERS__LEAD__MODEL=...``);
-5. explicit overrides passed by the caller (the language server's ``initializationOptions``).
+5. explicit overrides passed by the caller (the language server's editor settings).
+
+Nothing else is read: no ``.env`` file and no other variable of the user's project (a project's
+``.env`` with ``DATABASE_URL=...`` is not ours, and its secrets must not enter our configuration).
 
 A malformed file or value raises :class:`SettingsError` whose message names the key; nothing is
 ever half-configured.
@@ -27,6 +29,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    TomlConfigSettingsSource,
 )
 
 CONFIG_ENV = "CODING_DIRECTOR_CONFIG"
@@ -160,6 +163,38 @@ class EmbeddedSettings(_Section):
     num_predict: int = Field(default=384, ge=1)
     startup_timeout_s: float = Field(default=90.0, gt=0)
     probe_timeout_s: float = Field(default=1.5, gt=0, description="How long auto waits for Ollama to answer.")
+#: The roles of a task (``coding-director task``) and the tier each one uses by default
+#: (seed 003's team: the strongest model plans, the lead codes, the senior tests, debugs and reviews,
+#: the router-sized model documents).
+ROLE_NAMES = ("planner", "coder", "tester", "debugger", "reviewer", "documenter", "refactorer")
+DEFAULT_ROLE_TIERS: dict[str, str] = {
+    "planner": "principal",
+    "coder": "lead",
+    "tester": "senior",
+    "debugger": "senior",
+    "reviewer": "senior",
+    "documenter": "router",
+    "refactorer": "lead",
+}
+
+
+class RoleSettings(_Section):
+    """One role of a task: which tier answers for it. When that tier fails, the role escalates along
+    the tier's chain (the tiers after it in ``routing.general_chain`` or ``routing.math_chain``)."""
+
+    tier: str = Field(min_length=1)
+
+
+class TaskSettings(_Section):
+    """Bounds of a multi-role task (``coding-director task``)."""
+
+    test_command: str | None = Field(default=None, description="Shell command that runs the tests; detected if unset.")
+    test_timeout_s: float = Field(default=300.0, gt=0, description="Wall-clock limit of one test run, in seconds.")
+    output_cap_bytes: int = Field(default=65536, ge=1024, description="Test output kept (its tail), in bytes.")
+    max_debug_rounds: int = Field(default=2, ge=0, description="Debugger rounds after a failing test run.")
+    timeout_s: float = Field(default=1800.0, gt=0, description="Wall-clock limit of the whole task, in seconds.")
+    file_chars: int = Field(default=12000, ge=1000, description="Characters of one file shown to a role.")
+    context_chars: int = Field(default=40000, ge=2000, description="Characters of workspace files shown to a role.")
 
 
 class Settings(BaseSettings):
@@ -169,8 +204,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
-        env_file=".env",
-        env_file_encoding="utf-8",
+        env_file=None,
         extra="forbid",
         validate_assignment=True,
     )
@@ -182,6 +216,8 @@ class Settings(BaseSettings):
     completion: CompletionSettings = Field(default_factory=CompletionSettings)
     context: ContextSettings = Field(default_factory=ContextSettings)
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
+    roles: dict[str, RoleSettings] = Field(default_factory=dict, validate_default=True)
+    task: TaskSettings = Field(default_factory=TaskSettings)
 
     @field_validator("tiers", mode="before")
     @classmethod
@@ -200,6 +236,22 @@ class Settings(BaseSettings):
                 merged[name] = spec
         return merged
 
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _merge_default_roles(cls, value: Any) -> Any:
+        """Roles merge over :data:`DEFAULT_ROLE_TIERS`; only the seven known role names are accepted."""
+        if not isinstance(value, dict):
+            return value
+        unknown = [name for name in value if name not in ROLE_NAMES]
+        if unknown:
+            raise ValueError(f"unknown role {unknown[0]!r}; roles: {', '.join(ROLE_NAMES)}")
+        merged: dict[str, Any] = {name: {"tier": tier} for name, tier in DEFAULT_ROLE_TIERS.items()}
+        for name, spec in value.items():
+            if isinstance(spec, RoleSettings):
+                spec = spec.model_dump()
+            merged[name] = {**merged[name], **spec} if isinstance(spec, dict) else spec
+        return merged
+
     @model_validator(mode="after")
     def _check_references(self) -> Settings:
         known = set(self.tiers)
@@ -208,6 +260,7 @@ class Settings(BaseSettings):
             ("routing.math_chain", self.routing.math_chain),
             ("routing.router_tier", [self.routing.router_tier]),
             ("completion.tier", [self.completion.tier]),
+            *((f"roles.{name}.tier", [role.tier]) for name, role in self.roles.items()),
         ):
             unknown = [n for n in names if n not in known]
             if unknown:
@@ -223,18 +276,26 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # First wins: explicit overrides > environment > .env > OLLAMA_HOST > TOML (> defaults).
+        # First wins: explicit overrides > our environment variables > OLLAMA_HOST > TOML (> defaults).
+        # No dotenv and no file secrets: the working directory belongs to the user's project.
         return (
             init_settings,
             env_settings,
-            dotenv_settings,
             _OllamaHostSource(settings_cls),
-            _TomlSource(settings_cls),
+            TomlConfigSettingsSource(settings_cls, toml_file=_toml_path.get()),
         )
 
     def tier(self, name: str) -> TierSettings:
         """Return the tier called ``name``. Raises ``KeyError`` if it is not configured."""
         return self.tiers[name]
+
+    def chain_from(self, tier: str) -> list[str]:
+        """``tier`` followed by the tiers after it in ``routing.general_chain`` (or, when it is not
+        there, ``routing.math_chain``); just ``[tier]`` when it is in neither. Used by task roles."""
+        for chain in (self.routing.general_chain, self.routing.math_chain):
+            if tier in chain:
+                return chain[chain.index(tier) :]
+        return [tier]
 
     def endpoint_of(self, name: str) -> str:
         """Base URL the tier ``name`` is served from (``ollama.host`` for Ollama tiers without one)."""
@@ -249,17 +310,6 @@ class Settings(BaseSettings):
 # The TOML path for the Settings being built. pydantic-settings builds its sources inside the
 # constructor, so a context variable hands the path over without a global.
 _toml_path: ContextVar[Path | None] = ContextVar("coding_director_toml_path", default=None)
-
-
-class _TomlSource(PydanticBaseSettingsSource):
-    """Reads the TOML file chosen by :func:`load_settings`."""
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        path = _toml_path.get()
-        return {} if path is None else read_toml(path)
 
 
 class _OllamaHostSource(PydanticBaseSettingsSource):
@@ -321,7 +371,7 @@ def _describe(error: ValidationError, origin: str) -> str:
 
 
 def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
-    """Build :class:`Settings` from defaults < TOML < ``OLLAMA_HOST`` < ``.env`` < environment < overrides.
+    """Build :class:`Settings` from defaults < TOML < ``OLLAMA_HOST`` < ``CODING_DIRECTOR_*`` < overrides.
 
     ``config`` is the TOML path; when ``None`` the ``CODING_DIRECTOR_CONFIG`` variable is used if set.
     ``overrides`` are nested dicts in the same shape as the TOML file.
@@ -341,3 +391,65 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
         raise SettingsError(_describe(exc, origin)) from None
     finally:
         _toml_path.reset(token)
+
+
+def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """``top`` over ``base``, key by key: nested dicts merge, any other value of ``top`` replaces."""
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+class EditorLayers:
+    """The editor's two settings layers over the file/environment base: ``initializationOptions``,
+    then the client's ``workspace/configuration`` section (both in the TOML file's shape).
+
+    :meth:`apply` validates a new layer together with the other one; a rejected layer is not kept
+    (it is reported by the caller once and forgotten), so the next valid change applies.
+    """
+
+    def __init__(self, config: str | Path | None = None) -> None:
+        self.config = config
+        self.initial: dict[str, Any] = {}
+        self.workspace: dict[str, Any] = {}
+
+    def apply(self, overrides: dict[str, Any], *, initial: bool = False) -> Settings:
+        """Settings with ``overrides`` as the initialization layer (``initial``) or the workspace
+        layer. Raises :class:`SettingsError` (and keeps both layers unchanged) when invalid."""
+        first, second = (overrides, self.workspace) if initial else (self.initial, overrides)
+        settings = load_settings(self.config, **deep_merge(first, second))
+        self.initial, self.workspace = first, second
+        return settings
+
+
+def editor_layer(section: Any) -> dict[str, Any]:
+    """An editor's settings section (``initializationOptions`` or the ``workspace/configuration``
+    section ``codingDirector``) as a settings layer.
+
+    The section has the TOML file's shape and names (``{"completion": {"debounce_ms": 100}}``,
+    tier names as written); the VS Code extension maps its own setting names to these (in
+    ``extension/src/settings/mapping.ts``), so names are converted in that one place only. Empty
+    values (``null``, ``""``, ``{}``) mean "not set here" and are dropped, so lower layers stay in
+    force. ``None`` is an empty layer. Raises :class:`SettingsError` when ``section`` is not an
+    object.
+    """
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise SettingsError(f"editor settings: expected an object, got {type(section).__name__}")
+    return _drop_empty(section)
+
+
+def _drop_empty(section: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in section.items():
+        if isinstance(value, dict):
+            value = _drop_empty(value)
+        if value is None or value == "" or value == {}:
+            continue
+        result[key] = value
+    return result

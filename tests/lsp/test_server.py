@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 from coding_director.context import check_syntax
-from coding_director.lsp.server import to_plain
+from coding_director.lsp.convert import to_plain
+from coding_director.messages import ActionData, ChatParams
 from lsprotocol import types
 
 from tests.emulator import OllamaEmulator, ScriptedModel
@@ -94,6 +95,12 @@ async def test_code_actions_are_listed_without_any_model_call(
     explain = by_title(actions, "Explain")
     assert explain.command.command == "codingDirector.askInChat"
     assert to_plain(explain.command.arguments[0])["intent"] == "explain"
+    # Every shape on the wire is a schema model: the command's argument is a ChatParams, the
+    # data of an edit action an ActionData.
+    ask = ChatParams.model_validate(to_plain(explain.command.arguments[0]))
+    assert ask.text_document is not None and ask.text_document.uri == uri and ask.chat_id is None
+    data = ActionData.model_validate(to_plain(by_title(actions, "Fix").data))
+    assert (data.action, data.start_line, data.end_line) == ("fix", 3, 4)
     assert not [r for r in emu.requests if r.path in ("/api/chat", "/api/generate")]
 
 
@@ -308,7 +315,7 @@ async def test_completions_can_be_disabled_through_workspace_configuration(
     lsp: LspFactory, emu: OllamaEmulator, tmp_path: Path
 ) -> None:
     add_team(emu, lead={"reply": "a + b", "capabilities": ["completion", "insert"]})
-    session = await lsp(emu.url, configuration={"completions": {"enabled": False}})
+    session = await lsp(emu.url, configuration={"completion": {"enabled": False}})
     uri = open_doc(session, tmp_path, text=CODE, name="add.py")
     await asyncio.sleep(0.2)
     assert await complete(session, uri, 1, 11) is None

@@ -9,15 +9,36 @@
  * Every shape in shared-schemas/ (root of the generated file; not a message itself).
  */
 export interface CodingDirectorSchemas {
+  ActionData: ActionData;
   Assistance: Assistance;
   Attempt: Attempt;
   ChatEvent: ChatEvent;
   ChatParams: ChatParams;
   CodeContext: CodeContext;
+  PullResult: PullResult;
   RouteDecision: RouteDecision;
+  ServerStats: ServerStats;
   Settings: Settings;
   StatusParams: StatusParams;
   SyntaxProblem: SyntaxProblem;
+}
+/**
+ * What a listed Fix / *Add docstring* code action carries to ``codeAction/resolve`` (its
+ * ``data``).
+ *
+ * ``version`` is the document version the action was listed for; the range is the selection
+ * (LSP positions: 0-based lines, UTF-16 columns). ``diagnostics`` are the messages of the
+ * diagnostics in the range (they go into the prompt).
+ */
+export interface ActionData {
+  action: 'fix' | 'explain' | 'docs' | 'test';
+  diagnostics?: string[];
+  endCharacter: number;
+  endLine: number;
+  startCharacter: number;
+  startLine: number;
+  uri: string;
+  version: number;
 }
 /**
  * The result of one request.
@@ -92,13 +113,14 @@ export interface ChatEvent {
 /**
  * Params of ``codingDirector/chat``.
  *
- * ``chat_id`` is chosen by the client and echoed in every ``codingDirector/chatEvent``.
+ * ``chat_id`` is chosen by the client and echoed in every ``codingDirector/chatEvent``; when it
+ * is missing the server uses the JSON-RPC request id (as a string).
  * ``text_document`` and ``range`` name the code the question is about (the selection, or the
  * cursor when ``start == end``); the server extracts the code context from its own copy of the
  * document. ``intent`` forces the intent (Explain, Add docstring ...) instead of classifying it.
  */
 export interface ChatParams {
-  chatId: string;
+  chatId?: string | null;
   history?: ChatMessage[];
   intent?: ('explain' | 'fix' | 'generate' | 'test' | 'docs' | 'refactor' | 'review' | 'complete' | 'question') | null;
   prompt: string;
@@ -242,6 +264,74 @@ export interface TruncationNote {
   section: 'diagnostics' | 'focus' | 'prefix' | 'suffix' | 'imports' | 'related' | 'outline';
 }
 /**
+ * Result of ``codingDirector.pullModels``.
+ *
+ * ``pulled``: models now present; ``failed``: ``"<model>: <reason>"`` lines; ``unreachable``: the
+ * endpoints that did not answer (then nothing was pulled).
+ */
+export interface PullResult {
+  failed?: string[];
+  pulled?: string[];
+  unreachable?: string[];
+}
+/**
+ * Result of ``codingDirector.showStats`` and ``codingDirector.resetEngine``.
+ *
+ * ``cooldowns``: tier -> why it is cooling down; ``open_documents``: documents the server
+ * holds; ``status``: the last ``codingDirector/status`` sent (``None`` before the first).
+ */
+export interface ServerStats {
+  completions: CompletionStats;
+  cooldowns?: {
+    [k: string]: string | undefined;
+  };
+  openDocuments?: number;
+  status?: StatusParams | null;
+}
+/**
+ * Inline-completion counters since the
+ * :class:`~coding_director.features.completion.Completer` was created (read by the stats command
+ * and benchmarks).
+ *
+ * ``requests``: calls of ``Completer.complete``. ``model_calls``: generate requests started.
+ * ``cache_hits``: requests answered from the cache (typing-through included). ``debounced``:
+ * requests dropped because a newer one for the same document arrived during the debounce.
+ * ``cancelled``: requests whose model call a newer request cancelled. ``timeouts``: requests
+ * whose model call exceeded ``completion.timeout_ms``. ``errors``: requests ended by a transport
+ * or model error. ``rejected``: model answers that postprocessing turned into nothing (prose,
+ * empty, duplicate of the suffix).
+ */
+export interface CompletionStats {
+  cacheHits?: number;
+  cancelled?: number;
+  debounced?: number;
+  errors?: number;
+  modelCalls?: number;
+  rejected?: number;
+  requests?: number;
+  timeouts?: number;
+}
+/**
+ * Params of ``codingDirector/status`` for the status bar.
+ *
+ * ``state``: ``starting`` | ``ready`` | ``busy`` (``busy_tier`` is answering) | ``endpointDown``
+ * (``endpoint`` unreachable) | ``modelsMissing`` (``missing_models`` not present on the endpoint).
+ * ``message`` is a one-line human description, including the fix when there is one.
+ * ``runtime_kind`` says which kind of server answers the tiers (``ollama``, ``openai``:
+ * OpenAI-compatible, ``embedded``: the built-in runtime, ``mixed``), ``runtime`` names it for the
+ * status bar (``built-in smollm2-135m-instruct (llama.cpp)``, ``Ollama at http://...``).
+ */
+export interface StatusParams {
+  busyTier?: string | null;
+  completionsEnabled?: boolean;
+  endpoint?: string | null;
+  message: string;
+  missingModels?: string[];
+  runtime?: string | null;
+  runtimeKind?: ('ollama' | 'openai' | 'embedded' | 'mixed') | null;
+  state: 'starting' | 'ready' | 'busy' | 'endpointDown' | 'modelsMissing';
+}
+/**
  * The whole configuration. Build it with :func:`load_settings`, which applies the precedence
  * documented in this module and turns validation errors into :class:`SettingsError`.
  */
@@ -251,7 +341,11 @@ export interface Settings {
   embedded?: EmbeddedSettings;
   health?: HealthSettings;
   ollama?: OllamaSettings;
+  roles?: {
+    [k: string]: RoleSettings | undefined;
+  };
   routing?: RoutingSettings;
+  task?: TaskSettings;
   tiers?: {
     [k: string]: TierSettings | undefined;
   };
@@ -324,6 +418,13 @@ export interface OllamaSettings {
   keep_alive?: string;
 }
 /**
+ * One role of a task: which tier answers for it. When that tier fails, the role escalates along
+ * the tier's chain (the tiers after it in ``routing.general_chain`` or ``routing.math_chain``).
+ */
+export interface RoleSettings {
+  tier: string;
+}
+/**
  * How requests are classified and escalated.
  */
 export interface RoutingSettings {
@@ -345,6 +446,39 @@ export interface RoutingSettings {
   router?: 'auto' | 'model' | 'offline';
   router_tier?: string;
   router_timeout_s?: number;
+}
+/**
+ * Bounds of a multi-role task (``coding-director task``).
+ */
+export interface TaskSettings {
+  /**
+   * Characters of workspace files shown to a role.
+   */
+  context_chars?: number;
+  /**
+   * Characters of one file shown to a role.
+   */
+  file_chars?: number;
+  /**
+   * Debugger rounds after a failing test run.
+   */
+  max_debug_rounds?: number;
+  /**
+   * Test output kept (its tail), in bytes.
+   */
+  output_cap_bytes?: number;
+  /**
+   * Shell command that runs the tests; detected if unset.
+   */
+  test_command?: string | null;
+  /**
+   * Wall-clock limit of one test run, in seconds.
+   */
+  test_timeout_s?: number;
+  /**
+   * Wall-clock limit of the whole task, in seconds.
+   */
+  timeout_s?: number;
 }
 /**
  * One member of the team: which model answers and where it is served.
@@ -373,26 +507,6 @@ export interface TierSettings {
    * Per-attempt timeout; routing default.
    */
   timeout_s?: number | null;
-}
-/**
- * Params of ``codingDirector/status`` for the status bar.
- *
- * ``state``: ``starting`` | ``ready`` | ``busy`` (``busy_tier`` is answering) | ``endpointDown``
- * (``endpoint`` unreachable) | ``modelsMissing`` (``missing_models`` not present on the endpoint).
- * ``message`` is a one-line human description, including the fix when there is one.
- * ``runtime_kind`` says which kind of server answers the tiers (``ollama``, ``openai``:
- * OpenAI-compatible, ``embedded``: the built-in runtime, ``mixed``), ``runtime`` names it for the
- * status bar (``built-in smollm2-135m-instruct (llama.cpp)``, ``Ollama at http://...``).
- */
-export interface StatusParams {
-  busyTier?: string | null;
-  completionsEnabled?: boolean;
-  endpoint?: string | null;
-  message: string;
-  missingModels?: string[];
-  runtime?: string | null;
-  runtimeKind?: ('ollama' | 'openai' | 'embedded' | 'mixed') | null;
-  state: 'starting' | 'ready' | 'busy' | 'endpointDown' | 'modelsMissing';
 }
 /**
  * One ERROR or MISSING node found by the parser.

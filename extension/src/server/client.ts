@@ -223,24 +223,44 @@ export class ServerManager implements vscode.Disposable {
     await this.client.sendNotification(DidChangeConfigurationNotification.type, { settings: { [CONFIG_SECTION]: currentServerSettings() } });
   }
 
-  private requireClient(): LanguageClient {
+  /**
+   * The running client. A request made while the server is still starting (or restarting after a
+   * crash) waits for it, at most `waitMs` or until `token` is cancelled, instead of failing at once:
+   * a user who clicks Explain right after opening a file expects an answer, not "not running".
+   */
+  private async requireClient(token?: vscode.CancellationToken, waitMs = 60_000): Promise<LanguageClient> {
+    if (this.starting) await this.starting;
+    const client = this.client;
+    if (client?.state === State.Starting) {
+      await new Promise<void>((resolve) => {
+        const subscriptions: { dispose(): unknown }[] = [];
+        const timer = setTimeout(done, waitMs);
+        function done(): void {
+          clearTimeout(timer);
+          for (const s of subscriptions) s.dispose();
+          resolve();
+        }
+        subscriptions.push(client.onDidChangeState((change) => { if (change.newState !== State.Starting) done(); }));
+        if (token) subscriptions.push(token.onCancellationRequested(done));
+      });
+    }
     if (!this.client || !this.running) throw new Error('The Coding Director server is not running.');
     return this.client;
   }
 
   /** `codingDirector/chat`; cancelling `token` sends `$/cancelRequest`. */
-  chat(params: ChatParams, token: vscode.CancellationToken): Promise<Assistance> {
-    return this.requireClient().sendRequest<Assistance>(CHAT_METHOD, params, token);
+  async chat(params: ChatParams, token: vscode.CancellationToken): Promise<Assistance> {
+    return (await this.requireClient(token)).sendRequest<Assistance>(CHAT_METHOD, params, token);
   }
 
   /** Runs a server command through `workspace/executeCommand`. */
-  executeServerCommand(command: string, args: unknown[] = []): Promise<unknown> {
-    return this.requireClient().sendRequest(ExecuteCommandRequest.type, { command, arguments: args });
+  async executeServerCommand(command: string, args: unknown[] = []): Promise<unknown> {
+    return (await this.requireClient()).sendRequest(ExecuteCommandRequest.type, { command, arguments: args });
   }
 
   /** The server's code actions for a range (standard `textDocument/codeAction`), unresolved. */
   async codeActions(document: vscode.TextDocument, range: vscode.Range, token: vscode.CancellationToken): Promise<(LspCommand | LspCodeAction)[]> {
-    const client = this.requireClient();
+    const client = await this.requireClient(token);
     const c2p = client.code2ProtocolConverter;
     const diagnostics = vscode.languages.getDiagnostics(document.uri).filter((d) => d.range.intersection(range) !== undefined);
     const result = await client.sendRequest(
@@ -257,7 +277,7 @@ export class ServerManager implements vscode.Disposable {
 
   /** Resolves a code action (`codeAction/resolve`) when it has no edit yet, then converts edit and command for VS Code. */
   async resolveCodeAction(action: LspCodeAction, token: vscode.CancellationToken): Promise<{ edit?: vscode.WorkspaceEdit; command?: vscode.Command }> {
-    const client = this.requireClient();
+    const client = await this.requireClient(token);
     let resolved = action;
     if (!action.edit && action.data !== undefined) resolved = await client.sendRequest(CodeActionResolveRequest.type, action, token);
     const p2c = client.protocol2CodeConverter;

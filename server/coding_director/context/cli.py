@@ -45,7 +45,11 @@ def run_context(args: argparse.Namespace) -> int:
     try:
         ctx = extract_from_file(args.file, args.line, args.column, token_budget=args.budget)
     except OSError as error:
-        print(f"coding-director context: cannot read {args.file}: {error}", file=sys.stderr)
+        reason = error.strerror or str(error)
+        print(f"coding-director context: cannot read {args.file}: {reason}", file=sys.stderr)
+        return 2
+    except ValueError as error:
+        print(f"coding-director context: --line {args.line}: {error}", file=sys.stderr)
         return 2
     if args.json:
         sys.stdout.write(json.dumps(to_wire(ctx), indent=2, ensure_ascii=False) + "\n")

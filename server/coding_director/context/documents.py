@@ -50,6 +50,12 @@ class TextChange:
         return cls(text=text, range=(start_line, start_character, end_line, end_character))
 
 
+def is_binary(data: bytes) -> bool:
+    """Whether ``data`` is binary rather than text: a NUL byte among its first 32 KiB (the
+    heuristic of git and grep). Binary content is never parsed nor sent to a model."""
+    return b"\x00" in data[: _BINARY_PROBE_CHARS * 4]
+
+
 @dataclass(eq=False)
 class Document:
     """One open document.
@@ -85,6 +91,11 @@ class Document:
         if self._text is None:
             self._text = self.data.decode("utf-8", _ENCODING_ERRORS)
         return self._text
+
+    @property
+    def binary(self) -> bool:
+        """True when the content is binary (see :func:`is_binary`)."""
+        return is_binary(self.data)
 
     @property
     def parsed(self) -> bool:
@@ -222,7 +233,7 @@ class DocumentStore:
             return "unsupported language"
         if len(doc.data) > self.max_file_bytes:
             return f"file too large ({len(doc.data)} bytes > max_file_bytes={self.max_file_bytes})"
-        if b"\x00" in doc.data[: _BINARY_PROBE_CHARS * 4]:
+        if is_binary(doc.data):
             return "binary content (NUL bytes)"
         return None
 

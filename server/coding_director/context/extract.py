@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlparse
 
 from coding_director.context.budget import Fit, SectionFitter, allocate, estimate_tokens
 from coding_director.context.chunks import file_facts
-from coding_director.context.documents import Document, DocumentStore
+from coding_director.context.documents import Document, DocumentStore, is_binary
 from coding_director.context.fim import fim_cut
 from coding_director.context.languages import detect_language
 from coding_director.context.models import (
@@ -451,16 +451,26 @@ def extract(store: DocumentStore, uri: str, start: tuple[int, int], end: tuple[i
     return context
 
 
+class BinaryFileError(OSError):
+    """A file given as context is binary (see :func:`~coding_director.context.documents.is_binary`)."""
+
+
 def extract_from_file(path: str, line: int, column: int = 1, token_budget: int = 3000) -> CodeContext:
     """:func:`extract` for a file on disk, at a **1-based** ``line`` and **1-based** ``column``
     (UTF-16 code units; the same as characters for most text). Used by the CLI.
 
     The file is read as UTF-8 (undecodable bytes replaced) into a private :class:`DocumentStore`.
-    Raises ``OSError`` when the file cannot be read.
+    Raises ``OSError`` when the file cannot be read or is binary (:class:`BinaryFileError`: it is
+    never sent to a model), ``ValueError`` when ``line`` is past the end of the file.
     """
     file = Path(path)
     raw = file.read_bytes()
+    if is_binary(raw):
+        raise BinaryFileError(f"{path} is a binary file, not source code")
     text = raw.decode("utf-8", "replace")
+    lines = text.count("\n") + 1
+    if line > lines:
+        raise ValueError(f"line {line} is past the end of {path} ({lines} lines)")
     store = DocumentStore()
     uri = file.resolve().as_uri()
     store.open(uri, text, 0, detect_language(None, str(file)))

@@ -9,20 +9,17 @@ context engine), or the selected lines when there is none.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
-from pydantic import Field
-
-from coding_director.context import DocumentStore, check_splice, extract
+from coding_director.context import Document, DocumentStore, check_splice, extract
 from coding_director.engine import CodingDirector
+from coding_director.features.progress import Progress, report_event
+from coding_director.features.validation import check_lines
+from coding_director.messages import ActionData, ActionKind, ChatParams, Position, Range, TextDocumentIdentifier
 from coding_director.results import Assistance, Intent
 from coding_director.routing.escalation import Event, Finished
 from coding_director.routing.verify import code_blocks, language_of_tag
-from coding_director.wire import WireModel
-
-ActionKind = Literal["fix", "explain", "docs", "test"]
 
 #: (title, LSP code action kind when there are no diagnostics) per action; a Fix with diagnostics
 #: is a ``quickfix``.
@@ -42,23 +39,6 @@ PROMPTS: dict[ActionKind, str] = {
 
 #: Actions whose result is an edit of the document (the others answer in the chat panel).
 EDIT_ACTIONS: frozenset[str] = frozenset({"fix", "docs"})
-
-
-class ActionData(WireModel):
-    """What a listed code action carries to ``codeAction/resolve`` (its ``data``).
-
-    ``version`` is the document version the action was listed for. ``diagnostics`` are the
-    messages of the diagnostics in the range (they go into the prompt).
-    """
-
-    action: ActionKind
-    uri: str
-    version: int
-    start_line: int = Field(ge=0)
-    start_character: int = Field(ge=0)
-    end_line: int = Field(ge=0)
-    end_character: int = Field(ge=0)
-    diagnostics: list[str] = Field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +63,57 @@ class StaleDocument(ActionError):
     """The document changed while the edit was computed, so the edit was not applied."""
 
 
-def list_actions(has_diagnostics: bool) -> list[tuple[ActionKind, str, str]]:
-    """The actions offered on a selection: ``(action, title, LSP kind)``. Never calls a model."""
-    result: list[tuple[ActionKind, str, str]] = []
+@dataclass(frozen=True, slots=True)
+class ListedAction:
+    """One code action offered on a selection (LSP ``CodeAction`` fields).
+
+    Edit actions (Fix, *Add docstring*) carry ``data`` and get their edit in ``codeAction/resolve``;
+    the others carry ``ask``, the single argument of the ``codingDirector.askInChat`` command.
+    ``with_diagnostics``: the action fixes the diagnostics it was listed with.
+    """
+
+    action: ActionKind
+    title: str
+    kind: str
+    data: ActionData | None = None
+    ask: ChatParams | None = None
+    with_diagnostics: bool = False
+
+
+def list_code_actions(
+    doc: Document, start: tuple[int, int], end: tuple[int, int], diagnostics: Sequence[str]
+) -> list[ListedAction]:
+    """The actions offered on the selection ``start``-``end`` (``(line, UTF-16 column)``) of the
+    current version of ``doc``, given the messages of the diagnostics in the range. Never calls a
+    model. A Fix is a ``quickfix`` when there are diagnostics, else ``refactor.rewrite``. A binary
+    document gets no actions (it is never sent to a model)."""
+    if doc.binary:
+        return []
+    uri, version = doc.uri, doc.version
+    selection = Range(
+        start=Position(line=start[0], character=start[1]), end=Position(line=end[0], character=end[1])
+    )
+    messages = diagnostics_messages(diagnostics)
+    result: list[ListedAction] = []
     for action, (title, kind) in ACTIONS.items():
-        if action == "fix" and has_diagnostics:
-            kind = "quickfix"
-        result.append((action, title, kind))
+        if action in EDIT_ACTIONS:
+            data = ActionData(
+                action=action,
+                uri=uri,
+                version=version,
+                start_line=start[0],
+                start_character=start[1],
+                end_line=end[0],
+                end_character=end[1],
+                diagnostics=messages,
+            )
+            fixes = action == "fix" and bool(diagnostics)
+            result.append(ListedAction(action, title, "quickfix" if fixes else kind, data=data, with_diagnostics=fixes))
+        else:
+            ask = ChatParams(
+                prompt=PROMPTS[action], intent=action, text_document=TextDocumentIdentifier(uri=uri), range=selection
+            )
+            result.append(ListedAction(action, title, kind, ask=ask))
     return result
 
 
@@ -172,17 +196,23 @@ async def stream_edit(
     extra verification check, so a failing splice escalates to the next tier). Raises
     :class:`ActionError` when no tier produced a usable edit, and :class:`StaleDocument` when the
     document is no longer at ``data.version`` (the selection's coordinates would be wrong) or
-    changed while the team was working: an edit is never applied to a newer version.
+    changed while the team was working: an edit is never applied to a newer version. Raises
+    :class:`~coding_director.features.validation.InvalidRequest` before any model call when the
+    selection lies outside the document.
     """
     doc = store.get(data.uri)
     if doc is None:
         raise ActionError(f"{data.uri} is not open")
+    if doc.binary:
+        raise ActionError(f"{data.uri} is a binary file; it is never sent to a model")
     if doc.version != data.version:
         # The selection is in the coordinates of the version the action was listed for.
         raise StaleDocument(
             f"the document changed since this action was offered (version {data.version}, "
             f"now {doc.version}): run the action again"
         )
+    check_lines(doc, "data.startLine", data.start_line)
+    check_lines(doc, "data.endLine", data.end_line)
     version, text, language = doc.version, doc.text, doc.language
     start, end, unit = target_lines(store, data)
     lines = text.splitlines(keepends=True)
@@ -244,6 +274,33 @@ async def stream_edit(
     assert code is not None  # the splice check accepted it
     new_text = code + ("\n" if trailing_newline else "")
     yield (LineEdit(data.uri, version, start, end_line, end_character, new_text), assistance)
+
+
+async def resolve_edit(
+    director: CodingDirector,
+    store: DocumentStore,
+    data: ActionData,
+    progress: Progress,
+    on_event: Callable[[Event], None],
+) -> tuple[LineEdit, Assistance]:
+    """The edit of a Fix / *Add docstring* action (see :func:`stream_edit`), reporting each tier's
+    work to ``progress`` and every engine event to ``on_event``.
+
+    Raises :class:`ActionError` / :class:`StaleDocument` as :func:`stream_edit` does.
+    """
+    await progress.begin(ACTIONS[data.action][0])
+    result: tuple[LineEdit, Assistance] | None = None
+    try:
+        async for item in stream_edit(director, store, data):
+            if isinstance(item, tuple):
+                result = item
+                continue
+            on_event(item)
+            report_event(progress, item)
+    finally:
+        progress.end()
+    assert result is not None  # stream_edit either yields the edit last or raises
+    return result
 
 
 def diagnostics_messages(messages: Sequence[str]) -> list[str]:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from coding_director.backends import Message
 from coding_director.context import DocumentStore, extract
 from coding_director.engine import CodingDirector
+from coding_director.features.validation import check_lines
 from coding_director.messages import ChatEvent, ChatParams
 from coding_director.results import Assistance
 from coding_director.routing.escalation import AttemptFinished, AttemptStarted, Event, Finished, TextDelta
@@ -33,13 +34,19 @@ async def run_chat(
 ) -> Assistance:
     """Answer ``params``; ``on_event`` sees every engine event as it happens.
 
-    When ``params.text_document`` is open in ``store``, the code context of ``params.range`` (or
-    of the document's start) is extracted within ``context.token_budget`` tokens and given to the
-    team. Cancelling the calling task stops generation at once.
+    When ``params.text_document`` is open in ``store`` (and is text, not binary), the code
+    context of ``params.range`` (or of the document's start) is extracted within
+    ``context.token_budget`` tokens and given to the team. Cancelling the calling task stops generation at once. Raises
+    :class:`~coding_director.features.validation.InvalidRequest` (before any model call) when the
+    range lies outside the open document.
     """
     context = None
-    if params.text_document is not None and store.get(params.text_document.uri) is not None:
+    doc = store.get(params.text_document.uri) if params.text_document is not None else None
+    if params.text_document is not None and doc is not None and not doc.binary:  # binary: never context
         rng = params.range
+        if rng is not None:
+            check_lines(doc, "range.start.line", rng.start.line)
+            check_lines(doc, "range.end.line", rng.end.line)
         start = (rng.start.line, rng.start.character) if rng else (0, 0)
         end = (rng.end.line, rng.end.character) if rng else None
         context = extract(

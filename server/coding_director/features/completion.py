@@ -43,6 +43,7 @@ from dataclasses import dataclass
 
 from coding_director.backends import Backend, BackendError, BackendPool, Chunk, GenerateOptions
 from coding_director.backends.base import BackendTimeout, EndpointUnreachable, ModelNotFound
+from coding_director.context import DocumentStore, fim_window
 from coding_director.features.completion_cache import CompletionCache
 from coding_director.features.completion_post import (
     block_end,
@@ -51,14 +52,17 @@ from coding_director.features.completion_post import (
     unheal_completion,
     wants_single_line,
 )
+from coding_director.messages import CompletionStats
 from coding_director.settings import Settings
-from coding_director.wire import WireModel
 
 __all__ = [
+    "FIM_PREFIX_TOKENS",
+    "FIM_SUFFIX_TOKENS",
     "Completer",
     "CompletionRequest",
     "CompletionResult",
     "CompletionStats",
+    "complete_at",
     "completion_stops",
 ]
 
@@ -98,28 +102,6 @@ class CompletionResult:
     text: str
     model: str
     from_cache: bool = False
-
-
-class CompletionStats(WireModel):
-    """Counters since the :class:`Completer` was created (read by the stats command and benchmarks).
-
-    ``requests``: calls of :meth:`Completer.complete`. ``model_calls``: generate requests started.
-    ``cache_hits``: requests answered from the cache (typing-through included). ``debounced``:
-    requests dropped because a newer one for the same document arrived during the debounce.
-    ``cancelled``: requests whose model call a newer request cancelled. ``timeouts``: requests
-    whose model call exceeded ``completion.timeout_ms``. ``errors``: requests ended by a transport
-    or model error. ``rejected``: model answers that postprocessing turned into nothing (prose,
-    empty, duplicate of the suffix).
-    """
-
-    requests: int = 0
-    model_calls: int = 0
-    cache_hits: int = 0
-    debounced: int = 0
-    cancelled: int = 0
-    timeouts: int = 0
-    errors: int = 0
-    rejected: int = 0
 
 
 def completion_stops(*, single_line: bool, language: str | None) -> list[str]:
@@ -373,3 +355,27 @@ def _retrieve(task: asyncio.Task[str | None]) -> None:
     if not task.cancelled():
         with contextlib.suppress(BaseException):
             task.exception()
+
+
+#: Prefix/suffix windows handed to completions (tokens, estimated).
+FIM_PREFIX_TOKENS, FIM_SUFFIX_TOKENS = 1500, 500
+
+
+async def complete_at(
+    store: DocumentStore, completer: Completer, settings: Settings, uri: str, line: int, character: int
+) -> CompletionResult | None:
+    """Ghost text at ``(line, character)`` (LSP position, UTF-16 column) of ``uri``, or ``None``:
+    completions disabled, document not open or binary, no completion in time, or the document changed
+    while the model worked (the result would be for a version the user already edited)."""
+    if not settings.completion.enabled:
+        return None
+    doc = store.get(uri)
+    if doc is None or doc.binary:
+        return None
+    prefix, suffix = fim_window(store, uri, line, character, FIM_PREFIX_TOKENS, FIM_SUFFIX_TOKENS)
+    request = CompletionRequest(uri=uri, version=doc.version, language=doc.language, prefix=prefix, suffix=suffix)
+    result = await completer.complete(request)
+    current = store.get(uri)
+    if result is None or current is None or current.version != request.version:
+        return None
+    return result

@@ -6,6 +6,7 @@ from typing import Literal
 
 from coding_director.doctor import DoctorReport, active_tiers
 from coding_director.messages import StatusParams
+from coding_director.routing.escalation import AttemptFinished, AttemptStarted, Event
 from coding_director.settings import Settings
 
 RuntimeKind = Literal["ollama", "openai", "embedded", "mixed"]
@@ -88,6 +89,22 @@ class StatusTracker:
     def idle(self) -> StatusParams | None:
         """No request runs any more: back to the idle status."""
         return self._change(self._idle) if self._idle else None
+
+    def observe(self, event: Event) -> tuple[StatusParams | None, bool]:
+        """The status-bar side of an engine event: ``(status to send or None, re-check)``.
+
+        An attempt starting makes the tier busy; an attempt that found its endpoint unreachable
+        asks for one re-check of the endpoint (none while the status already says it is down).
+        """
+        if isinstance(event, AttemptStarted):
+            return self.busy(event.tier), False
+        recheck = (
+            isinstance(event, AttemptFinished)
+            and event.attempt.outcome == "error"
+            and event.attempt.error_kind == "unreachable"
+            and self.idle_state != "endpointDown"
+        )
+        return None, recheck
 
     def _change(self, status: StatusParams) -> StatusParams | None:
         if self.current is not None and self.current == status:

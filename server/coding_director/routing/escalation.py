@@ -74,13 +74,16 @@ Event = AttemptStarted | TextDelta | AttemptFinished | Finished
 @dataclass
 class Request:
     """One request as escalation sees it. ``context_text`` is the rendered code context;
-    ``target`` says what the answer is verified against."""
+    ``target`` says what the answer is verified against. ``chain`` replaces the route's chain and
+    ``system`` the intent's system prompt (task roles set both); ``None`` keeps the defaults."""
 
     prompt: str
     route: RouteDecision
     target: Target
     context_text: str | None = None
     history: list[Message] = field(default_factory=list)
+    chain: list[str] | None = None
+    system: str | None = None
 
 
 @dataclass
@@ -159,7 +162,7 @@ async def escalate(
         attempts.append(attempt)
         return AttemptFinished(attempt)
 
-    for tier in chain_for(settings, request.route):
+    for tier in request.chain or chain_for(settings, request.route):
         spec = settings.tier(tier)
         endpoint = settings.endpoint_of(tier)
         if asked >= routing.max_attempts:
@@ -186,6 +189,7 @@ async def escalate(
             context_text=request.context_text,
             history=request.history,
             failures=failures,
+            system=request.system,
         )
         options = GenerateOptions(num_predict=spec.num_predict, temperature=spec.temperature, max_ctx=spec.max_ctx)
         timeout_s = min(spec.timeout_s or routing.attempt_timeout_s, remaining)

@@ -72,9 +72,11 @@ def build_messages(
     context_text: str | None,
     history: list[Message] | None = None,
     failures: list[Failure] | None = None,
+    system: str | None = None,
 ) -> list[Message]:
     """The chat messages for one attempt: system, earlier turns, then one user message holding the
-    code context, the request and the failure evidence (in that order)."""
+    code context, the request and the failure evidence (in that order). ``system`` replaces the
+    intent's system prompt."""
     parts = []
     if context_text:
         parts.append(f"Code context:\n{context_text}")
@@ -83,7 +85,7 @@ def build_messages(
     if evidence:
         parts.append(evidence)
     return [
-        Message(role="system", content=system_prompt(intent, domain)),
+        Message(role="system", content=system if system is not None else system_prompt(intent, domain)),
         *(history or []),
         Message(role="user", content="\n\n".join(parts)),
     ]

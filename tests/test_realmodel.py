@@ -235,6 +235,29 @@ def to_dict(value: Any) -> Any:
     return value
 
 
+async def test_a_runtime_that_dies_is_restarted_once() -> None:
+    from coding_director.backends.base import EndpointUnreachable
+    from coding_director.backends.embedded import EmbeddedRuntime
+
+    runtime = EmbeddedRuntime(resolve_spec(load_settings(embedded={"enabled": "on", "n_ctx": 512}).embedded))
+    try:
+        await runtime.ensure_started()
+        assert runtime.proc is not None
+        first = runtime.proc.pid
+        runtime.proc.kill()
+        runtime.proc.wait()
+        url = await runtime.ensure_started()  # the next caller notices and restarts it
+        assert runtime.proc.pid != first and runtime.restarts == 1
+        async with httpx.AsyncClient(timeout=10) as http:
+            assert (await http.get(f"{url}/models")).status_code == 200
+        runtime.proc.kill()
+        runtime.proc.wait()
+        with pytest.raises(EndpointUnreachable, match="again after a restart"):
+            await runtime.ensure_started()
+    finally:
+        runtime.stop()
+
+
 # -- no orphan processes ---------------------------------------------------------------------------
 def frame(message: dict[str, Any]) -> bytes:
     """One LSP base-protocol message (``Content-Length`` header, JSON body)."""

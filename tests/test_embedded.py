@@ -78,6 +78,15 @@ async def test_the_probe_asks_ollamas_version_endpoint(ollama_emulator: OllamaEm
     assert not await ollama_answers("http://127.0.0.1:9", 0.5)  # nothing listens on the discard port
 
 
+async def test_auto_without_ollama_and_without_runtime_keeps_the_ollama_settings() -> None:
+    settings = load_settings(embedded={"python": "/nonexistent/bin/python"})
+    if await ollama_answers(settings.ollama.host, 1.0):
+        pytest.skip(f"an Ollama answers at {settings.ollama.host}")
+    choice = await choose_team(settings)
+    assert choice.runtime == "configured" and "not installed" in choice.reason
+    assert choice.settings.tier("lead").provider == "ollama"
+
+
 def test_a_missing_runtime_is_reported_with_its_fix() -> None:
     with pytest.raises(RuntimeNotInstalled) as info:
         resolve_spec(EmbeddedSettings(python="/nonexistent/bin/python"))

@@ -547,7 +547,9 @@ def builtin_team(settings: Settings) -> Settings:
 
 async def choose_team(settings: Settings) -> TeamChoice:
     """Decide which team answers (see :class:`TeamChoice`); probes Ollama only in ``auto`` mode
-    when nothing is configured (at most ``embedded.probe_timeout_s``). Never raises."""
+    when nothing is configured (at most ``embedded.probe_timeout_s``). In ``auto`` mode a runtime
+    that is not installed leaves the settings as they are (requests then report the unreachable
+    Ollama with its fix). Never raises."""
     mode = settings.embedded.enabled
     if mode == "off" or not default_ollama_tiers(settings):
         return TeamChoice(settings, "configured", "the configured endpoints answer")
@@ -558,6 +560,10 @@ async def choose_team(settings: Settings) -> TeamChoice:
     host = settings.ollama.host
     if await ollama_answers(host, settings.embedded.probe_timeout_s):
         return TeamChoice(settings, "ollama", f"Ollama answers at {host}")
+    try:
+        resolve_spec(settings.embedded)
+    except RuntimeNotInstalled as exc:  # the Ollama error (with its fix) is the more useful one then
+        return TeamChoice(settings, "configured", f"no Ollama answers at {host} and {exc.reason}")
     return TeamChoice(builtin_team(settings), "embedded", f"no Ollama answers at {host}")
 
 

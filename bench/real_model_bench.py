@@ -217,10 +217,11 @@ def ratios(engine: list[float], direct: list[float]) -> list[float]:
 
 
 async def measure(
-    base_url: str, n: int, files: list[Path], model: str = MODEL, *, embedded: bool = False
+    base_url: str, n: int, files: list[Path], model: str = MODEL, *, embedded: bool = False, completions: bool = True
 ) -> list[dict[str, Any]]:
-    """Every row; ``embedded``: the engine reaches the server as the built-in runtime (same process)."""
-    client = openai.AsyncOpenAI(base_url=base_url, api_key="none", max_retries=0, timeout=120)
+    """Every row; ``embedded``: the engine reaches the server as the built-in runtime (same process);
+    ``completions=False`` (``--no-completion``) measures the chat rows only."""
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="none", max_retries=0, timeout=900)
     lead: dict[str, Any] = {"model": model, "provider": "openai", "base_url": base_url}
     if embedded:
         lead = {"model": model, "provider": "embedded"}
@@ -237,6 +238,10 @@ async def measure(
         prompts[: 2 * n], lambda p: chat_direct(client, p, model), lambda p: chat_engine(director, p)
     )
     await director.aclose()
+    chat_rows = chat_table(chat_a, chat_b)
+    if not completions:
+        await client.close()
+        return chat_rows
 
     store = DocumentStore()
     for path in files:
@@ -254,8 +259,25 @@ async def measure(
     await lsp.stop()
     await client.close()
 
-    same_tokens = sum(x.pieces == y.pieces for x, y in zip(chat_a, chat_b, strict=True))
     answered = sum(t.pieces > 0 for t in comp_b)
+    return [
+        *chat_rows,
+        row("real model completion, direct /v1/completions", [t.total_ms for t in comp_a], "ms", "baseline"),
+        row(
+            "real model inline completion over LSP",
+            [t.total_ms for t in comp_b], "ms", f"{answered}/{len(comp_b)} non-empty",
+        ),
+        row(
+            "real model completion: LSP / direct",
+            ratios([t.total_ms for t in comp_b], [t.total_ms for t in comp_a]),
+            "x", "paired; target <= 1.05",
+        ),
+    ]  # fmt: skip
+
+
+def chat_table(chat_a: list[Timing], chat_b: list[Timing]) -> list[dict[str, Any]]:
+    """The chat rows: time to first token, total and decode speed, direct vs engine, paired ratios."""
+    same_tokens = sum(x.pieces == y.pieces for x, y in zip(chat_a, chat_b, strict=True))
     return [
         row("real model chat, direct: time to first token", [t.first_ms for t in chat_a], "ms", "baseline"),
         row("real model chat, engine: time to first token", [t.first_ms for t in chat_b], "ms", "same request"),
@@ -276,16 +298,6 @@ async def measure(
         ),
         row("real model decode speed, direct", [t.tokens_per_s for t in chat_a], "tok/s", "baseline"),
         row("real model decode speed, engine", [t.tokens_per_s for t in chat_b], "tok/s", "same requests"),
-        row("real model completion, direct /v1/completions", [t.total_ms for t in comp_a], "ms", "baseline"),
-        row(
-            "real model inline completion over LSP",
-            [t.total_ms for t in comp_b], "ms", f"{answered}/{len(comp_b)} non-empty",
-        ),
-        row(
-            "real model completion: LSP / direct",
-            ratios([t.total_ms for t in comp_b], [t.total_ms for t in comp_a]),
-            "x", "paired; target <= 1.05",
-        ),
     ]  # fmt: skip
 
 
@@ -310,11 +322,11 @@ def bench_files(folder: Path) -> list[Path]:
     return out
 
 
-async def measure_builtin(n: int, files: list[Path]) -> list[dict[str, Any]]:
+async def measure_builtin(n: int, files: list[Path], completions: bool) -> list[dict[str, Any]]:
     """Start the built-in runtime as the product does, then :func:`measure` on it."""
     config = load_settings(embedded={"enabled": "on"}).embedded
     url = await runtime_for(config).ensure_started()
-    return await measure(url, n, files, config.model_alias, embedded=True)
+    return await measure(url, n, files, config.model_alias, embedded=True, completions=completions)
 
 
 def main() -> None:
@@ -329,7 +341,7 @@ def main() -> None:
             base_url = stack.enter_context(llama_server(folder)).base_url
             rows = asyncio.run(measure(base_url, n, bench_files(folder)))
         else:
-            rows = asyncio.run(measure_builtin(n, bench_files(folder)))
+            rows = asyncio.run(measure_builtin(n, bench_files(folder), "--no-completion" not in sys.argv))
     print_rows(rows, "--json" in sys.argv)
 
 

@@ -104,7 +104,12 @@ def llama_server(log_dir: Path, *, threads: int | None = None) -> Iterator[RealM
 
 
 def config_toml(
-    base_url: str, *, router: str = "auto", num_predict: int = 256, completion_debounce_ms: int = 150
+    base_url: str,
+    *,
+    router: str = "auto",
+    num_predict: int = 256,
+    completion_debounce_ms: int = 150,
+    model: str = MODEL,
 ) -> str:
     """Coding Director settings (TOML) with every tier on the llama.cpp server at ``base_url``.
 
@@ -123,7 +128,7 @@ def config_toml(
     for name, (temperature, predict) in tiers.items():
         lines += [
             f"[tiers.{name}]",
-            f'model = "{MODEL}"',
+            f'model = "{model}"',
             'provider = "openai"',
             f'base_url = "{base_url}"',
             f"temperature = {temperature}",
@@ -140,6 +145,9 @@ def config_toml(
         f"debounce_ms = {completion_debounce_ms}",
         "timeout_ms = 20000",
         "max_tokens = 64",
+        "",
+        "[embedded]",
+        'enabled = "off"',
         "",
     ]
     return "\n".join(lines)

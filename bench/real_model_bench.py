@@ -1,5 +1,8 @@
-"""Coding Director's overhead on a real model: Gemma 3 270M served by llama.cpp's OpenAI-compatible
-server on this machine's CPU (see ``bench/_real_model.py``).
+"""Coding Director's overhead on a real model served by llama.cpp's OpenAI-compatible server on this
+machine's CPU: by default the built-in team's runtime (SmolLM2-135M-Instruct, started through
+:mod:`coding_director.backends.embedded` exactly as the product starts it); ``--gemma``: Gemma 3
+270M of ``scripts/real-model-demo`` (see ``bench/_real_model.py``); ``--base-url URL --model NAME``:
+any running OpenAI-compatible server.
 
 Two comparisons, each paired request by request and measured in the same run:
 
@@ -23,8 +26,9 @@ that neither side profits from the other, a request never follows one with the s
 order is direct(a), direct(b), engine(a), engine(b), then the next two prompts with the sides
 swapped.
 
-Run: ``.venv/bin/python bench/real_model_bench.py [--base-url URL] [--n 8] [--json]``; without
-``--base-url`` the installed real model is started (``scripts/real-model-demo`` installs it).
+Run: ``.venv/bin/python bench/real_model_bench.py [--gemma | --base-url URL --model NAME] [--n 8] [--json]``.
+On the built-in runtime the engine's side is the product's path (``provider = "embedded"``, the same
+runtime process), the language server's tiers point at that process's URL.
 Target (issue 6): the engine within 5% of the direct call on time to first token and on total.
 """
 
@@ -45,6 +49,7 @@ from _common import print_rows, row
 from _lsp_client import complete, open_doc, start_server
 from _real_model import MODEL, config_toml, llama_server
 from coding_director import CodingDirector
+from coding_director.backends.embedded import runtime_for
 from coding_director.context import DocumentStore, detect_language, fim_window
 from coding_director.features.completion import FIM_PREFIX_TOKENS, FIM_SUFFIX_TOKENS, TEMPERATURE, completion_stops
 from coding_director.features.completion_post import heal_prompt, wants_single_line
@@ -95,13 +100,13 @@ async def timed_stream(t0: float, stream: Any, text_of: Callable[[Any], str | No
     return Timing(((first or end) - t0) * 1000, (end - t0) * 1000, pieces)
 
 
-async def chat_direct(client: openai.AsyncOpenAI, prompt: str) -> Timing:
+async def chat_direct(client: openai.AsyncOpenAI, prompt: str, model: str) -> Timing:
     """The baseline: the engine's messages for ``prompt`` sent straight to the server."""
     decision = classify(prompt)
     messages = build_messages(prompt, intent=decision.intent, domain=decision.domain, context_text=None)
     t0 = time.perf_counter()
     stream = await client.chat.completions.create(
-        model=MODEL,
+        model=model,
         messages=cast(Any, [{"role": m.role, "content": m.content} for m in messages]),
         stream=True,
         max_tokens=CHAT_TOKENS,
@@ -162,14 +167,14 @@ def interleave(cursors: list[list[Cursor]]) -> list[Cursor]:
     return ordered
 
 
-async def completion_direct(client: openai.AsyncOpenAI, store: DocumentStore, cursor: Cursor) -> Timing:
+async def completion_direct(client: openai.AsyncOpenAI, store: DocumentStore, cursor: Cursor, model: str) -> Timing:
     """The baseline: the completer's ``/v1/completions`` request for ``cursor``, sent directly."""
     uri = cursor.path.as_uri()
     prefix, suffix = fim_window(store, uri, cursor.line, cursor.character, FIM_PREFIX_TOKENS, FIM_SUFFIX_TOKENS)
     single = wants_single_line(suffix)
     t0 = time.perf_counter()
     stream = await client.completions.create(
-        model=MODEL,
+        model=model,
         prompt=heal_prompt(prefix)[0],
         stream=True,
         max_tokens=64,
@@ -211,40 +216,68 @@ def ratios(engine: list[float], direct: list[float]) -> list[float]:
     return [e / d for e, d in zip(engine, direct, strict=True) if d > 0]
 
 
-async def measure(base_url: str, n: int, files: list[Path]) -> list[dict[str, Any]]:
-    client = openai.AsyncOpenAI(base_url=base_url, api_key="none", max_retries=0, timeout=120)
+async def measure(
+    base_url: str, n: int, files: list[Path], model: str = MODEL, *, embedded: bool = False, completions: bool = True
+) -> list[dict[str, Any]]:
+    """Every row; ``embedded``: the engine reaches the server as the built-in runtime (same process);
+    ``completions=False`` (``--no-completion``) measures the chat rows only."""
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="none", max_retries=0, timeout=900)
+    lead: dict[str, Any] = {"model": model, "provider": "openai", "base_url": base_url}
+    if embedded:
+        lead = {"model": model, "provider": "embedded"}
     settings = load_settings(
-        tiers={"lead": {"model": MODEL, "provider": "openai", "base_url": base_url,
-                        "temperature": 0.0, "num_predict": CHAT_TOKENS}},
+        tiers={"lead": {**lead, "temperature": 0.0, "num_predict": CHAT_TOKENS}},
         routing={"router": "offline", "general_chain": ["lead"], "math_chain": ["lead"]},
+        embedded={"enabled": "off"},
     )  # fmt: skip
     director = CodingDirector(settings)
     prompts = [f"Explain {topic} in two sentences." for topic in TOPICS[: 2 * n + 2]]
-    await chat_direct(client, prompts[-1])  # warm-up: connections, model pages, imports
+    await chat_direct(client, prompts[-1], model)  # warm-up: connections, model pages, imports
     await chat_engine(director, prompts[-2])
     chat_a, chat_b = await paired(
-        prompts[: 2 * n], lambda p: chat_direct(client, p), lambda p: chat_engine(director, p)
+        prompts[: 2 * n], lambda p: chat_direct(client, p, model), lambda p: chat_engine(director, p)
     )
     await director.aclose()
+    chat_rows = chat_table(chat_a, chat_b)
+    if not completions:
+        await client.close()
+        return chat_rows
 
     store = DocumentStore()
     for path in files:
         store.open(path.as_uri(), path.read_text(encoding="utf-8"))
     cursors = interleave(completion_cursors(files, per_file=n // len(files) + 2))[: 2 * n + 2]
-    lsp = await start_server(config_toml(base_url, router="offline", completion_debounce_ms=0))
+    lsp = await start_server(config_toml(base_url, router="offline", completion_debounce_ms=0, model=model))
     for path in files:
         open_doc(lsp, path.as_uri(), path.read_text(encoding="utf-8"), detect_language(path=path.name) or "plaintext")
-    await completion_direct(client, store, cursors[-1])  # warm-up (also the server's model listing)
+    await completion_direct(client, store, cursors[-1], model)  # warm-up (also the server's model listing)
     await completion_lsp(lsp, cursors[-2])
     comp_a, comp_b = await paired(
-        cursors[: 2 * n], lambda c: completion_direct(client, store, c), lambda c: completion_lsp(lsp, c)
+        cursors[: 2 * n], lambda c: completion_direct(client, store, c, model), lambda c: completion_lsp(lsp, c)
     )
     await lsp.shutdown_session()
     await lsp.stop()
     await client.close()
 
-    same_tokens = sum(x.pieces == y.pieces for x, y in zip(chat_a, chat_b, strict=True))
     answered = sum(t.pieces > 0 for t in comp_b)
+    return [
+        *chat_rows,
+        row("real model completion, direct /v1/completions", [t.total_ms for t in comp_a], "ms", "baseline"),
+        row(
+            "real model inline completion over LSP",
+            [t.total_ms for t in comp_b], "ms", f"{answered}/{len(comp_b)} non-empty",
+        ),
+        row(
+            "real model completion: LSP / direct",
+            ratios([t.total_ms for t in comp_b], [t.total_ms for t in comp_a]),
+            "x", "paired; target <= 1.05",
+        ),
+    ]  # fmt: skip
+
+
+def chat_table(chat_a: list[Timing], chat_b: list[Timing]) -> list[dict[str, Any]]:
+    """The chat rows: time to first token, total and decode speed, direct vs engine, paired ratios."""
+    same_tokens = sum(x.pieces == y.pieces for x, y in zip(chat_a, chat_b, strict=True))
     return [
         row("real model chat, direct: time to first token", [t.first_ms for t in chat_a], "ms", "baseline"),
         row("real model chat, engine: time to first token", [t.first_ms for t in chat_b], "ms", "same request"),
@@ -265,16 +298,6 @@ async def measure(base_url: str, n: int, files: list[Path]) -> list[dict[str, An
         ),
         row("real model decode speed, direct", [t.tokens_per_s for t in chat_a], "tok/s", "baseline"),
         row("real model decode speed, engine", [t.tokens_per_s for t in chat_b], "tok/s", "same requests"),
-        row("real model completion, direct /v1/completions", [t.total_ms for t in comp_a], "ms", "baseline"),
-        row(
-            "real model inline completion over LSP",
-            [t.total_ms for t in comp_b], "ms", f"{answered}/{len(comp_b)} non-empty",
-        ),
-        row(
-            "real model completion: LSP / direct",
-            ratios([t.total_ms for t in comp_b], [t.total_ms for t in comp_a]),
-            "x", "paired; target <= 1.05",
-        ),
     ]  # fmt: skip
 
 
@@ -299,15 +322,26 @@ def bench_files(folder: Path) -> list[Path]:
     return out
 
 
+async def measure_builtin(n: int, files: list[Path], completions: bool) -> list[dict[str, Any]]:
+    """Start the built-in runtime as the product does, then :func:`measure` on it."""
+    config = load_settings(embedded={"enabled": "on"}).embedded
+    url = await runtime_for(config).ensure_started()
+    return await measure(url, n, files, config.model_alias, embedded=True, completions=completions)
+
+
 def main() -> None:
     n = int(sys.argv[sys.argv.index("--n") + 1]) if "--n" in sys.argv else 8
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         if "--base-url" in sys.argv:
             base_url = sys.argv[sys.argv.index("--base-url") + 1]
-        else:
+            model = sys.argv[sys.argv.index("--model") + 1] if "--model" in sys.argv else MODEL
+            rows = asyncio.run(measure(base_url, n, bench_files(folder), model))
+        elif "--gemma" in sys.argv:
             base_url = stack.enter_context(llama_server(folder)).base_url
-        rows = asyncio.run(measure(base_url, n, bench_files(folder)))
+            rows = asyncio.run(measure(base_url, n, bench_files(folder)))
+        else:
+            rows = asyncio.run(measure_builtin(n, bench_files(folder), "--no-completion" not in sys.argv))
     print_rows(rows, "--json" in sys.argv)
 
 

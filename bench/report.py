@@ -2,9 +2,9 @@
 
 Each benchmark runs in its own process (``--json`` rows: metric, p50, p95, unit, n, baseline); each
 comparison's baseline is measured in the same run as what it is compared with. The real-model
-benchmark (``bench/real_model_bench.py``) runs when the real model is installed
-(``scripts/real-model-demo``) or ``--base-url`` names a running OpenAI-compatible server; skip it
-with ``--no-real-model``.
+benchmark (``bench/real_model_bench.py``) runs on the built-in team's runtime (SmolLM2-135M,
+installed by ``./scripts/setup``), on Gemma 3 270M with ``--gemma`` (``scripts/real-model-demo``),
+or on the OpenAI-compatible server ``--base-url`` names; skip it with ``--no-real-model``.
 
 Writes the table also as Markdown (with the date and the machine) and JSON to
 ``test-output/bench/report.md`` and ``report.json``. Exit code 0 unless a benchmark crashed; the
@@ -26,6 +26,19 @@ from pathlib import Path
 from typing import Any
 
 from _real_model import installed
+
+
+def builtin_installed() -> bool:
+    """Whether the built-in runtime and its model are installed (``./scripts/setup``)."""
+    from coding_director.backends.embedded import RuntimeNotInstalled, resolve_spec
+    from coding_director.settings import load_settings
+
+    try:
+        resolve_spec(load_settings().embedded)
+    except RuntimeNotInstalled:
+        return False
+    return True
+
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -115,18 +128,23 @@ def verdict(rows: list[dict[str, Any]]) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base-url", help="a running OpenAI-compatible server serving the real model (…/v1)")
+    parser.add_argument("--model", help="the model name at --base-url")
+    parser.add_argument("--gemma", action="store_true", help="real model: Gemma 3 270M (scripts/real-model-demo)")
     parser.add_argument("--no-real-model", action="store_true", help="skip the real-model benchmark")
     parser.add_argument("--quick", action="store_true", help="fewer samples (a smoke run, not for the README)")
     args = parser.parse_args()
-    url = ["--base-url", args.base_url] if args.base_url else []
+    url = ["--base-url", args.base_url] if args.base_url else ["--gemma"] if args.gemma else []
+    if args.base_url and args.model:
+        url += ["--model", args.model]
     benches = [
         (section, script, (quick if args.quick else full) + (url if section == "real model" else []))
         for section, script, full, quick in BENCHES
     ]
-    if args.no_real_model or not (args.base_url or installed()):
+    if args.no_real_model or not (args.base_url or (installed() if args.gemma else builtin_installed())):
         benches = [b for b in benches if b[0] != "real model"]
         if not args.no_real_model:
-            print("(real model not installed: run ./scripts/real-model-demo to include its figures)", file=sys.stderr)
+            fix = "./scripts/real-model-demo" if args.gemma else "./scripts/setup"
+            print(f"(real model not installed: run {fix} to include its figures)", file=sys.stderr)
 
     started = datetime.datetime.now().astimezone()
     table: list[dict[str, Any]] = []

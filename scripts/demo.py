@@ -1,4 +1,10 @@
-"""The main job of ``./scripts/demo`` (see that script). Prints to stdout; exits non-zero on failure."""
+"""The main job of ``./scripts/demo`` (see that script). Prints to stdout; exits non-zero on failure.
+
+Which team answers: the Ollama at ``$OLLAMA_HOST`` when one answers; else the built-in team
+(SmolLM2-135M-Instruct on the llama.cpp runtime that ``./scripts/setup`` installs into
+``.venv-runtime``, started and stopped by each ``coding-director`` command); the scripted stand-in
+team (the test emulator, canned answers) only with ``--stand-in``, and announced as such.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _real_model import config_toml, llama_server  # noqa: E402
-from _real_model import installed as real_model_installed  # noqa: E402
-from coding_director.settings import normalise_ollama_host  # noqa: E402
+from coding_director.backends.embedded import RuntimeNotInstalled, resolve_spec, runtime_version  # noqa: E402
+from coding_director.settings import load_settings, normalise_ollama_host  # noqa: E402
 
 from tests.emulator.process import emulator_subprocess  # noqa: E402
 
@@ -104,31 +108,37 @@ def ollama_up(host: str) -> bool:
         return False
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
     host = normalise_ollama_host(os.environ.get("OLLAMA_HOST", ""))
     env = dict(os.environ)
     with contextlib.ExitStack() as stack:
-        return run(host, env, stack)
+        return run(host, env, stack, stand_in="--stand-in" in args)
 
 
-def run(host: str, env: dict[str, str], stack: contextlib.ExitStack) -> int:
-    """Print doctor, the two answers and a context, against ``host``, else the real model when
-    ``./scripts/real-model-demo`` installed it, else the stand-in team."""
-    if ollama_up(host):
-        print(f"== Using the Ollama server at {host}")
-    elif real_model_installed():
-        server = stack.enter_context(llama_server(ROOT / "test-output" / "real-model"))
-        config = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "coding-director.toml"
-        config.write_text(config_toml(server.base_url), encoding="utf-8")
-        env["CODING_DIRECTOR_CONFIG"] = str(config)
-        print(f"== No Ollama answers at {host}; using the real model that ./scripts/real-model-demo installed:")
-        print(f"   {server.model} on llama.cpp's server at {server.base_url} behind every tier (a small base")
-        print("   model: expect rejections and escalations; ./scripts/real-model-demo shows much more).")
-    else:
-        print(f"== No Ollama answers at {host}.")
-        print("   Running against a SCRIPTED STAND-IN TEAM (tests/emulator): the answers below are canned;")
-        print("   routing, escalation and verification are real. Start Ollama (`ollama serve`) for real answers.")
+def run(host: str, env: dict[str, str], stack: contextlib.ExitStack, *, stand_in: bool = False) -> int:
+    """Print doctor, the two answers and a context: against the scripted stand-in team when
+    ``stand_in``, else the Ollama at ``host`` when it answers, else the built-in team."""
+    if stand_in:
+        print("== --stand-in: running against a SCRIPTED STAND-IN TEAM (tests/emulator): the answers below")
+        print("   are canned; routing, escalation and verification are real. Without --stand-in the demo uses")
+        print("   Ollama when it answers, else the built-in model.")
         env["OLLAMA_HOST"] = stack.enter_context(emulator_subprocess(STAND_IN_TEAM))
+        env["CODING_DIRECTOR_EMBEDDED__ENABLED"] = "off"
+    elif ollama_up(host):
+        print(f"== Using the Ollama server at {host}")
+    else:
+        try:
+            spec = resolve_spec(load_settings().embedded)
+        except RuntimeNotInstalled as exc:
+            print(f"== No Ollama answers at {host}, and {exc.reason}.\nfix: {exc.fix}")
+            return 1
+        env["CODING_DIRECTOR_EMBEDDED__ENABLED"] = "on"
+        print(f"== No Ollama answers at {host}: the BUILT-IN TEAM answers, a real model on this CPU:")
+        print(f"   {spec.model.name} on llama.cpp ({runtime_version(spec.python)}, {spec.threads} thread(s)),")
+        print(f"   from {spec.python.parent.parent}; every coding-director command starts and stops it.")
+        print("   Every tier is this 135M model (they differ by temperature): expect fluent answers that are")
+        print("   often wrong, rejections and escalations. Start Ollama (`ollama serve`) for a real team.")
     print("\n== coding-director doctor")
     doctor = cli("doctor", env=env)
     print(doctor.stdout.rstrip())

@@ -10,6 +10,14 @@ import tests.hypothesis_profiles  # noqa: F401 - registers and loads the profile
 from tests.emulator import OllamaEmulator
 
 
+@pytest.fixture(autouse=True)
+def _builtin_runtime_off(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests of the Ollama path never start the built-in runtime (no Ollama answers on this machine,
+    so ``embedded.enabled = "auto"`` would); the ``realmodel`` tests choose it themselves."""
+    if request.node.get_closest_marker("realmodel") is None:
+        monkeypatch.setenv("CODING_DIRECTOR_EMBEDDED__ENABLED", "off")
+
+
 @pytest.fixture
 def ollama_emulator() -> Iterator[OllamaEmulator]:
     """A started Ollama emulator (no models; add them with ``add_model``), stopped after the test."""

@@ -32,3 +32,8 @@ export const ASK_IN_CHAT_COMMAND = 'codingDirector.askInChat';
 export const PULL_MODELS_COMMAND = 'codingDirector.pullModels';
 /** Server command (workspace/executeCommand): show statistics. */
 export const SHOW_STATS_COMMAND = 'codingDirector.showStats';
+/**
+ * `window/showDocument` URI of the server's "Open settings" action (built-in model notice): the client
+ * opens the `codingDirector.embedded` settings instead of a document.
+ */
+export const OPEN_SETTINGS_URI = 'coding-director://settings/embedded';

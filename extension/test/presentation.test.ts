@@ -25,6 +25,15 @@ describe('status bar look', () => {
     assert.equal(statusLook(server({ state: 'modelsMissing', missingModels: ['a'] })).text, '$(warning) CD: 1 model missing');
   });
 
+  test('ready on the built-in model names the runtime that answers', () => {
+    const builtin = statusLook(server({ state: 'ready', runtimeKind: 'embedded', runtime: 'built-in smollm2-135m-instruct (llama.cpp)' }));
+    assert.equal(builtin.text, '$(hubot) CD: built-in model');
+    assert.match(builtin.tooltip, /Answering: built-in smollm2-135m-instruct/);
+    const ollama = statusLook(server({ state: 'ready', runtimeKind: 'ollama', runtime: 'Ollama at http://127.0.0.1:11434' }));
+    assert.equal(ollama.text, '$(hubot) Coding Director');
+    assert.match(ollama.tooltip, /Answering: Ollama at/);
+  });
+
   test('client-side states', () => {
     assert.equal(statusLook({ origin: 'client', state: 'noPython', message: 'x' }).severity, 'error');
     assert.match(statusLook({ origin: 'client', state: 'untrusted', message: 'x' }).tooltip, /Restricted mode/);

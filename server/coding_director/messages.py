@@ -37,6 +37,11 @@ CHAT_EVENT_METHOD = "codingDirector/chatEvent"
 #: ``workspace/applyEdit`` whose edits need confirmation (VS Code shows its refactor preview).
 TASK_METHOD = "codingDirector/task"
 STATUS_METHOD = "codingDirector/status"
+#: ``window/showDocument`` target meaning "open the built-in runtime's settings"; the extension's
+#: ``showDocument`` middleware opens VS Code's settings UI for it (other clients report failure).
+OPEN_SETTINGS_URI = "coding-director://settings/embedded"
+#: Where Ollama is installed from (``window/showDocument`` with ``external: true``).
+OLLAMA_INSTALL_URI = "https://ollama.com/download"
 ASK_IN_CHAT_COMMAND = "codingDirector.askInChat"
 PULL_MODELS_COMMAND = "codingDirector.pullModels"
 SHOW_STATS_COMMAND = "codingDirector.showStats"
@@ -118,6 +123,9 @@ class StatusParams(WireModel):
     ``state``: ``starting`` | ``ready`` | ``busy`` (``busy_tier`` is answering) | ``endpointDown``
     (``endpoint`` unreachable) | ``modelsMissing`` (``missing_models`` not present on the endpoint).
     ``message`` is a one-line human description, including the fix when there is one.
+    ``runtime_kind`` says which kind of server answers the tiers (``ollama``, ``openai``:
+    OpenAI-compatible, ``embedded``: the built-in runtime, ``mixed``), ``runtime`` names it for the
+    status bar (``built-in smollm2-135m-instruct (llama.cpp)``, ``Ollama at http://...``).
     """
 
     state: Literal["starting", "ready", "busy", "endpointDown", "modelsMissing"]
@@ -126,6 +134,8 @@ class StatusParams(WireModel):
     busy_tier: str | None = None
     missing_models: list[str] = Field(default_factory=list)
     completions_enabled: bool = True
+    runtime_kind: Literal["ollama", "openai", "embedded", "mixed"] | None = None
+    runtime: str | None = None
 
 
 class ActionData(WireModel):
@@ -200,6 +210,8 @@ __all__ = [
     "ASK_IN_CHAT_COMMAND",
     "CHAT_EVENT_METHOD",
     "CHAT_METHOD",
+    "OLLAMA_INSTALL_URI",
+    "OPEN_SETTINGS_URI",
     "PULL_MODELS_COMMAND",
     "RESET_ENGINE_COMMAND",
     "SHOW_STATS_COMMAND",

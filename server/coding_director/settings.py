@@ -35,8 +35,10 @@ from pydantic_settings import (
 CONFIG_ENV = "CODING_DIRECTOR_CONFIG"
 ENV_PREFIX = "CODING_DIRECTOR_"
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
+#: The endpoint name of tiers served by the built-in runtime (its port is chosen when it starts).
+EMBEDDED_ENDPOINT = "embedded://llama.cpp"
 
-Provider = Literal["ollama", "openai"]
+Provider = Literal["ollama", "openai", "embedded"]
 RouterMode = Literal["auto", "model", "offline"]
 
 
@@ -54,7 +56,8 @@ class TierSettings(_Section):
     ``provider = "ollama"`` talks to ``base_url`` or, when unset, ``ollama.host``.
     ``provider = "openai"`` talks to any OpenAI-compatible server (llama.cpp, vLLM, LM Studio,
     OpenRouter) at ``base_url`` (required), with the API key read from the environment variable
-    named by ``api_key_env``.
+    named by ``api_key_env``. ``provider = "embedded"`` is the built-in runtime (``[embedded]``,
+    :mod:`coding_director.backends.embedded`); ``model`` is then a model alias it serves.
     """
 
     model: str = Field(min_length=1)
@@ -174,6 +177,33 @@ class ApiSettings(_Section):
     cors_origins: list[str] = Field(default_factory=list)
 
 
+EmbeddedMode = Literal["auto", "on", "off"]
+
+
+class EmbeddedSettings(_Section):
+    """The built-in runtime: a llama.cpp OpenAI-compatible server that Coding Director starts itself
+    (see :mod:`coding_director.backends.embedded`).
+
+    ``enabled``: ``auto`` uses it when no Ollama answers and no endpoint is configured; ``on``
+    always serves the Ollama tiers from it; ``off`` never. ``model_file``: a GGUF path (default:
+    the SmolLM2-135M-Instruct GGUF bundled in the runtime's environment); ``python``: the runtime
+    environment's interpreter (default: ``.venv-runtime`` beside the running environment, else
+    the user data directory); ``threads``: CPU threads (default: half the cores, at least 1);
+    ``n_ctx``: context window in tokens; ``num_predict``: tokens per chat answer of the built-in team.
+    """
+
+    enabled: EmbeddedMode = "auto"
+    model_file: str | None = None
+    model_alias: str = Field(default="smollm2-135m-instruct", min_length=1)
+    chat_format: str | None = Field(default=None, description="llama.cpp chat format; default: the GGUF's template.")
+    python: str | None = None
+    threads: int | None = Field(default=None, ge=1)
+    n_ctx: int = Field(default=4096, ge=512)
+    num_predict: int = Field(default=384, ge=1)
+    startup_timeout_s: float = Field(default=90.0, gt=0)
+    probe_timeout_s: float = Field(default=1.5, gt=0, description="How long auto waits for Ollama to answer.")
+
+
 #: The roles of a task (``coding-director task``) and the tier each one uses by default
 #: (seed 003's team: the strongest model plans, the lead codes, the senior tests, debugs and reviews,
 #: the router-sized model documents).
@@ -228,6 +258,7 @@ class Settings(BaseSettings):
     context: ContextSettings = Field(default_factory=ContextSettings)
     checks: ChecksSettings = Field(default_factory=ChecksSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
     roles: dict[str, RoleSettings] = Field(default_factory=dict, validate_default=True)
     task: TaskSettings = Field(default_factory=TaskSettings)
 
@@ -312,6 +343,8 @@ class Settings(BaseSettings):
     def endpoint_of(self, name: str) -> str:
         """Base URL the tier ``name`` is served from (``ollama.host`` for Ollama tiers without one)."""
         tier = self.tiers[name]
+        if tier.provider == "embedded":
+            return EMBEDDED_ENDPOINT
         if tier.base_url:
             return tier.base_url.rstrip("/")
         return self.ollama.host

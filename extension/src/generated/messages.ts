@@ -387,6 +387,9 @@ export interface CompletionStats {
  * ``state``: ``starting`` | ``ready`` | ``busy`` (``busy_tier`` is answering) | ``endpointDown``
  * (``endpoint`` unreachable) | ``modelsMissing`` (``missing_models`` not present on the endpoint).
  * ``message`` is a one-line human description, including the fix when there is one.
+ * ``runtime_kind`` says which kind of server answers the tiers (``ollama``, ``openai``:
+ * OpenAI-compatible, ``embedded``: the built-in runtime, ``mixed``), ``runtime`` names it for the
+ * status bar (``built-in smollm2-135m-instruct (llama.cpp)``, ``Ollama at http://...``).
  */
 export interface StatusParams {
   busyTier?: string | null;
@@ -394,6 +397,8 @@ export interface StatusParams {
   endpoint?: string | null;
   message: string;
   missingModels?: string[];
+  runtime?: string | null;
+  runtimeKind?: ('ollama' | 'openai' | 'embedded' | 'mixed') | null;
   state: 'starting' | 'ready' | 'busy' | 'endpointDown' | 'modelsMissing';
 }
 /**
@@ -405,6 +410,7 @@ export interface Settings {
   checks?: ChecksSettings;
   completion?: CompletionSettings;
   context?: ContextSettings;
+  embedded?: EmbeddedSettings;
   health?: HealthSettings;
   ollama?: OllamaSettings;
   roles?: {
@@ -470,6 +476,35 @@ export interface CompletionSettings {
 export interface ContextSettings {
   max_file_bytes?: number;
   token_budget?: number;
+}
+/**
+ * The built-in runtime: a llama.cpp OpenAI-compatible server that Coding Director starts itself
+ * (see :mod:`coding_director.backends.embedded`).
+ *
+ * ``enabled``: ``auto`` uses it when no Ollama answers and no endpoint is configured; ``on``
+ * always serves the Ollama tiers from it; ``off`` never. ``model_file``: a GGUF path (default:
+ * the SmolLM2-135M-Instruct GGUF bundled in the runtime's environment); ``python``: the runtime
+ * environment's interpreter (default: ``.venv-runtime`` beside the running environment, else
+ * the user data directory); ``threads``: CPU threads (default: half the cores, at least 1);
+ * ``n_ctx``: context window in tokens; ``num_predict``: tokens per chat answer of the built-in team.
+ */
+export interface EmbeddedSettings {
+  /**
+   * llama.cpp chat format; default: the GGUF's template.
+   */
+  chat_format?: string | null;
+  enabled?: 'auto' | 'on' | 'off';
+  model_alias?: string;
+  model_file?: string | null;
+  n_ctx?: number;
+  num_predict?: number;
+  /**
+   * How long auto waits for Ollama to answer.
+   */
+  probe_timeout_s?: number;
+  python?: string | null;
+  startup_timeout_s?: number;
+  threads?: number | null;
 }
 /**
  * Cooldown policy (after LiteLLM's router: ``allowed_fails`` then ``cooldown_time``).
@@ -561,7 +596,8 @@ export interface TaskSettings {
  * ``provider = "ollama"`` talks to ``base_url`` or, when unset, ``ollama.host``.
  * ``provider = "openai"`` talks to any OpenAI-compatible server (llama.cpp, vLLM, LM Studio,
  * OpenRouter) at ``base_url`` (required), with the API key read from the environment variable
- * named by ``api_key_env``.
+ * named by ``api_key_env``. ``provider = "embedded"`` is the built-in runtime (``[embedded]``,
+ * :mod:`coding_director.backends.embedded`); ``model`` is then a model alias it serves.
  */
 export interface TierSettings {
   api_key_env?: string | null;
@@ -575,7 +611,7 @@ export interface TierSettings {
    * Maximum tokens generated per attempt.
    */
   num_predict?: number;
-  provider?: 'ollama' | 'openai';
+  provider?: 'ollama' | 'openai' | 'embedded';
   temperature?: number;
   /**
    * Per-attempt timeout; routing default.

@@ -26,6 +26,7 @@ import {
 } from 'vscode-languageclient/node';
 import { CHAT_EVENT_METHOD, CHAT_METHOD, STATUS_METHOD, TASK_METHOD, type Assistance, type ChatEvent, type ChatParams, type StatusParams } from '../protocol';
 import { CONFIG_SECTION } from '../settings/mapping';
+import { OPEN_SETTINGS_URI } from '../protocol';
 import { completionsEnabled, currentServerSettings } from '../settings/read';
 import type { StatusBar } from '../status/statusBar';
 import { privateEnvDir, discoverInterpreter } from './discovery';
@@ -147,6 +148,17 @@ export class ServerManager implements vscode.Disposable {
         },
         provideInlineCompletionItems: (document, position, context, token, next) =>
           completionsEnabled() ? next(document, position, context, token) : null,
+        window: {
+          // "Open settings" of the server's built-in-model notice (window/showMessageRequest): the
+          // server asks to show OPEN_SETTINGS_URI, which only this extension knows how to open.
+          showDocument: async (params, token, next) => {
+            if (params.uri === OPEN_SETTINGS_URI) {
+              await vscode.commands.executeCommand('workbench.action.openSettings', `${CONFIG_SECTION}.embedded`);
+              return { success: true };
+            }
+            return next(params, token);
+          },
+        },
       },
     };
     const client = new LanguageClient('codingDirector', 'Coding Director', serverOptions, clientOptions);

@@ -46,6 +46,8 @@ export const SETTING_MAP: readonly SettingMapping[] = [
   { key: 'completions.debounceMs', path: ['completion', 'debounce_ms'] },
   { key: 'completions.maxTokens', path: ['completion', 'max_tokens'] },
   { key: 'completions.timeoutMs', path: ['completion', 'timeout_ms'] },
+  { key: 'embedded.enabled', path: ['embedded', 'enabled'] },
+  { key: 'embedded.modelFile', path: ['embedded', 'model_file'] },
 ];
 
 /** Settings used only by the extension itself (never sent to the server). */

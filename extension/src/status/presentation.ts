@@ -47,7 +47,9 @@ export function statusLook(snapshot: StatusSnapshot): StatusLook {
     case 'starting':
       return { text: '$(sync~spin) Coding Director', tooltip: p.message, severity: 'none' };
     case 'ready':
-      return { text: '$(hubot) Coding Director', tooltip: p.message, severity: 'none' };
+      return p.runtimeKind === 'embedded'
+        ? { text: '$(hubot) CD: built-in model', tooltip: `${p.message}\nAnswering: ${p.runtime ?? 'the built-in model'}`, severity: 'none' }
+        : { text: '$(hubot) Coding Director', tooltip: p.runtime ? `${p.message}\nAnswering: ${p.runtime}` : p.message, severity: 'none' };
     case 'busy':
       return { text: `$(loading~spin) CD: ${p.busyTier ?? 'busy'}`, tooltip: p.message, severity: 'none' };
     case 'endpointDown':

@@ -1,4 +1,5 @@
-"""Model servers: one protocol (:class:`Backend`), two providers, health tracking.
+"""Model servers: one protocol (:class:`Backend`), three providers (Ollama, OpenAI-compatible, the
+built-in runtime of :mod:`~coding_director.backends.embedded`), health tracking.
 
 :class:`BackendPool` hands out one backend per endpoint so tiers on the same server share a
 connection pool.
@@ -80,6 +81,10 @@ class BackendPool:
     def _create(self, provider: str, endpoint: str, api_key_env: str | None) -> Backend:
         read_timeout = self.settings.routing.attempt_timeout_s
         connect = self.settings.ollama.connect_timeout_s
+        if provider == "embedded":
+            from coding_director.backends.embedded import EmbeddedBackend
+
+            return EmbeddedBackend(self.settings.embedded, connect_timeout_s=connect, read_timeout_s=read_timeout)
         if provider == "openai":
             from coding_director.backends.openai_compat import OpenAICompatBackend
 

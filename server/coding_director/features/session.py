@@ -90,11 +90,24 @@ class Session:
 
         return close_old()
 
+    async def settle_team(self) -> str | None:
+        """Choose the engine's team (:func:`~coding_director.features.runtime.settle_team`: the
+        built-in runtime when no Ollama answers); the completer follows it. Returns the notice to
+        show once, if any."""
+        from coding_director.features.runtime import settle_team
+
+        update = await settle_team(self.director, self.completer)
+        if update.completer is not None:
+            old, self.completer = self.completer, update.completer
+            await old.aclose()
+        return update.notice
+
     async def check_endpoint(self, timeout_s: float = 5.0) -> StatusParams:
-        """Run the doctor checks and return the idle status they imply (``ready``,
-        ``modelsMissing`` or ``endpointDown``)."""
-        report = await diagnose(self.settings, self.director.pool, timeout_s=timeout_s)
-        return status_from_report(self.settings, report)
+        """Run the doctor checks on the engine's team and return the idle status they imply
+        (``ready``, ``modelsMissing`` or ``endpointDown``; with the runtime that answers)."""
+        team = self.director.settings
+        report = await diagnose(team, self.director.pool, timeout_s=timeout_s)
+        return status_from_report(team, report)
 
     def stats(self) -> ServerStats:
         """Counters for ``codingDirector.showStats``: completions, cooldowns, open documents."""

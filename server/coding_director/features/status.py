@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
-from coding_director.doctor import DoctorReport
+from typing import Literal
+
+from coding_director.doctor import DoctorReport, active_tiers
 from coding_director.messages import StatusParams
 from coding_director.routing.escalation import AttemptFinished, AttemptStarted, Event
 from coding_director.settings import Settings
 
+RuntimeKind = Literal["ollama", "openai", "embedded", "mixed"]
+
+
+def runtime_of(settings: Settings) -> tuple[RuntimeKind, str]:
+    """Which kind of server answers the active tiers, and a label naming it for the status bar."""
+    tiers = active_tiers(settings)
+    providers = {settings.tier(t).provider for t in tiers}
+    if providers == {"embedded"}:
+        return "embedded", f"built-in {settings.embedded.model_alias} (llama.cpp)"
+    endpoints = sorted({settings.endpoint_of(t) for t in tiers})
+    if providers == {"ollama"}:
+        return "ollama", f"Ollama at {', '.join(endpoints)}"
+    if providers == {"openai"}:
+        return "openai", f"OpenAI-compatible server at {', '.join(endpoints)}"
+    return "mixed", "several servers: " + ", ".join(endpoints)
+
 
 def status_from_report(settings: Settings, report: DoctorReport) -> StatusParams:
-    """``endpointDown`` (with the fix), ``modelsMissing`` (with the pull command) or ``ready``."""
+    """``endpointDown`` (with the fix), ``modelsMissing`` (with the pull command) or ``ready``;
+    each carries which runtime answers (:func:`runtime_of`)."""
+    kind, label = runtime_of(settings)
+    return _status_from_report(settings, report).model_copy(update={"runtime_kind": kind, "runtime": label})
+
+
+def _status_from_report(settings: Settings, report: DoctorReport) -> StatusParams:
     enabled = settings.completion.enabled
     if report.unreachable:
         endpoint = report.unreachable[0]
@@ -30,8 +54,10 @@ def status_from_report(settings: Settings, report: DoctorReport) -> StatusParams
             message=f"Missing models: {', '.join(models)}. Pull them with "
             "'Coding Director: Pull missing models' or `coding-director models pull`.",
         )
+    kind, label = runtime_of(settings)
+    endpoint = settings.ollama.host if kind != "embedded" else settings.endpoint_of(settings.completion.tier)
     return StatusParams(
-        state="ready", endpoint=settings.ollama.host, completions_enabled=enabled, message="Coding Director is ready."
+        state="ready", endpoint=endpoint, completions_enabled=enabled, message=f"Coding Director is ready: {label}."
     )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from coding_director.features.actions import ActionError, StaleDocument, list_co
 from coding_director.features.chat import chat_event, run_chat
 from coding_director.features.completion import Completer, complete_at
 from coding_director.features.pull import pull_models
+from coding_director.features.runtime import offer_actions
 from coding_director.features.session import Session
 from coding_director.features.status import StatusTracker
 from coding_director.features.task import run_task_in_editor
@@ -134,6 +135,19 @@ class DirectorServer(LanguageServer):
         log.warning("%s", message)
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
+    async def ask_client(self, message: str, actions: Sequence[str]) -> str | None:
+        """``window/showMessageRequest`` (info) with ``actions``; the title chosen, or ``None``."""
+        params = types.ShowMessageRequestParams(
+            type=types.MessageType.Info, message=message, actions=[types.MessageActionItem(title=a) for a in actions]
+        )
+        chosen = await self.window_show_message_request_async(params)
+        return chosen.title if chosen is not None else None
+
+    async def show_document(self, uri: str, external: bool) -> bool:
+        """``window/showDocument``; whether the client showed it."""
+        result = await self.window_show_document_async(types.ShowDocumentParams(uri=uri, external=external))
+        return bool(result.success)
+
     def send_status(self, status: StatusParams | None) -> None:
         """Notify ``codingDirector/status`` (callers pass ``None`` when nothing changed)."""
         if status is not None:
@@ -175,7 +189,12 @@ class DirectorServer(LanguageServer):
         return self.apply_settings(convert.to_plain(values[0]) if values else None)
 
     async def refresh_status(self) -> None:
-        """Run the doctor checks and publish the resulting status (once per change)."""
+        """Choose the team (the built-in runtime when no Ollama answers), run the doctor checks and
+        publish the resulting status (once per change)."""
+        notice = await self.session.settle_team()
+        if notice and notice not in self._shown:
+            self._shown.add(notice)
+            self.spawn(offer_actions(notice, self.ask_client, self.show_document))
         status = await self.session.check_endpoint()
         if status.state == "endpointDown":
             self.show_once(f"Coding Director: {status.message}")

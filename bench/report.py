@@ -46,11 +46,15 @@ OUT = ROOT / "test-output" / "bench"
 #: (section, script, arguments, arguments with --quick)
 BENCHES: list[tuple[str, str, list[str], list[str]]] = [
     ("router", "router_bench.py", [], []),
+    ("router eval", "router_eval.py", [], []),
     ("engine", "engine_bench.py", ["--n", "300"], ["--n", "20"]),
     ("lsp", "lsp_bench.py", ["--n", "100"], ["--n", "10"]),
     ("api", "api_bench.py", ["--n", "200"], ["--n", "20"]),
+    ("load", "load_bench.py", ["--n", "100"], ["--n", "20"]),
     ("context", "context_bench.py", ["--runs", "200"], ["--runs", "20"]),
     ("early rej.", "early_reject_bench.py", ["--n", "3"], ["--n", "1", "--chunk-ms", "5"]),
+    ("index", "index_bench.py", ["--runs", "20", "--searches", "200"], ["--runs", "3", "--searches", "20"]),
+    ("retrieval", "retrieval_eval.py", [], []),
     ("real model", "real_model_bench.py", ["--n", "8"], ["--n", "2"]),
 ]
 #: Rows whose paired median must be <= 1.05 (issue 6).

@@ -1,4 +1,6 @@
-"""Offline router throughput: decisions per second and per-decision latency (p50/p95, us).
+"""Offline router throughput: decisions per second and per-decision latency (p50/p95, us) of the
+learned classifier (embedding included; the model is loaded before timing, its load time is a row
+of ``bench/router_eval.py``).
 
 Run: ``.venv/bin/python bench/router_bench.py [--json]``.
 """
@@ -33,7 +35,7 @@ PROMPTS = [
 
 def main() -> None:
     as_json = "--json" in sys.argv
-    for prompt in PROMPTS[:50]:  # warm-up (regex caches)
+    for prompt in PROMPTS[:50]:  # warm-up (lazy model load, regex caches)
         classify(prompt)
     per_call_us: list[float] = []
     rounds = 5

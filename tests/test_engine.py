@@ -226,3 +226,36 @@ def test_blocking_api_works_as_in_the_readme(ollama_emulator: OllamaEmulator) ->
     director = CodingDirector(team_settings(ollama_emulator.url))
     result = director.get_assistance(BLACK_SCHOLES)
     assert result.accepted and result.final_tier == "math"
+
+
+NUMERICAL_FILE = (
+    "import numpy as np\n\n\ndef whiten(X):\n    C = np.cov(X, rowvar=False)\n"
+    "    vals, vecs = np.linalg.eigh(C)\n    return X @ vecs / np.sqrt(vals)\n"
+)
+WEB_FILE = (
+    "from flask import Flask, jsonify\n\napp = Flask(__name__)\n\n\n@app.get('/health')\n"
+    "def health():\n    return jsonify(ok=True)\n"
+)
+
+
+async def test_code_actions_route_by_the_code_and_its_imports(ollama_emulator: OllamaEmulator) -> None:
+    """Explain/Fix on numerical code go to the math chain: the engine passes the focus code and the
+    file's imports (``CodeContext.imports``) to the classifier; the same prompt on web code does not."""
+    from coding_director.context import DocumentStore, extract
+
+    add_team(ollama_emulator)
+    store = DocumentStore()
+    store.open("file:///w/stats.py", NUMERICAL_FILE, 1, "python")
+    store.open("file:///w/app.py", WEB_FILE, 1, "python")
+    numeric = extract(store, "file:///w/stats.py", (4, 4), (6, 30))
+    web = extract(store, "file:///w/app.py", (6, 4), (7, 20))
+    assert "import numpy as np" in numeric.imports[0] and "np." in numeric.focus.text
+    director = CodingDirector(team_settings(ollama_emulator.url))
+    try:
+        for intent in ("explain", "fix"):
+            on_numpy = await director.aget_assistance("Explain this code.", numeric, intent=intent)  # type: ignore[arg-type]
+            on_flask = await director.aget_assistance("Explain this code.", web, intent=intent)  # type: ignore[arg-type]
+            assert (on_numpy.route.domain, on_numpy.final_tier) == ("math", "math")
+            assert (on_flask.route.domain, on_flask.final_tier) == ("general", "lead")
+    finally:
+        await director.aclose()

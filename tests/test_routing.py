@@ -12,7 +12,9 @@ from coding_director.settings import RoutingSettings
 from tests.emulator import OllamaEmulator, ScriptRequest
 from tests.helpers import BAD_PY, GOOD_PY, REFUSAL, TIER_MODELS, add_team, chat_calls, closed_port_url, team_settings
 
-UNSURE = "calculate the total price of the basket"  # one weak math term: offline is unsure
+#: Vectorising could be numpy work or plain refactoring: the calibrated confidence is low.
+UNSURE = "speed this function up with vectorised operations"
+THRESHOLD = RoutingSettings().confidence_threshold
 
 
 @pytest.mark.parametrize(
@@ -29,8 +31,11 @@ UNSURE = "calculate the total price of the basket"  # one weak math term: offlin
         ("Add a doc comment to this function.", "general", "docs"),
         ("Refactor this class into smaller functions", "general", "refactor"),
         ("Review my code for problems", "general", "review"),
-        ("What is a closure in JavaScript?", "general", "question"),
-        ("Why does this crash on empty input?", "general", "fix"),
+        ("What is a closure in JavaScript?", "general", "explain"),
+        ("which http status code for a validation error", "general", "question"),
+        ("my flask app leaks database connections, how to track it down", "general", "debug"),
+        ("monolith or microservices for a small team", "general", "arch"),
+        ("Why does this crash on empty input?", "general", "debug"),
         ("Estimate pi with a Monte Carlo simulation", "math", "generate"),
     ],
 )
@@ -43,7 +48,7 @@ def test_offline_classifier(prompt: str, domain: str, intent: str) -> None:
 def test_offline_confidence_orders_clear_and_unclear_prompts() -> None:
     assert classify("Provide a Python implementation of the Black-Scholes formula.").confidence >= 0.9
     assert classify("Create a Flask hello-world endpoint.").confidence >= 0.8
-    assert classify(UNSURE).confidence < 0.7
+    assert classify(UNSURE).confidence < THRESHOLD
 
 
 def test_numerical_imports_in_the_code_context_are_weak_math_evidence() -> None:
@@ -77,11 +82,14 @@ async def _route(url: str, prompt: str, mode: str):  # type: ignore[no-untyped-d
 
 
 async def test_auto_mode_asks_the_router_model_only_when_unsure(ollama_emulator: OllamaEmulator) -> None:
-    add_team(ollama_emulator, router="math")
+    offline = classify(UNSURE)
+    assert offline.confidence < THRESHOLD
+    other = "general" if offline.domain == "math" else "math"
+    add_team(ollama_emulator, router=other)
     sure = await _route(ollama_emulator.url, "Create a Flask hello-world endpoint.", "auto")
     assert sure.decided_by == "offline" and not chat_calls(ollama_emulator, TIER_MODELS["router"])
     unsure = await _route(ollama_emulator.url, UNSURE, "auto")
-    assert unsure.decided_by == "model" and unsure.domain == "math"
+    assert unsure.decided_by == "model" and unsure.domain == other
     assert "overrides" in (unsure.reason or "")
     assert len(chat_calls(ollama_emulator, TIER_MODELS["router"])) == 1
 

@@ -28,6 +28,14 @@ export function activate(context: vscode.ExtensionContext): void {
   const manager = new ServerManager(context, log, status, {
     onStatus: (params) => status.update({ origin: 'server', params }),
     onChatEvent: (event) => chatView.onChatEvent(event),
+    onAskInChat: async (arg) => {
+      const parsed = parseAskArgs(arg);
+      if (!parsed.ok) {
+        log.warn(`${ASK_IN_CHAT_COMMAND}: ${parsed.error}`);
+        return;
+      }
+      await chatView.ask(parsed.request);
+    },
   });
   server = manager;
   status.setCompletions(completionsEnabled());
@@ -82,14 +90,6 @@ export function activate(context: vscode.ExtensionContext): void {
     manager,
     chatView,
     vscode.window.registerWebviewViewProvider(ChatViewProvider.viewId, chatView, { webviewOptions: { retainContextWhenHidden: true } }),
-    vscode.commands.registerCommand(ASK_IN_CHAT_COMMAND, async (arg: unknown) => {
-      const parsed = parseAskArgs(arg);
-      if (!parsed.ok) {
-        log.error(`${ASK_IN_CHAT_COMMAND}: ${parsed.error}`);
-        return;
-      }
-      await chatView.ask(parsed.request);
-    }),
     vscode.commands.registerCommand('codingDirector.openChat', () => chatView.reveal()),
     vscode.commands.registerCommand('codingDirector.chat.stop', () => chatView.stop()),
     vscode.commands.registerCommand('codingDirector.chat.clear', () => chatView.clear()),

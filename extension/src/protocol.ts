@@ -10,6 +10,7 @@ export type {
   ChatParams,
   RouteDecision,
   Settings,
+  Source,
   StatusParams,
 } from './generated/messages';
 

@@ -117,6 +117,13 @@ describe('chat transcript reducer', () => {
     ]);
   });
 
+  test('the result carries the sources of retrieved code', () => {
+    const source = { path: 'app/billing.py', startLine: 6, endLine: 8, uri: 'file:///ws/app/billing.py' };
+    const done = completeTurn(stream([]), { ...result, sources: [source] });
+    assert.deepEqual(done.sources, [source]);
+    assert.deepEqual(completeTurn(stream([]), result).sources, []);
+  });
+
   test('after Stop, later events and a late result change nothing', () => {
     const stopped = endTurn(stream([{ kind: 'text', tier: 'lead', text: 'abc' }]), 'cancelled');
     assert.equal(stopped.status, 'cancelled');

@@ -104,6 +104,15 @@ describe('webview messages', () => {
     assert.equal(parseWebviewMessage({ type: 'openLink', href: 'command:workbench.action.terminal.new' }), undefined);
     assert.equal(parseWebviewMessage({ type: 'openLink', href: 'file:///etc/passwd' }), undefined);
   });
+
+  test('source links carry a file URI and a 1-based line range', () => {
+    const ok = { type: 'openSource', uri: 'file:///ws/app/billing.py', startLine: 6, endLine: 8 };
+    assert.deepEqual(parseWebviewMessage(ok), ok);
+    assert.equal(parseWebviewMessage({ ...ok, uri: 'command:workbench.action.terminal.new' }), undefined);
+    assert.equal(parseWebviewMessage({ ...ok, startLine: 0 }), undefined);
+    assert.equal(parseWebviewMessage({ ...ok, startLine: 9 }), undefined);
+    assert.equal(parseWebviewMessage({ ...ok, endLine: '8' }), undefined);
+  });
 });
 
 describe('chat HTML shell', () => {

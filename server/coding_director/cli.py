@@ -286,6 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_context_command(sub)
     add_runtime_command(sub)
+
+    from coding_director.knowledge.cli import add_knowledge_commands
+
+    add_knowledge_commands(sub, common)
+
     from coding_director.features.task import add_task_command
 
     add_task_command(sub, common)

@@ -84,6 +84,7 @@ class CodingDirector:
         language: str | None = None,
         history: Sequence[Message] = (),
         extra_checks: Sequence[Check] = (),
+        extra_context: str | None = None,
         chain: Sequence[str] | None = None,
         sampling: Sampling | None = None,
     ) -> AsyncGenerator[Event]:
@@ -93,6 +94,7 @@ class CodingDirector:
         a plain code snippet. ``intent``/``domain`` override the router. ``language`` is the
         language answers are checked in (default: the context's, else one named in the prompt).
         ``extra_checks`` are more verification checks (each returns a reason or ``None``).
+        ``extra_context`` (markdown, e.g. retrieved workspace code) is appended to the context.
         ``chain`` replaces the routed chain of tiers (``["senior"]`` pins one tier; names must be
         configured tiers); ``sampling`` overrides every tier's max tokens, temperature and stop
         sequences. The last event is :class:`~coding_director.routing.escalation.Finished`.
@@ -107,7 +109,12 @@ class CodingDirector:
         async with self.pool.lease():
             try:
                 context_text, code, context_language = _context_parts(context)
-                decision = await route(self.settings, self.pool, prompt, code, intent=intent, domain=domain)
+                if extra_context:
+                    context_text = f"{context_text}\n\n{extra_context}" if context_text else extra_context
+                imports = list(context.imports) if context is not None and not isinstance(context, str) else None
+                decision = await route(
+                    self.settings, self.pool, prompt, code, imports=imports, intent=intent, domain=domain
+                )
                 target_language = language or context_language or language_mentioned(prompt)
                 target = Target(
                     intent=decision.intent,
@@ -246,7 +253,8 @@ def _failed(exc: Exception, decision: RouteDecision | None, intent: Intent | Non
 
 
 def _context_parts(context: CodeContext | str | None) -> tuple[str | None, str | None, str | None]:
-    """(rendered text for the prompt, raw code for the classifier, language) of a context."""
+    """(rendered text for the prompt, focus code for the classifier, language) of a context (the
+    classifier also gets ``CodeContext.imports``)."""
     if context is None:
         return None, None, None
     if isinstance(context, str):

@@ -13,7 +13,12 @@ from pydantic import Field
 from coding_director.wire import WireModel
 
 Domain = Literal["math", "general"]
-Intent = Literal["explain", "fix", "generate", "test", "docs", "refactor", "review", "complete", "question"]
+#: ``generate`` is writing new code ("code" in seed 002), ``question`` any other question ("general");
+#: ``debug`` diagnoses an error or misbehaviour, ``arch`` is design and architecture; ``complete`` is
+#: inline completion (never classified). See ``routing/README.md``.
+Intent = Literal[
+    "explain", "fix", "debug", "generate", "test", "docs", "refactor", "review", "arch", "complete", "question"
+]
 DecidedBy = Literal["offline", "model", "caller"]
 Outcome = Literal["accepted", "rejected", "error", "skipped"]
 #: What kind of failure an ``error`` (or a skip caused by one) was.
@@ -28,7 +33,7 @@ CODE_INTENTS: frozenset[str] = frozenset({"fix", "generate", "test", "refactor",
 class RouteDecision(WireModel):
     """How a request was classified.
 
-    ``confidence`` is in [0, 1]. ``decided_by`` is ``offline`` (the rule-based classifier),
+    ``confidence`` is in [0, 1]. ``decided_by`` is ``offline`` (the learned offline classifier),
     ``model`` (the router model agreed or overrode it) or ``caller`` (an explicit intent/domain).
     ``reason`` says why the router model was or was not consulted, or why its answer was ignored.
     """
@@ -69,6 +74,19 @@ class Attempt(WireModel):
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     stopped_early: bool = False
+    #: 0-based indices of the earlier chat messages left out to fit this tier's context window
+    #: (``routing.history``: oldest first, the first user message and the latest turns kept).
+    history_dropped: list[int] = Field(default_factory=list)
+
+
+class Source(WireModel):
+    """Where a piece of retrieved context came from: ``path`` relative to its workspace folder,
+    ``uri`` the file's absolute ``file:`` URI, lines 1-based inclusive."""
+
+    path: str
+    start_line: int = Field(ge=1)
+    end_line: int = Field(ge=1)
+    uri: str | None = None
 
 
 class Assistance(WireModel):
@@ -85,3 +103,6 @@ class Assistance(WireModel):
     attempts: list[Attempt]
     final_tier: str | None
     accepted: bool
+    #: The workspace code given to the team (``@codebase``, ``@file``, ``@symbol``, automatic
+    #: retrieval), in prompt order.
+    sources: list[Source] = Field(default_factory=list)

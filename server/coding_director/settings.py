@@ -106,7 +106,11 @@ class RoutingSettings(_Section):
     general_chain: list[str] = Field(default_factory=lambda: ["lead", "senior", "principal"], min_length=1)
     math_chain: list[str] = Field(default_factory=lambda: ["math", "senior", "principal"], min_length=1)
     confidence_threshold: float = Field(
-        default=0.7, ge=0.0, le=1.0, description="In 'auto' mode the router model is asked below this."
+        default=0.826,
+        ge=0.0,
+        le=1.0,
+        description="In 'auto' mode the router model is asked below this calibrated confidence "
+        "(default: chosen by scripts/train_router.py on training CV, about 12% of requests).",
     )
     router_timeout_s: float = Field(default=10.0, gt=0)
     attempt_timeout_s: float = Field(default=120.0, gt=0)
@@ -156,6 +160,35 @@ class ChecksSettings(_Section):
     ruff_timeout_s: float = Field(default=10.0, gt=0)
     import_timeout_s: float = Field(default=15.0, gt=0)
 
+class IndexSettings(_Section):
+    """The workspace index (``coding_director.knowledge``): what is indexed and which embedder.
+
+    ``embedder``: ``wordllama`` (offline, inside its wheel; the default), ``ollama`` (``/api/embed``
+    at ``base_url`` or ``ollama.host``) or ``openai`` (any OpenAI-compatible ``/v1/embeddings`` at
+    ``base_url``, key from the variable named by ``api_key_env``). ``model`` names the embedding
+    model for the last two. ``cache_dir``: where the per-folder SQLite files live (default: the
+    user cache directory from platformdirs).
+    """
+
+    enabled: bool = True
+    embedder: Literal["wordllama", "ollama", "openai"] = "wordllama"
+    model: str = Field(default="nomic-embed-text", description="Embedding model for ollama/openai.")
+    base_url: str | None = None
+    api_key_env: str | None = None
+    cache_dir: Path | None = None
+    max_file_bytes: int = Field(default=1024 * 1024, ge=1024, description="Larger files are not indexed.")
+    max_files: int = Field(default=50_000, ge=1)
+    chunk_lines: int = Field(default=60, ge=8, description="Longest chunk, in lines, before a split.")
+    debounce_ms: int = Field(default=400, ge=0, description="Delay before an edit re-indexes its file.")
+    top_k: int = Field(default=8, ge=1, le=100)
+    token_budget: int = Field(default=1500, ge=64, description="Tokens of retrieved snippets per request.")
+    timeout_s: float = Field(default=30.0, gt=0, description="Per-call timeout of a remote embedder.")
+
+    @model_validator(mode="after")
+    def _openai_needs_url(self) -> IndexSettings:
+        if self.embedder == "openai" and not self.base_url:
+            raise ValueError("embedder 'openai' needs base_url (e.g. http://127.0.0.1:8080/v1)")
+        return self
 
 class ApiSettings(_Section):
     """The OpenAI-compatible HTTP API (``coding-director api``).
@@ -257,6 +290,8 @@ class Settings(BaseSettings):
     completion: CompletionSettings = Field(default_factory=CompletionSettings)
     context: ContextSettings = Field(default_factory=ContextSettings)
     checks: ChecksSettings = Field(default_factory=ChecksSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
+
     api: ApiSettings = Field(default_factory=ApiSettings)
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
     roles: dict[str, RoleSettings] = Field(default_factory=dict, validate_default=True)

@@ -143,3 +143,50 @@ def test_a_binary_document_is_never_sent_to_a_model(
     assert completion["result"] is None
     sent = " ".join(str(r.json) for r in ollama_emulator.requests if r.path in ("/api/chat", "/api/generate"))
     assert sent and "secret-bytes" not in sent
+
+
+def explain_command(raw: RawClient, uri: str) -> dict[str, Any]:
+    selection = {"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 0}}
+    listed = raw.request(
+        "textDocument/codeAction", {"textDocument": {"uri": uri}, "range": selection, "context": {"diagnostics": []}}
+    )["result"]
+    explain = next(a for a in listed if a["title"].startswith("Explain"))
+    command: dict[str, Any] = explain["command"]
+    assert command["title"] == explain["title"]
+    return {"command": command["command"], "arguments": command["arguments"]}
+
+
+def test_ask_in_chat_runs_on_the_server_and_opens_a_markdown_document(raw: RawClient, tmp_path: Path) -> None:
+    """Review example: Explain and Generate tests carried a command only our extension handled;
+    `workspace/executeCommand` answered "not defined", logged at ERROR."""
+    uri = raw.open(tmp_path / "geometry.py", SOURCE)
+    command = explain_command(raw, uri)
+    assert command["command"] == "codingDirector.askInChat"
+    response = raw.request("workspace/executeCommand", command)
+    assert response["result"]["answer"] == GOOD_PY
+    (shown,) = [p for m, p in raw.server_requests if m == "window/showDocument"]
+    document = Path(shown["uri"].removeprefix("file://")).read_text(encoding="utf-8")
+    assert document.startswith("# Explain this code.") and "def add(a, b):" in document and "lead" in document
+    kinds = [p["value"]["kind"] for p in raw.received("$/progress")]
+    assert kinds[0] == "begin" and kinds[-1] == "end" and "report" in kinds
+    bad = raw.request("workspace/executeCommand", {"command": command["command"], "arguments": [{"prompt": ""}]})
+    assert_invalid_params(bad, "arguments[0].prompt")
+    none = raw.request("workspace/executeCommand", {"command": command["command"]})
+    assert_invalid_params(none, "arguments")
+    stderr = "".join(raw.stderr_lines)
+    assert "ERROR" not in stderr, stderr
+
+
+def test_ask_in_chat_without_show_document_shows_a_message(
+    ollama_emulator: OllamaEmulator, tmp_path: Path
+) -> None:
+    add_team(ollama_emulator)
+    capabilities = {"workspace": {"configuration": True}, "window": {"workDoneProgress": False}}
+    with raw_server(write_config(tmp_path, ollama_emulator.url), tmp_path, capabilities=capabilities) as raw:
+        uri = raw.open(tmp_path / "geometry.py", SOURCE)
+        command = explain_command(raw, uri)
+        response = raw.request("workspace/executeCommand", command)
+        assert response["result"]["answer"] == GOOD_PY
+        messages = [p["message"] for p in raw.received("window/showMessage")]
+        assert messages == [GOOD_PY]
+        assert not [m for m, _ in raw.server_requests if m in ("window/showDocument", "window/workDoneProgress/create")]

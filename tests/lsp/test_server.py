@@ -17,11 +17,13 @@ from tests.emulator import OllamaEmulator, ScriptedModel
 from tests.helpers import GOOD_PY, TIER_MODELS, add_team, closed_port_url
 from tests.lsp.conftest import LspFactory, Session
 
-SOURCE = """import math
+#: Everyday (general) code: since issue 10 code actions route by the code, and numerical code
+#: (``NUMPY_SOURCE`` below) goes to the math chain.
+SOURCE = """import os
 
 
-def area(r):
-    return math.pi * r ** 2
+def greet(name):
+    return "Hello, " + name + os.linesep
 
 
 def scale(x, factor:
@@ -29,10 +31,13 @@ def scale(x, factor:
 """
 FIXED = "Fixed:\n```python\ndef scale(x, factor):\n    return x * factor\n```\nThe parenthesis was missing."
 STILL_BROKEN = "```python\ndef scale(x, factor:\n    return x * factor\n```"
-DOCUMENTED = '```python\ndef area(r):\n    """Area of a circle of radius r."""\n    return math.pi * r ** 2\n```'
+DOCUMENTED = (
+    '```python\ndef greet(name):\n    """The greeting line for ``name``."""\n'
+    '    return "Hello, " + name + os.linesep\n```'
+)
 
 
-def open_doc(session: Session, tmp_path: Path, text: str = SOURCE, name: str = "geometry.py", version: int = 1) -> str:
+def open_doc(session: Session, tmp_path: Path, text: str = SOURCE, name: str = "greeting.py", version: int = 1) -> str:
     uri = (tmp_path / name).as_uri()
     session.client.text_document_did_open(
         types.DidOpenTextDocumentParams(
@@ -115,13 +120,42 @@ async def test_fix_resolves_to_a_versioned_edit_after_escalation(
     (change,) = resolved.edit.document_changes
     assert change.text_document.version == 3 and change.text_document.uri == uri
     fixed_text = apply(SOURCE, change.edits[0])
-    assert "def scale(x, factor):" in fixed_text and "def area(r):" in fixed_text
+    assert "def scale(x, factor):" in fixed_text and "def greet(name):" in fixed_text
     assert check_syntax(fixed_text, "python") == []
     # The lead's fix did not parse; the senior was told why.
     senior = emu.calls(path="/api/chat", model=TIER_MODELS["senior"])[0].json["messages"][-1]["content"]
     assert "does not parse" in senior
     events = session.received("codingDirector/status")
     assert any(to_plain(e)["state"] == "busy" for e in events)
+
+
+NUMPY_SOURCE = """import numpy as np
+
+
+def zscore(x):
+    mu = np.mean(x)
+    sigma = np.std(x, ddof=1
+    return (x - mu) / sigma
+"""
+NUMPY_FIXED = (
+    "```python\ndef zscore(x):\n    mu = np.mean(x)\n    sigma = np.std(x, ddof=1)\n    return (x - mu) / sigma\n```"
+)
+
+
+async def test_fix_on_numpy_code_is_answered_by_the_math_tier(
+    lsp: LspFactory, emu: OllamaEmulator, tmp_path: Path
+) -> None:
+    add_team(emu, lead=STILL_BROKEN, math=NUMPY_FIXED)
+    session = await lsp(emu.url)
+    uri = open_doc(session, tmp_path, text=NUMPY_SOURCE, name="stats.py")
+    fix = by_title(await list_actions(session, uri, rng(3, 0, 6, 0)), "Fix")
+    resolved = await session.client.code_action_resolve_async(fix)
+    fixed_text = apply(NUMPY_SOURCE, resolved.edit.document_changes[0].edits[0])
+    assert "np.std(x, ddof=1)" in fixed_text and check_syntax(fixed_text, "python") == []
+    # The route came from the code (numpy import, numerical focus code): the math tier answered
+    # and the lead was never asked.
+    assert emu.calls(path="/api/chat", model=TIER_MODELS["math"])
+    assert not emu.calls(path="/api/chat", model=TIER_MODELS["lead"])
 
 
 async def test_add_docstring_replaces_the_enclosing_function(
@@ -133,8 +167,8 @@ async def test_add_docstring_replaces_the_enclosing_function(
     action = by_title(await list_actions(session, uri, rng(4, 4, 4, 4)), "docstring")
     resolved = await session.client.code_action_resolve_async(action)
     edit = resolved.edit.document_changes[0].edits[0]
-    assert (edit.range.start.line, edit.range.end.line) == (3, 5)  # exactly `def area` (lines 4-5)
-    assert '"""Area of a circle of radius r."""' in edit.new_text
+    assert (edit.range.start.line, edit.range.end.line) == (3, 5)  # exactly `def greet` (lines 4-5)
+    assert '"""The greeting line for ``name``."""' in edit.new_text
 
 
 async def test_fix_for_version_n_is_refused_when_the_document_is_at_n_plus_1(
@@ -217,7 +251,7 @@ async def test_chat_streams_events_with_tiers_and_returns_assistance(
     ]
     assert "".join(e["text"] for e in events if e["kind"] == "text" and e["tier"] == "senior") == GOOD_PY
     lead_prompt = emu.calls(path="/api/chat", model=TIER_MODELS["lead"])[0].json["messages"][-1]["content"]
-    assert "def area(r):" in lead_prompt  # the code context of the range went to the model
+    assert "def greet(name):" in lead_prompt  # the code context of the range went to the model
 
 
 async def test_chat_cancellation_closes_the_model_stream(lsp: LspFactory, emu: OllamaEmulator) -> None:

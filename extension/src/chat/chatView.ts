@@ -114,6 +114,13 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     this.post({ type: 'turn', turn, busy: this.busy });
   }
 
+  /** Workspace file paths (relative, at most 5000) for `@file` completion in the panel. */
+  private async postFiles(): Promise<void> {
+    const uris = await vscode.workspace.findFiles('**/*', '{**/node_modules/**,**/.git/**,**/.venv/**}', 5000);
+    const paths = uris.map((uri) => vscode.workspace.asRelativePath(uri, false)).sort();
+    this.post({ type: 'files', paths });
+  }
+
   /** Opens (reveals) the chat view. */
   async reveal(): Promise<void> {
     await vscode.commands.executeCommand(`${ChatViewProvider.viewId}.focus`);
@@ -209,6 +216,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     switch (message.type) {
       case 'ready':
         this.postState();
+        void this.postFiles();
         return;
       case 'ask':
         await this.ask({ prompt: message.prompt });
@@ -254,6 +262,18 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
       case 'openLink':
         await vscode.env.openExternal(vscode.Uri.parse(message.href));
         return;
+      case 'openSource': {
+        // Only files of an open workspace folder: the webview shows model output, never trust it further.
+        const uri = vscode.Uri.parse(message.uri);
+        if (!vscode.workspace.getWorkspaceFolder(uri)) {
+          this.log.warn(`chat: not opening ${message.uri}: outside the workspace`);
+          return;
+        }
+        // Whole lines startLine..endLine selected (the editor reveals the range).
+        const selection = new vscode.Range(message.startLine - 1, 0, message.endLine, 0);
+        await vscode.window.showTextDocument(uri, { selection, preview: true });
+        return;
+      }
     }
   }
 

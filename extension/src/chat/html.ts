@@ -63,7 +63,8 @@ export function chatHtml(inputs: ChatHtmlInputs): string {
     <button id="add-file" type="button" title="Attach the active file">@file</button>
     <button id="add-selection" type="button" title="Attach the selection in the active editor">@selection</button>
   </div>
-  <textarea id="prompt" rows="3" placeholder="Ask Coding Director (Enter to send, Shift+Enter for a new line)"></textarea>
+  <textarea id="prompt" rows="3" placeholder="Ask Coding Director (Enter to send, Shift+Enter for a new line; @codebase, @file, @symbol)"></textarea>
+  <ul id="mentions" hidden></ul>
   <div id="composer-buttons">
     <button id="send" type="button">Send</button>
     <button id="stop" type="button" hidden>Stop</button>

@@ -9,7 +9,8 @@ export type ToWebview =
   | { readonly type: 'state'; readonly turns: readonly ChatTurn[]; readonly chip?: ContextChip; readonly busy: boolean }
   | { readonly type: 'turn'; readonly turn: ChatTurn; readonly busy: boolean }
   | { readonly type: 'chip'; readonly chip?: ContextChip }
-  | { readonly type: 'focusPrompt' };
+  | { readonly type: 'focusPrompt' }
+  | { readonly type: 'files'; readonly paths: readonly string[] };
 
 /** Webview -> extension. */
 export type FromWebview =
@@ -23,7 +24,8 @@ export type FromWebview =
   | { readonly type: 'copy'; readonly code: string }
   | { readonly type: 'insert'; readonly code: string }
   | { readonly type: 'apply'; readonly code: string; readonly chatId: string }
-  | { readonly type: 'openLink'; readonly href: string };
+  | { readonly type: 'openLink'; readonly href: string }
+  | { readonly type: 'openSource'; readonly uri: string; readonly startLine: number; readonly endLine: number };
 
 const SIMPLE = new Set(['ready', 'stop', 'clear', 'addFile', 'addSelection', 'removeChip']);
 
@@ -59,6 +61,18 @@ export function parseWebviewMessage(raw: unknown): FromWebview | undefined {
     case 'openLink': {
       const href = str('href', 4000);
       return href && /^https?:\/\//i.test(href) ? { type, href } : undefined;
+    }
+    case 'openSource': {
+      const uri = str('uri', 4000);
+      const line = (key: string): number | undefined => {
+        const v = m[key];
+        return typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : undefined;
+      };
+      const startLine = line('startLine');
+      const endLine = line('endLine');
+      return uri && /^file:\/\//i.test(uri) && startLine !== undefined && endLine !== undefined && endLine >= startLine
+        ? { type, uri, startLine, endLine }
+        : undefined;
     }
     default:
       return undefined;

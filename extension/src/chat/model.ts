@@ -2,7 +2,7 @@
  * The chat transcript and how server events change it. Pure (no `vscode`, no DOM): the extension owns
  * the transcript, the webview only renders what it is sent.
  */
-import type { Assistance, Attempt, ChatEvent, ChatMessage, RouteDecision } from '../protocol';
+import type { Assistance, Attempt, ChatEvent, ChatMessage, RouteDecision, Source } from '../protocol';
 
 /** LSP-style range (0-based lines, UTF-16 columns). */
 export interface PlainRange {
@@ -48,6 +48,8 @@ export interface ChatTurn {
   readonly attempts?: readonly Attempt[];
   readonly finalTier?: string | null;
   readonly accepted?: boolean;
+  /** Workspace code the team was given (`@codebase`, `@file`, `@symbol`, automatic retrieval). */
+  readonly sources?: readonly Source[];
   /** Why the turn failed (status `error`). */
   readonly error?: string;
 }
@@ -116,6 +118,7 @@ export function completeTurn(turn: ChatTurn, result: Assistance): ChatTurn {
     attempts: result.attempts,
     finalTier: result.finalTier,
     accepted: result.accepted,
+    sources: result.sources ?? [],
   };
 }
 

@@ -56,6 +56,7 @@ export interface Assistance {
   attempts: Attempt[];
   finalTier: string | null;
   route: RouteDecision;
+  sources?: Source[];
 }
 /**
  * One tier's try at a request.
@@ -91,6 +92,7 @@ export interface Attempt {
     | null;
   firstTokenMs?: number | null;
   fix?: string | null;
+  historyDropped?: number[];
   latencyMs?: number;
   model: string;
   outcome: 'accepted' | 'rejected' | 'error' | 'skipped';
@@ -102,7 +104,7 @@ export interface Attempt {
 /**
  * How a request was classified.
  *
- * ``confidence`` is in [0, 1]. ``decided_by`` is ``offline`` (the rule-based classifier),
+ * ``confidence`` is in [0, 1]. ``decided_by`` is ``offline`` (the learned offline classifier),
  * ``model`` (the router model agreed or overrode it) or ``caller`` (an explicit intent/domain).
  * ``reason`` says why the router model was or was not consulted, or why its answer was ignored.
  */
@@ -110,8 +112,29 @@ export interface RouteDecision {
   confidence: number;
   decidedBy: 'offline' | 'model' | 'caller';
   domain: 'math' | 'general';
-  intent: 'explain' | 'fix' | 'generate' | 'test' | 'docs' | 'refactor' | 'review' | 'complete' | 'question';
+  intent:
+    | 'explain'
+    | 'fix'
+    | 'debug'
+    | 'generate'
+    | 'test'
+    | 'docs'
+    | 'refactor'
+    | 'review'
+    | 'arch'
+    | 'complete'
+    | 'question';
   reason?: string | null;
+}
+/**
+ * Where a piece of retrieved context came from: ``path`` relative to its workspace folder,
+ * ``uri`` the file's absolute ``file:`` URI, lines 1-based inclusive.
+ */
+export interface Source {
+  endLine: number;
+  path: string;
+  startLine: number;
+  uri?: string | null;
 }
 /**
  * Params of ``codingDirector/chatEvent``: one step of a chat request as it happens.
@@ -145,7 +168,21 @@ export interface ChatEvent {
 export interface ChatParams {
   chatId?: string | null;
   history?: ChatMessage[];
-  intent?: ('explain' | 'fix' | 'generate' | 'test' | 'docs' | 'refactor' | 'review' | 'complete' | 'question') | null;
+  intent?:
+    | (
+        | 'explain'
+        | 'fix'
+        | 'debug'
+        | 'generate'
+        | 'test'
+        | 'docs'
+        | 'refactor'
+        | 'review'
+        | 'arch'
+        | 'complete'
+        | 'question'
+      )
+    | null;
   prompt: string;
   range?: Range | null;
   textDocument?: TextDocumentIdentifier | null;
@@ -412,6 +449,7 @@ export interface Settings {
   context?: ContextSettings;
   embedded?: EmbeddedSettings;
   health?: HealthSettings;
+  index?: IndexSettings;
   ollama?: OllamaSettings;
   roles?: {
     [k: string]: RoleSettings | undefined;
@@ -517,6 +555,48 @@ export interface HealthSettings {
   cooldown_s?: number;
 }
 /**
+ * The workspace index (``coding_director.knowledge``): what is indexed and which embedder.
+ *
+ * ``embedder``: ``wordllama`` (offline, inside its wheel; the default), ``ollama`` (``/api/embed``
+ * at ``base_url`` or ``ollama.host``) or ``openai`` (any OpenAI-compatible ``/v1/embeddings`` at
+ * ``base_url``, key from the variable named by ``api_key_env``). ``model`` names the embedding
+ * model for the last two. ``cache_dir``: where the per-folder SQLite files live (default: the
+ * user cache directory from platformdirs).
+ */
+export interface IndexSettings {
+  api_key_env?: string | null;
+  base_url?: string | null;
+  cache_dir?: string | null;
+  /**
+   * Longest chunk, in lines, before a split.
+   */
+  chunk_lines?: number;
+  /**
+   * Delay before an edit re-indexes its file.
+   */
+  debounce_ms?: number;
+  embedder?: 'wordllama' | 'ollama' | 'openai';
+  enabled?: boolean;
+  /**
+   * Larger files are not indexed.
+   */
+  max_file_bytes?: number;
+  max_files?: number;
+  /**
+   * Embedding model for ollama/openai.
+   */
+  model?: string;
+  /**
+   * Per-call timeout of a remote embedder.
+   */
+  timeout_s?: number;
+  /**
+   * Tokens of retrieved snippets per request.
+   */
+  token_budget?: number;
+  top_k?: number;
+}
+/**
  * Where the default Ollama server lives and how the client talks to it.
  */
 export interface OllamaSettings {
@@ -540,7 +620,7 @@ export interface RoleSettings {
 export interface RoutingSettings {
   attempt_timeout_s?: number;
   /**
-   * In 'auto' mode the router model is asked below this.
+   * In 'auto' mode the router model is asked below this calibrated confidence (default: chosen by scripts/train_router.py on training CV, about 12% of requests).
    */
   confidence_threshold?: number;
   /**

@@ -24,7 +24,7 @@ import {
   type CodeAction as LspCodeAction,
   type Command as LspCommand,
 } from 'vscode-languageclient/node';
-import { CHAT_EVENT_METHOD, CHAT_METHOD, STATUS_METHOD, TASK_METHOD, type Assistance, type ChatEvent, type ChatParams, type StatusParams } from '../protocol';
+import { ASK_IN_CHAT_COMMAND, CHAT_EVENT_METHOD, CHAT_METHOD, STATUS_METHOD, TASK_METHOD, type Assistance, type ChatEvent, type ChatParams, type StatusParams } from '../protocol';
 import { CONFIG_SECTION } from '../settings/mapping';
 import { OPEN_SETTINGS_URI } from '../protocol';
 import { completionsEnabled, currentServerSettings } from '../settings/read';
@@ -42,6 +42,12 @@ export const SERVER_LANGUAGES = ['python', 'javascript', 'javascriptreact', 'typ
 export interface ServerListener {
   onStatus(params: StatusParams): void;
   onChatEvent(event: ChatEvent): void;
+  /**
+   * Runs `codingDirector.askInChat` (the command the server's Explain / Generate tests actions carry)
+   * in the chat panel. The server implements the command too, for editors without our chat panel;
+   * in VS Code the client's `executeCommand` middleware sends it here instead.
+   */
+  onAskInChat(argument: unknown): Promise<void>;
 }
 
 /** Starts, restarts and talks to the server. */
@@ -146,6 +152,9 @@ export class ServerManager implements vscode.Disposable {
             );
           },
         },
+        // The server's askInChat shows the answer as a document; VS Code has the richer chat panel.
+        executeCommand: (command, args: unknown[], next): Promise<unknown> =>
+          command === ASK_IN_CHAT_COMMAND ? this.listener.onAskInChat(args[0]) : Promise.resolve(next(command, args) as unknown),
         provideInlineCompletionItems: (document, position, context, token, next) =>
           completionsEnabled() ? next(document, position, context, token) : null,
         window: {

@@ -7,6 +7,8 @@
 import type { ChatTurn, ContextChip } from '../chat/model';
 import { discardedTexts, routeLabel, speakingTier, trailRows, visibleText } from '../chat/model';
 import type { FromWebview, ToWebview } from '../chat/messages';
+import type { MentionCompletion } from '../chat/mentions';
+import { applyCompletion, mentionCompletions } from '../chat/mentions';
 import { createMarkdownRenderer } from './render';
 
 interface VsCodeApi {
@@ -84,6 +86,24 @@ function renderTrail(turn: ChatTurn): HTMLElement | undefined {
   return details;
 }
 
+/** "Sources": one link per retrieved snippet (`path:start-end`), opening the file at that range. */
+function renderSources(turn: ChatTurn): HTMLElement | undefined {
+  if (turn.status !== 'done' || !turn.sources || turn.sources.length === 0) return undefined;
+  const box = el('div', 'sources');
+  box.append(el('span', 'sources-title', 'Sources: '));
+  for (const source of turn.sources) {
+    const link = el('a', 'source-link', `${source.path}:${source.startLine}-${source.endLine}`);
+    link.setAttribute('href', '#');
+    link.title = `Open ${source.path} at line ${source.startLine}`;
+    link.addEventListener('click', (event) => {
+      event.preventDefault();
+      if (source.uri) vscode.postMessage({ type: 'openSource', uri: source.uri, startLine: source.startLine, endLine: source.endLine });
+    });
+    box.append(link);
+  }
+  return box;
+}
+
 function renderTurn(turn: ChatTurn): HTMLElement {
   const root = el('article', `turn status-${turn.status}`);
   root.dataset.chatId = turn.chatId;
@@ -133,6 +153,8 @@ function renderTurn(turn: ChatTurn): HTMLElement {
 
   if (turn.status === 'error') root.append(el('div', 'error', turn.error ?? 'The request failed.'));
   if (turn.status === 'done' && !turn.answer) root.append(el('div', 'error', 'No tier produced an answer; the escalation trail says why.'));
+  const sources = renderSources(turn);
+  if (sources) root.append(sources);
   const trail = renderTrail(turn);
   if (trail) root.append(trail);
   return root;
@@ -207,6 +229,9 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
     case 'focusPrompt':
       promptBox.focus();
       break;
+    case 'files':
+      workspaceFiles = message.paths;
+      break;
   }
 });
 
@@ -221,6 +246,49 @@ sendButton.addEventListener('click', send);
 stopButton.addEventListener('click', () => vscode.postMessage({ type: 'stop' }));
 byId('add-file').addEventListener('click', () => vscode.postMessage({ type: 'addFile' }));
 byId('add-selection').addEventListener('click', () => vscode.postMessage({ type: 'addSelection' }));
+// -- @-mention completion (Tab or a click accepts the first / the clicked suggestion) ----------
+let workspaceFiles: readonly string[] = [];
+const mentionList = byId('mentions');
+let currentCompletion: MentionCompletion | undefined;
+
+function accept(item: string): void {
+  if (!currentCompletion) return;
+  const next = applyCompletion(promptBox.value, promptBox.selectionStart, currentCompletion, item);
+  promptBox.value = next.text;
+  promptBox.setSelectionRange(next.caret, next.caret);
+  promptBox.focus();
+  updateMentions();
+}
+
+function updateMentions(): void {
+  currentCompletion = mentionCompletions(promptBox.value, promptBox.selectionStart, workspaceFiles);
+  mentionList.replaceChildren();
+  mentionList.hidden = !currentCompletion;
+  for (const item of currentCompletion?.items ?? []) {
+    const li = el('li', 'mention', item.trim());
+    li.addEventListener('mousedown', (event) => {
+      event.preventDefault();
+      accept(item);
+    });
+    mentionList.append(li);
+  }
+}
+
+promptBox.addEventListener('input', updateMentions);
+promptBox.addEventListener('blur', () => {
+  mentionList.hidden = true;
+});
+promptBox.addEventListener('keydown', (event) => {
+  if (event.key === 'Tab' && currentCompletion && !mentionList.hidden) {
+    event.preventDefault();
+    accept(currentCompletion.items[0] ?? '');
+    return;
+  }
+  if (event.key === 'Escape' && !mentionList.hidden) {
+    mentionList.hidden = true;
+    return;
+  }
+});
 promptBox.addEventListener('keydown', (event) => {
   if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
     event.preventDefault();

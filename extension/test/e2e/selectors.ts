@@ -38,4 +38,5 @@ export const chat = {
   /** Text rejected after it streamed, collapsed and struck through (`discarded: <reason>`). */
   discarded: 'details.discarded',
   codeButton: '.code-actions button',
+  sourceLink: '.sources .source-link',
 } as const;

@@ -21,6 +21,7 @@ from coding_director.context.related import definition_text
 from coding_director.context.symbols import enclosing_chain
 from coding_director.engine import CodingDirector
 from coding_director.features.completion_post import block_end
+from coding_director.features.knowledge import KnowledgeService
 from coding_director.features.progress import Progress, report_event
 from coding_director.features.validation import check_lines
 from coding_director.messages import ActionData, ActionKind, ChatParams, Position, Range, TextDocumentIdentifier
@@ -305,7 +306,7 @@ def check_unit_only(text: str, start: int, end: int, replacement: str, language:
 
 
 async def stream_edit(
-    director: CodingDirector, store: DocumentStore, data: ActionData
+    director: CodingDirector, store: DocumentStore, data: ActionData, knowledge: KnowledgeService | None = None
 ) -> AsyncGenerator[Event | tuple[LineEdit, Assistance]]:
     """Run a Fix or *Add docstring* through the team, yielding the engine's events, then
     ``(LineEdit, Assistance)`` for the document's current version.
@@ -395,15 +396,22 @@ async def stream_edit(
     if data.diagnostics:
         prompt += "\nDiagnostics:\n" + "\n".join(f"- {d}" for d in data.diagnostics)
     intent: Intent = "fix" if data.action == "fix" else "docs"
+    gathered = None
+    if knowledge is not None:  # the definitions the unit uses and its callers (see features/knowledge.py)
+        gathered = await knowledge.gather(prompt, intent=intent, store=store, uri=data.uri,
+                                          focus=(ctx.focus.start_line, ctx.focus.end_line))
     assistance: Assistance | None = None
     event: Event
     async for event in director.stream_assistance(
-        prompt, ctx, intent=intent, language=language, extra_checks=(splice_check, unit_check)
+        prompt, ctx, intent=intent, language=language, extra_checks=(splice_check, unit_check),
+        extra_context=gathered.text if gathered else None,
     ):
         yield event
         if isinstance(event, Finished):
             assistance = event.assistance
     assert assistance is not None
+    if gathered is not None and gathered.sources:
+        assistance = assistance.model_copy(update={"sources": gathered.sources})
     if not assistance.accepted:
         reasons = "; ".join(f"{a.tier}: {a.reason}" for a in assistance.attempts if a.reason)
         raise ActionError(f"no tier produced a fix that keeps the file parseable ({reasons})")
@@ -425,6 +433,7 @@ async def resolve_edit(
     data: ActionData,
     progress: Progress,
     on_event: Callable[[Event], None],
+    knowledge: KnowledgeService | None = None,
 ) -> tuple[LineEdit, Assistance]:
     """The edit of a Fix / *Add docstring* action (see :func:`stream_edit`), reporting each tier's
     work to ``progress`` and every engine event to ``on_event``.
@@ -434,7 +443,7 @@ async def resolve_edit(
     await progress.begin(ACTIONS[data.action][0])
     result: tuple[LineEdit, Assistance] | None = None
     try:
-        async for item in stream_edit(director, store, data):
+        async for item in stream_edit(director, store, data, knowledge):
             if isinstance(item, tuple):
                 result = item
                 continue

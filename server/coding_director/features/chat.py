@@ -8,6 +8,7 @@ from collections.abc import Callable
 from coding_director.backends import Message
 from coding_director.context import DocumentStore, extract
 from coding_director.engine import CodingDirector
+from coding_director.features.knowledge import KnowledgeService
 from coding_director.features.validation import check_lines
 from coding_director.messages import ChatEvent, ChatParams
 from coding_director.results import Assistance
@@ -33,12 +34,16 @@ async def run_chat(
     store: DocumentStore,
     params: ChatParams,
     on_event: Callable[[Event], None],
+    knowledge: KnowledgeService | None = None,
 ) -> Assistance:
     """Answer ``params``; ``on_event`` sees every engine event as it happens.
 
     When ``params.text_document`` is open in ``store`` (and is text, not binary), the code
     context of ``params.range`` (or of the document's start) is extracted within
-    ``context.token_budget`` tokens and given to the team. Cancelling the calling task stops generation at once. Raises
+    ``context.token_budget`` tokens and given to the team. With ``knowledge``, the prompt's
+    ``@codebase``/``@file``/``@symbol`` mentions and, for Explain / Fix / Generate tests, the
+    definitions the focus uses and its callers are retrieved from the workspace index and listed in
+    ``Assistance.sources``. Cancelling the calling task stops generation at once. Raises
     :class:`~coding_director.features.validation.InvalidRequest` (before any model call) when the
     range lies outside the open document.
     """
@@ -55,10 +60,19 @@ async def run_chat(
             store, params.text_document.uri, start, end, token_budget=director.settings.context.token_budget
         )
     history = [Message(role=m.role, content=m.content) for m in params.history]
+    gathered = None
+    if knowledge is not None:
+        focus = (context.focus.start_line, context.focus.end_line) if context is not None else None
+        gathered = await knowledge.gather(
+            params.prompt, intent=params.intent, store=store,
+            uri=params.text_document.uri if params.text_document else None, focus=focus)
     result: Assistance | None = None
-    async for event in director.stream_assistance(params.prompt, context, intent=params.intent, history=history):
+    async for event in director.stream_assistance(params.prompt, context, intent=params.intent, history=history,
+                                                  extra_context=gathered.text if gathered else None):
         on_event(event)
         if isinstance(event, Finished):
             result = event.assistance
     assert result is not None
+    if gathered is not None and gathered.sources:
+        result = result.model_copy(update={"sources": gathered.sources})
     return result

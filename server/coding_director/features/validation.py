@@ -54,3 +54,11 @@ def check_lines(doc: Document, field: str, *lines: int) -> None:
     for line in lines:
         if line >= count:
             raise InvalidRequest(f"{field}: line {line} is outside the document ({count} lines)")
+
+
+def parse_argument(model: type[M], arguments: tuple[object, ...] | list[object], command: str) -> M:
+    """The single argument of ``workspace/executeCommand`` ``command`` validated as ``model``.
+    Raises :class:`InvalidRequest` (``arguments: ...`` / ``arguments[0].prompt: ...``)."""
+    if len(arguments) != 1:
+        raise InvalidRequest(f"arguments: {command} takes one {model.__name__} object, got {len(arguments)} arguments")
+    return parse(model, arguments[0], "arguments[0]")

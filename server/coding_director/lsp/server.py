@@ -31,15 +31,18 @@ from coding_director import __version__
 from coding_director.context import DocumentStore
 from coding_director.engine import CodingDirector
 from coding_director.features.actions import ActionError, StaleDocument, list_code_actions, resolve_edit
+from coding_director.features.ask import answer_markdown, ask, save_answer
 from coding_director.features.chat import chat_event, run_chat
 from coding_director.features.completion import Completer, complete_at
+from coding_director.features.knowledge import KnowledgeService
 from coding_director.features.pull import pull_models
 from coding_director.features.runtime import offer_actions
 from coding_director.features.session import Session
 from coding_director.features.status import StatusTracker
 from coding_director.features.task import run_task_in_editor
-from coding_director.features.validation import parse
+from coding_director.features.validation import parse, parse_argument
 from coding_director.lsp import convert
+from coding_director.lsp.knowledge import index_workspace, watch_files
 from coding_director.lsp.protocol import (
     CLIENT_ERRORS,
     EXPECTED_ERRORS,
@@ -50,6 +53,7 @@ from coding_director.lsp.protocol import (
     invalid_params,
 )
 from coding_director.messages import (
+    ASK_IN_CHAT_COMMAND,
     CHAT_EVENT_METHOD,
     CHAT_METHOD,
     PULL_MODELS_COMMAND,
@@ -82,6 +86,7 @@ class DirectorServer(LanguageServer):
         self.session = Session(settings, config_path)
         self._shown: set[str] = set()
         self._background: set[asyncio.Task[Any]] = set()
+        self.knowledge = KnowledgeService(settings, on_error=self.show_once)
 
     # The session's parts, for handlers.
     @property
@@ -188,6 +193,23 @@ class DirectorServer(LanguageServer):
             return False
         return self.apply_settings(convert.to_plain(values[0]) if values else None)
 
+    async def show_answer(self, markdown: str, summary: str) -> None:
+        """Show an answer: ``window/showDocument`` of a markdown file when the client supports it,
+        else ``window/showMessage`` with ``summary`` (the answer text)."""
+        window = self.client_capabilities.window
+        if window is not None and window.show_document is not None and window.show_document.support:
+            try:
+                path = save_answer(markdown)
+                async with asyncio.timeout(10):
+                    shown = await self.window_show_document_async(
+                        types.ShowDocumentParams(uri=path.as_uri(), take_focus=True)
+                    )
+                if shown.success:
+                    return
+            except Exception as exc:  # fall back to a message
+                log.warning("showing the answer as a document failed: %s", exc)
+        self.window_show_message(types.ShowMessageParams(type=types.MessageType.Info, message=summary))
+
     async def refresh_status(self) -> None:
         """Choose the team (the built-in runtime when no Ollama answers), run the doctor checks and
         publish the resulting status (once per change)."""
@@ -224,6 +246,8 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
         ls.send_status(ls.status.set_idle(StatusParams(state="starting", message="Checking the model server...")))
         await ls.pull_configuration()
         ls.spawn(ls.refresh_status())
+        ls.spawn(index_workspace(ls))
+        ls.spawn(watch_files(ls))
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: DirectorServer, params: types.DidChangeConfigurationParams) -> None:
@@ -239,10 +263,23 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: DirectorServer, params: types.DidChangeTextDocumentParams) -> None:
         ls.session.change_document(params.text_document.uri, params.text_document.version, convert.text_changes(params))
+        doc = ls.store.get(params.text_document.uri)
+        if doc is not None:
+            ls.knowledge.changed(doc.uri, doc.text)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: DirectorServer, params: types.DidSaveTextDocumentParams) -> None:
+        ls.spawn(ls.knowledge.saved(params.text_document.uri))
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def did_change_watched_files(ls: DirectorServer, params: types.DidChangeWatchedFilesParams) -> None:
+        for change in params.changes:
+            ls.spawn(ls.knowledge.saved(change.uri))
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: DirectorServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.session.close_document(params.text_document.uri)
+        ls.spawn(ls.knowledge.closed(params.text_document.uri))
 
     # -- code actions ------------------------------------------------------------------------------
     @server.feature(
@@ -276,7 +313,8 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
         try:
             with invalid_params():
                 data = parse(ActionData, convert.to_plain(action.data), "data")
-                edit, _ = await resolve_edit(ls.director, ls.store, data, convert.WorkDoneProgress(ls), ls.observe)
+                edit, _ = await resolve_edit(ls.director, ls.store, data, convert.WorkDoneProgress(ls), ls.observe,
+                                            ls.knowledge)
         except StaleDocument as exc:
             raise JsonRpcContentModified(str(exc)) from exc
         except ActionError as exc:
@@ -301,7 +339,7 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
 
         try:
             with invalid_params():
-                return to_wire(await run_chat(ls.director, ls.store, request, forward))
+                return to_wire(await run_chat(ls.director, ls.store, request, forward, ls.knowledge))
         finally:
             ls.send_status(ls.status.idle())
 
@@ -345,6 +383,17 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
         return types.InlineCompletionList(items=[item])
 
     # -- commands ----------------------------------------------------------------------------------
+    @server.command(ASK_IN_CHAT_COMMAND)
+    async def ask_in_chat(ls: DirectorServer, *args: Any) -> dict[str, Any]:
+        try:
+            with invalid_params():
+                request = parse_argument(ChatParams, args, ASK_IN_CHAT_COMMAND)
+                result = await ask(ls.director, ls.store, request, convert.WorkDoneProgress(ls), ls.observe)
+        finally:
+            ls.send_status(ls.status.idle())
+        await ls.show_answer(answer_markdown(request, result), result.answer or "No answer.")
+        return to_wire(result)
+
     @server.command(PULL_MODELS_COMMAND)
     async def pull(ls: DirectorServer, *args: Any) -> dict[str, Any]:
         result = await pull_models(ls.settings, ls.director.pool, convert.WorkDoneProgress(ls), ls.show_once)

@@ -39,6 +39,7 @@ from coding_director.backends import (
     Message,
 )
 from coding_director.results import Assistance, Attempt, ErrorKind, Outcome, RouteDecision
+from coding_director.routing.history import fit_history, window_for
 from coding_director.routing.prompts import Failure, build_messages
 from coding_director.routing.verify import StreamMonitor, Target, verify
 from coding_director.settings import Settings
@@ -203,12 +204,11 @@ async def escalate(
 
         asked += 1
         yield AttemptStarted(tier, spec.model)
-        messages = build_messages(
+        fixed = build_messages(
             request.prompt,
             intent=request.route.intent,
             domain=request.route.domain,
             context_text=request.context_text,
-            history=request.history,
             failures=failures,
             system=request.system,
         )
@@ -218,6 +218,8 @@ async def escalate(
             stop=list(sampling.stop),
             max_ctx=spec.max_ctx,
         )
+        fitted = fit_history(request.history, fixed, window_for(spec.max_ctx, options.num_predict))
+        messages = [fixed[0], *fitted.kept, *fixed[1:]]
         timeout_s = min(spec.timeout_s or routing.attempt_timeout_s, remaining)
         started = time.perf_counter()
         first_token_ms: float | None = None
@@ -299,6 +301,7 @@ async def escalate(
             prompt_tokens=usage.prompt_tokens if usage else None,
             completion_tokens=usage.completion_tokens if usage else None,
             stopped_early=early is not None,
+            history_dropped=fitted.dropped,
         )
         attempts.append(attempt)
         yield AttemptFinished(attempt)

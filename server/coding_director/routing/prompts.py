@@ -16,6 +16,10 @@ _BASE = (
 _BY_INTENT = {
     "fix": "Fix the problem. Return the complete corrected code of the unit you change in one fenced "
     "code block, then explain the fix in one or two sentences.",
+    "debug": "Find the cause of the problem described: name the most likely causes first, how to confirm "
+    "each (what to log, run or inspect), then the fix. Quote code only where it helps.",
+    "arch": "Answer as a software architect: lay out the options, their trade-offs for this case, and a "
+    "recommendation with the reasons. Code only where a sketch helps.",
     "explain": "Explain what the code does and why, for a developer reading it for the first time. "
     "Quote code only where it helps.",
     "generate": "Write complete, runnable code that does what is asked, in one fenced code block, "

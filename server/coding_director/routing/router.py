@@ -1,7 +1,9 @@
 """The two-stage router: the offline classifier, then the router model when it is unsure.
 
 Modes (``routing.router``): ``offline`` never asks the model; ``model`` always asks it; ``auto``
-asks it only when the offline confidence is below ``routing.confidence_threshold``. The model is
+asks it only when the offline confidence (a calibrated probability) is below
+``routing.confidence_threshold``, whose default is the threshold ``scripts/train_router.py`` chose on
+the training data's cross-validation so that about 12% of requests fall in that uncertain band. The model is
 asked for the *domain* only (intent stays offline: small models are poor at it). Its answer is
 parsed strictly (:func:`parse_router_answer`); when the model is down, slow or answers anything
 else, the offline decision stands and ``reason`` records why.
@@ -21,13 +23,24 @@ from coding_director.settings import Settings
 
 log = logging.getLogger(__name__)
 
+#: The router model's instructions: the boundary of ``routing/README.md`` in a few lines.
 ROUTER_SYSTEM = (
     "You route programming requests to specialists. Reply with exactly one word.\n"
-    "math: the request is about mathematics, statistics, probability, numerical methods, "
-    "physics or financial formulas.\n"
-    "general: any other programming request.\n"
+    "math: mathematical, statistical or algorithmic work: formulas and derivations, numerical "
+    "methods, statistics and probability (odds, games of chance), counting and combinatorics, "
+    "geometry, number theory, linear algebra, optimisation, finance and physics formulas, and "
+    "algorithm design and analysis (graph algorithms such as Dijkstra, dynamic programming such as "
+    "0/1 knapsack, search, complexity such as O(n log n), data-structure invariants), also numpy/scipy "
+    "code whose question is about the computation.\n"
+    "general: everything else: web, APIs, SQL, shell and DevOps, build and configuration, UI, "
+    "refactoring, debugging errors and stack traces, tests, docs, even when the text holds numbers "
+    "or math-sounding words (\"add a regression test\", \"CSS linear-gradient\", \"which Linux "
+    "distribution\", \"SUM() returns NULL\", \"round to 2 decimals in the template\", \"Math.max\", "
+    "\"proof of concept\").\n"
     "Reply `math` or `general` and nothing else."
 )
+#: Characters of the focus code shown to the router model beside the request.
+ROUTER_CODE_CHARS = 800
 
 _WORD_RE = re.compile(r"^[\s`'\"*]*(math|general)[\s`'\".!*]*$", re.IGNORECASE)
 
@@ -58,8 +71,9 @@ def parse_router_answer(text: str) -> Domain:
     raise RouterAnswerError(f"router model answered {shown!r}, not 'math' or 'general'")
 
 
-async def ask_router_model(settings: Settings, pool: BackendPool, prompt: str) -> Domain:
-    """Ask the router tier for the domain of ``prompt`` (first 2000 characters).
+async def ask_router_model(settings: Settings, pool: BackendPool, prompt: str, code: str | None = None) -> Domain:
+    """Ask the router tier for the domain of ``prompt`` (first 2000 characters), with the first
+    :data:`ROUTER_CODE_CHARS` characters of the focus ``code`` when there is one.
 
     Raises :class:`BackendError` (transport, missing model), :class:`TimeoutError` after
     ``routing.router_timeout_s`` seconds, or :class:`RouterAnswerError`.
@@ -69,7 +83,10 @@ async def ask_router_model(settings: Settings, pool: BackendPool, prompt: str) -
     options = GenerateOptions(
         num_predict=min(tier.num_predict, 16), temperature=0.0, stop=["\n\n"], max_ctx=tier.max_ctx
     )
-    messages = [Message(role="system", content=ROUTER_SYSTEM), Message(role="user", content=prompt[:2000])]
+    content = prompt[:2000]
+    if code and code.strip():
+        content += f"\n\nSelected code:\n```\n{code[:ROUTER_CODE_CHARS]}\n```"
+    messages = [Message(role="system", content=ROUTER_SYSTEM), Message(role="user", content=content)]
     parts: list[str] = []
     async with asyncio.timeout(settings.routing.router_timeout_s):
         async for chunk in backend.chat_stream(tier.model, messages, options):
@@ -83,16 +100,20 @@ async def route(
     prompt: str,
     code: str | None = None,
     *,
+    imports: list[str] | None = None,
     intent: Intent | None = None,
     domain: Domain | None = None,
 ) -> RouteDecision:
-    """Decide domain and intent of ``prompt``.
+    """Decide domain and intent of ``prompt``, with the focus ``code`` and the file's ``imports``
+    (import lines) as features: Explain / Fix on numerical code goes to the math chain.
 
     ``intent``/``domain`` given by the caller (e.g. a code action) are taken as they are
     (``decided_by = "caller"`` when both are given). Never raises: every router-model failure
     leaves the offline decision with the cause in ``reason``.
     """
-    offline = classify(prompt, code)
+    if domain is not None and intent is not None:
+        return RouteDecision(domain=domain, intent=intent, confidence=1.0, decided_by="caller")
+    offline = classify(prompt, code, imports)
     chosen_intent: Intent = intent or offline.intent
     if domain is not None:
         by: DecidedBy = "caller" if intent is not None else "offline"
@@ -109,7 +130,7 @@ async def route(
     if mode == "offline" or (mode == "auto" and offline.confidence >= threshold):
         return decision
     try:
-        answer = await ask_router_model(settings, pool, prompt)
+        answer = await ask_router_model(settings, pool, prompt, code)
     except Exception as exc:  # BackendError, TimeoutError, RouterAnswerError, or anything unexpected
         cause = exc.reason if isinstance(exc, BackendError) else str(exc) or "router model timed out"
         if not isinstance(exc, BackendError | TimeoutError | RouterAnswerError):

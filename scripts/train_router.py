@@ -1,0 +1,209 @@
+"""Train the offline router (domain and intent) from ``data/router/corpus.jsonl``; deterministic.
+
+Run: ``.venv/bin/python scripts/train_router.py [--out PATH]`` (default: the shipped
+``server/coding_director/routing/data/router_model.npz``). Needs the dev dependency scikit-learn.
+
+Only the ``train`` split is read: the ``heldout`` split is never seen here (neither for fitting,
+nor for choosing C, nor for the threshold); ``bench/router_eval.py`` evaluates on it.
+
+Steps, for the domain (binary) and the intent (multiclass) model alike:
+
+1. features of every training example (:func:`coding_director.routing.classifier.features`);
+2. 5-fold cross-validation grouped by written prompt (a scripted variant stays in the fold of the
+   prompt it varies: ``StratifiedGroupKFold``, fixed ``random_state``) to choose the inverse
+   regularisation ``C`` of ``LogisticRegression`` by the log loss of the Platt-calibrated
+   out-of-fold probabilities;
+3. ``CalibratedClassifierCV(method="sigmoid", ensemble=False)`` on the same folds: the model is fit
+   on all training data and the Platt calibrator on its out-of-fold scores;
+4. ``auto`` threshold: the quantile :data:`ROUTER_SHARE` of the calibrated out-of-fold domain
+   confidences, so that about that share of requests is sent to the router model.
+
+Output: one ``.npz`` written with fixed zip timestamps (byte-identical on every run on the same
+corpus, machine and library versions) and the training figures on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedGroupKFold
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "server"))
+
+from coding_director.routing.classifier import (  # noqa: E402
+    FEATURE_VERSION,
+    MODEL_PATH,
+    N_FEATURES,
+    features,
+    get_embedder,
+)
+
+CORPUS = ROOT / "data" / "router" / "corpus.jsonl"
+#: Share of requests the ``auto`` threshold sends to the router model (on training CV).
+ROUTER_SHARE = 0.12
+C_GRID = (1.0, 3.0, 10.0, 30.0)
+FOLDS = 5
+SEED = 0
+
+
+def load_corpus(split: str) -> list[dict[str, Any]]:
+    """The examples of one split (``train`` or ``heldout``), in file order."""
+    rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r for r in rows if r["split"] == split]
+
+
+def feature_matrix(rows: list[dict[str, Any]]) -> np.ndarray:
+    """Features of ``rows`` (float32, shape (n, N_FEATURES))."""
+    embedder = get_embedder()
+    out = np.zeros((len(rows), N_FEATURES), dtype=np.float32)
+    for i, r in enumerate(rows):
+        out[i] = features(embedder, r["text"], r.get("code"), r.get("imports"))
+    return out
+
+
+def groups_of(rows: list[dict[str, Any]]) -> np.ndarray:
+    """Group label per example: a variant shares its written prompt's group; code actions on one
+    snippet share the snippet's group."""
+    return np.array([r.get("variant_of") or (r.get("code") or r["id"]) for r in rows])
+
+
+def pipeline(c: float) -> LogisticRegression:
+    """The base model: L2-regularised logistic regression (lbfgs, deterministic) on the raw features
+    (they are already on comparable scales: unit-length embeddings and n-gram vectors, log counts)."""
+    return LogisticRegression(C=c, max_iter=5000)
+
+
+def _platt_oof(y: np.ndarray, scores: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Calibrated out-of-fold probabilities (n, k): one sigmoid per class on its OOF scores."""
+    from sklearn.calibration import _SigmoidCalibration
+
+    if scores.ndim == 1:
+        cal = _SigmoidCalibration().fit(scores, (y == classes[1]).astype(float))
+        p1 = cal.predict(scores)
+        return np.column_stack([1 - p1, p1])
+    columns = []
+    for k, c in enumerate(classes):
+        calibrator = _SigmoidCalibration().fit(scores[:, k], (y == c).astype(float))
+        columns.append(calibrator.predict(scores[:, k]))
+    probs = np.column_stack(columns)
+    probs /= np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
+    return probs
+
+
+def oof_scores(x: np.ndarray, y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]], c: float) -> np.ndarray:
+    """Out-of-fold decision-function scores of ``pipeline(c)``."""
+    first = pipeline(c).fit(x[splits[0][0]], y[splits[0][0]])
+    n_out = first.decision_function(x[:1]).shape[1:] or ()
+    out = np.zeros((len(y), *n_out))
+    for k, (train, test) in enumerate(splits):
+        model = first if k == 0 else pipeline(c).fit(x[train], y[train])
+        out[test] = model.decision_function(x[test])
+    return out
+
+
+def fit(name: str, x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> dict[str, Any]:
+    """Choose C on CV, fit the calibrated model; returns weights, Platt parameters, OOF figures."""
+    splits = list(StratifiedGroupKFold(n_splits=FOLDS, shuffle=True, random_state=SEED).split(x, y, groups))
+    classes = np.unique(y)
+    best: tuple[float, float, np.ndarray, np.ndarray] | None = None
+    for c in C_GRID:
+        scores = oof_scores(x, y, splits, c)
+        probs = _platt_oof(y, scores, classes)
+        index = np.searchsorted(classes, y)
+        loss = float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), index], 1e-12, 1))))
+        acc = float(np.mean(classes[probs.argmax(axis=1)] == y))
+        print(f"{name}: C={c:g} CV log loss {loss:.4f} accuracy {acc:.4f}")
+        if best is None or loss < best[1]:
+            best = (c, loss, scores, probs)
+    assert best is not None
+    c, loss, scores, probs = best
+    calibrated = CalibratedClassifierCV(pipeline(c), method="sigmoid", cv=splits, ensemble=False).fit(x, y)
+    inner = calibrated.calibrated_classifiers_[0]
+    lr: LogisticRegression = inner.estimator
+    w, b = lr.coef_, lr.intercept_
+    platt = np.array([[cal.a_, cal.b_] for cal in inner.calibrators])
+    return {
+        "C": c,
+        "cv_log_loss": loss,
+        "cv_accuracy": float(np.mean(classes[probs.argmax(axis=1)] == y)),
+        "classes": [str(v) for v in classes],
+        "w": w.astype(np.float32),
+        "b": b.astype(np.float32),
+        "platt": platt.astype(np.float64),
+        "oof_probs": probs,
+    }
+
+
+def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """``np.savez`` with fixed zip timestamps and order (byte-identical output for equal arrays)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for key in sorted(arrays):
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.asarray(arrays[key]), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, buf.getvalue())
+
+
+def train(out: Path) -> dict[str, Any]:
+    """Train both models on the training split and write the weights file; returns the metadata."""
+    rows = load_corpus("train")
+    x = feature_matrix(rows)
+    groups = groups_of(rows)
+    y_domain = np.array([r["domain"] for r in rows])
+    y_intent = np.array([r["intent"] for r in rows])
+    domain = fit("domain", x, y_domain, groups)
+    intent = fit("intent", x, y_intent, groups)
+    assert domain["classes"] == ["general", "math"]
+    confidence = domain["oof_probs"].max(axis=1)
+    threshold = round(float(np.quantile(confidence, ROUTER_SHARE)), 3)
+    below = float(np.mean(confidence < threshold))
+    meta = {
+        "feature_version": FEATURE_VERSION,
+        "intents": intent["classes"],
+        "threshold": threshold,
+        "train_examples": len(rows),
+        "domain_C": domain["C"],
+        "intent_C": intent["C"],
+        "cv_domain_accuracy": round(domain["cv_accuracy"], 4),
+        "cv_intent_accuracy": round(intent["cv_accuracy"], 4),
+        "cv_router_share": round(below, 4),
+    }
+    write_npz(
+        out,
+        {
+            "meta": np.array(json.dumps(meta, sort_keys=True)),
+            "domain_w": domain["w"][0],
+            "domain_b": domain["b"][0],
+            "domain_platt": domain["platt"][0],
+            "intent_w": intent["w"],
+            "intent_b": intent["b"],
+            "intent_platt": intent["platt"],
+        },
+    )
+    return meta
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=MODEL_PATH, help="weights file to write")
+    args = parser.parse_args()
+    meta = train(args.out)
+    print(json.dumps(meta, indent=2, sort_keys=True))
+    print(f"wrote {args.out} ({args.out.stat().st_size} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

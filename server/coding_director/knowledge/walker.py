@@ -1,0 +1,123 @@
+"""Which files of a workspace folder are indexed: ``.gitignore`` rules (pathspec), size and binary limits.
+
+Rules come from every ``.gitignore`` on the way down (patterns relative to the file's folder, the
+deepest file with a matching pattern decides, ``!`` re-includes, as git does) plus
+``.git/info/exclude`` and :data:`DEFAULT_EXCLUDES` (version-control folders, virtual environments,
+dependency folders, lock files, minified bundles). A file is skipped when it is larger than
+``max_file_bytes`` or contains a NUL byte in its first 8 KiB (binary).
+"""
+
+from __future__ import annotations
+
+import os
+import stat as stat_kind
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pathspec
+
+__all__ = ["DEFAULT_EXCLUDES", "FileEntry", "IgnoreRules", "is_binary", "walk_workspace"]
+
+#: Never indexed, whatever ``.gitignore`` says (gitignore syntax).
+DEFAULT_EXCLUDES = (
+    ".git/", ".hg/", ".svn/", ".venv/", "venv/", "node_modules/", "__pycache__/", ".mypy_cache/",
+    ".ruff_cache/", ".pytest_cache/", ".tox/", ".e2e-cache/", "*.lock", "package-lock.json",
+    "*.min.js", "*.min.css", "*.map", "*.pyc", "*.so", "*.dll", "*.dylib", "*.png", "*.jpg", "*.jpeg",
+    "*.gif", "*.ico", "*.pdf", "*.zip", "*.gz", "*.whl", "*.tar", "*.sqlite", "*.db", "*.gguf",
+)
+_BINARY_PROBE_BYTES = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    """A candidate file: ``path`` relative to the root with ``/`` separators, size in bytes,
+    modification time in nanoseconds."""
+
+    path: str
+    size: int
+    mtime_ns: int
+
+
+class IgnoreRules:
+    """The ignore rules of one workspace folder, loaded lazily per directory and cached.
+
+    :meth:`ignored` answers for a path relative to the root (``/`` separators; directories with a
+    trailing ``/``). :meth:`reset` forgets cached ``.gitignore`` files (after one changed).
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._specs: dict[str, pathspec.GitIgnoreSpec | None] = {}
+        lines = list(DEFAULT_EXCLUDES)
+        exclude = root / ".git" / "info" / "exclude"
+        if exclude.is_file():
+            lines += exclude.read_text(encoding="utf-8", errors="replace").splitlines()
+        self._base = pathspec.GitIgnoreSpec.from_lines(lines)
+
+    def reset(self) -> None:
+        """Forget the cached ``.gitignore`` rules (they are re-read on the next question)."""
+        self._specs.clear()
+
+    def _spec(self, folder: str) -> pathspec.GitIgnoreSpec | None:
+        if folder not in self._specs:
+            file = self.root / folder / ".gitignore" if folder else self.root / ".gitignore"
+            spec = None
+            if file.is_file():
+                try:
+                    spec = pathspec.GitIgnoreSpec.from_lines(
+                        file.read_text(encoding="utf-8", errors="replace").splitlines())
+                except (OSError, ValueError):
+                    spec = None
+            self._specs[folder] = spec
+        return self._specs[folder]
+
+    def ignored(self, rel: str) -> bool:
+        """True when ``rel`` (relative path; a directory ends with ``/``) is excluded."""
+        if self._base.match_file(rel):
+            return True
+        parts = rel.rstrip("/").split("/")
+        # Ancestors' rules first, the deepest decides: walk from the file's folder upwards.
+        for depth in range(len(parts) - 1, -1, -1):
+            folder = "/".join(parts[:depth])
+            spec = self._spec(folder)
+            if spec is None:
+                continue
+            sub = rel[len(folder) + 1:] if folder else rel
+            result = spec.check_file(sub)
+            if result.include is not None:
+                return bool(result.include)
+        return False
+
+
+def is_binary(head: bytes) -> bool:
+    """True when ``head`` (the first bytes of a file) contains a NUL byte."""
+    return b"\x00" in head[:_BINARY_PROBE_BYTES]
+
+
+def walk_workspace(root: Path, rules: IgnoreRules, max_file_bytes: int, max_files: int) -> Iterator[FileEntry]:
+    """Yield the indexable files under ``root`` in a stable (sorted) order.
+
+    Ignored directories are pruned without being entered; symbolic links are not followed. Files
+    larger than ``max_file_bytes`` are skipped; at most ``max_files`` are yielded. Binary files are
+    recognised later, when read (:func:`is_binary`). Unreadable directories are skipped silently.
+    """
+    count = 0
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        rel_folder = os.path.relpath(folder, root).replace(os.sep, "/")
+        prefix = "" if rel_folder == "." else rel_folder + "/"
+        dirs[:] = sorted(d for d in dirs if not rules.ignored(f"{prefix}{d}/"))
+        for name in sorted(files):
+            rel = prefix + name
+            if rules.ignored(rel):
+                continue
+            try:
+                stat = (Path(folder) / name).lstat()
+            except OSError:
+                continue
+            if not stat_kind.S_ISREG(stat.st_mode) or stat.st_size > max_file_bytes:
+                continue
+            yield FileEntry(rel, stat.st_size, stat.st_mtime_ns)
+            count += 1
+            if count >= max_files:
+                return

@@ -1,0 +1,193 @@
+"""The learned offline router: corpus and split, deterministic training, shipped weights, the
+embedding, the boundary examples of issue 10 and code-context routing."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+from coding_director.routing import classifier
+from coding_director.routing.offline import classify
+from coding_director.settings import RoutingSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "data" / "router" / "corpus.jsonl"
+
+
+def _script(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def corpus() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()]
+
+
+def test_corpus_size_labels_and_boundary_share(corpus: list[dict[str, Any]]) -> None:
+    assert len(corpus) >= 2000
+    assert {r["domain"] for r in corpus} == {"math", "general"}
+    intents = Counter(r["intent"] for r in corpus)
+    expected = {"explain", "fix", "debug", "generate", "test", "docs", "refactor", "review", "arch", "question"}
+    assert set(intents) == expected
+    assert sum(r["boundary"] for r in corpus) >= len(corpus) / 3
+    assert len({r["id"] for r in corpus}) == len(corpus)
+
+
+def test_committed_corpus_is_built_from_the_sources() -> None:
+    build = _script("build_router_corpus")
+    expected = "".join(
+        json.dumps({k: v for k, v in r.items() if v is not None}, ensure_ascii=False) + "\n" for r in build.build()
+    )
+    assert CORPUS.read_text(encoding="utf-8") == expected
+
+
+def test_heldout_split_is_fixed_by_the_text_and_disjoint_from_training(corpus: list[dict[str, Any]]) -> None:
+    held = [r for r in corpus if r["split"] == "heldout"]
+    train = [r for r in corpus if r["split"] == "train"]
+    assert len(held) >= 400
+    by_id = {r["id"]: r for r in corpus}
+    for r in corpus:
+        written = by_id[r["variant_of"]] if r.get("variant_of") else r
+        if "code" not in written:  # code-action rows are grouped by their snippet, checked below
+            digest = int(hashlib.sha256(written["text"].encode()).hexdigest()[:8], 16)
+            assert (r["split"] == "heldout") == (digest < 0.22 * 16**8), r["text"][:60]
+        assert r["split"] == written["split"]
+    key = lambda r: (r["text"], r.get("code", ""))  # noqa: E731
+    assert not {key(r) for r in held} & {key(r) for r in train}
+    # Code snippets (and their imports) never appear on both sides.
+    assert not {r["code"] for r in held if "code" in r} & {r["code"] for r in train if "code" in r}
+    # Nor does the written prompt a variant comes from.
+    assert not {r.get("variant_of") or r["id"] for r in held} & {r.get("variant_of") or r["id"] for r in train}
+
+
+def test_shipped_weights_load_and_set_the_default_threshold() -> None:
+    model = classifier.load_model()
+    assert model.meta["feature_version"] == classifier.FEATURE_VERSION
+    assert model.domain_w.shape == (classifier.N_FEATURES,)
+    assert model.intent_w.shape == (len(model.intents), classifier.N_FEATURES)
+    assert 0.5 < model.threshold < 1.0
+    assert RoutingSettings().confidence_threshold == model.threshold
+    assert 0.08 <= model.meta["cv_router_share"] <= 0.16
+    assert model.meta["train_examples"] == sum(1 for line in CORPUS.read_text().splitlines() if '"train"' in line)
+
+
+def test_embedding_is_wordllamas_own() -> None:
+    wordllama = pytest.importorskip("wordllama")
+    reference = wordllama.WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+    texts = ["Dijkstra with a binary heap", "add a regression test", "ünïcode ✓ and `code()`"]
+    expected = reference.embed(texts, norm=True)
+    ours = np.stack([classifier.get_embedder().embed(t) for t in texts])
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-5)
+
+
+def test_training_is_deterministic_and_writes_identical_bytes(tmp_path: Path) -> None:
+    train = _script("train_router")
+    rows = train.load_corpus("train")[::8]  # a fast subset; the full run is the same code
+    x = train.feature_matrix(rows)
+    y = np.array([r["domain"] for r in rows])
+    groups = train.groups_of(rows)
+    grid = train.C_GRID
+    train.C_GRID = (3.0,)
+    try:
+        first = train.fit("domain", x, y, groups)
+        second = train.fit("domain", x, y, groups)
+    finally:
+        train.C_GRID = grid
+    for key in ("w", "b", "platt"):
+        assert np.array_equal(first[key], second[key])
+    arrays = {"domain_w": first["w"][0], "domain_platt": first["platt"][0], "meta": np.array("{}")}
+    train.write_npz(tmp_path / "a.npz", arrays)
+    train.write_npz(tmp_path / "b.npz", arrays)
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+
+
+def test_training_never_reads_the_heldout_split(corpus: list[dict[str, Any]]) -> None:
+    train = _script("train_router")
+    rows = train.load_corpus("train")
+    assert rows and all(r["split"] == "train" for r in rows)
+    assert len(rows) == sum(r["split"] == "train" for r in corpus)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "add a regression test",
+        "CSS linear-gradient",
+        "which Linux distribution",
+        "SUM() returns NULL",
+        "round to 2 decimals in the template",
+        "Math.max",
+        "proof of concept",
+    ],
+)
+def test_issue_boundary_examples_general(prompt: str) -> None:
+    assert classify(prompt).domain == "general"
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "Dijkstra with a binary heap",
+        "0/1 knapsack",
+        "the odds in the Monty Hall game",
+        "is this O(n log n)",
+        "Provide a Python implementation of the Black-Scholes formula.",
+    ],
+)
+def test_issue_boundary_examples_math(prompt: str) -> None:
+    assert classify(prompt).domain == "math"
+
+
+NUMPY_CODE = (
+    "def normalise(X):\n    mu = X.mean(axis=0)\n    sigma = X.std(axis=0, ddof=1)\n"
+    "    cov = np.cov((X - mu) / sigma, rowvar=False)\n    return np.linalg.eigh(cov)\n"
+)
+FLASK_CODE = (
+    "@app.route('/users/<int:uid>')\ndef user(uid):\n    row = db.session.get(User, uid)\n"
+    "    return jsonify(name=row.name, email=row.email)\n"
+)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "Fix the problems in this code.",
+        "Explain this code.",
+        "Add a docstring (or doc comment) to this definition.",
+        "Generate unit tests for this code.",
+    ],
+)
+def test_code_actions_route_by_the_code(prompt: str) -> None:
+    numeric = classify(prompt, NUMPY_CODE, ["import numpy as np"])
+    web = classify(prompt, FLASK_CODE, ["from flask import Flask, jsonify"])
+    assert numeric.domain == "math" and web.domain == "general"
+    assert classify(prompt).domain == "general"  # without code the prompt alone is not mathematical
+
+
+def test_confidence_is_a_probability_of_the_decision() -> None:
+    for prompt in ("Create a Flask hello-world endpoint.", "integrate sin(x) from 0 to pi with simpson's rule"):
+        decision = classify(prompt)
+        assert 0.5 <= decision.confidence <= 1.0
+        p = classifier.load_model().predict(prompt)
+        assert decision.confidence == round(p.p_math if p.domain == "math" else 1 - p.p_math, 3)
+
+
+def test_split_prose_code_and_features_shape() -> None:
+    prose, code = classifier.split_prose_code("why\n```python\nimport numpy as np\nx = np.ones(3)\n```\nthanks")
+    assert "import numpy" in code and "import" not in prose and "thanks" in prose
+    x = classifier.features(classifier.get_embedder(), "hello", None, None)
+    assert x.shape == (classifier.N_FEATURES,) and x.dtype == np.float32
+    assert not x[classifier.EMBED_DIM : 2 * classifier.EMBED_DIM].any()  # no code: zero code embedding

@@ -31,7 +31,9 @@ def greet(name):
 def shout(text, suffix:
     return text.upper() + suffix
 """
-FIXED = "Fixed:\n```python\ndef shout(text, suffix):\n    return text.upper() + suffix\n```\nThe parenthesis was missing."
+FIXED = (
+    "Fixed:\n```python\ndef shout(text, suffix):\n    return text.upper() + suffix\n```\nA parenthesis was missing."
+)
 STILL_BROKEN = "```python\ndef shout(text, suffix:\n    return text.upper() + suffix\n```"
 DOCUMENTED = (
     '```python\ndef greet(name):\n    """The greeting line for ``name``."""\n'

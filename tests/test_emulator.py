@@ -525,3 +525,21 @@ def test_scenario_reply_by_system_picks_the_reply_by_the_system_message() -> Non
     assert "".join(model.render_chunks(ScriptRequest(endpoint="chat", model="m:latest", system="other"))) == "default"
     with pytest.raises(ValueError, match="reply_by_system"):
         load_scenario([{"name": "m", "reply_by_system": {"x": "y"}}])
+
+
+async def test_request_log_endpoint_shows_a_stream_closed_early(
+    client: ollama.AsyncClient, emu: OllamaEmulator
+) -> None:
+    """``GET /_emulator/requests`` lets a test in another process (the e2e tests) see that a stream was
+    closed; it does not appear in the log itself."""
+    stream = await client.chat("slow", [{"role": "user", "content": "tick"}], stream=True)
+    async for _ in stream:
+        break
+    await stream.aclose()  # type: ignore[attr-defined]
+    (rec,) = emu.calls("/api/chat")
+    assert await emu.wait_for_async(lambda: rec.closed_early)
+    async with httpx.AsyncClient(base_url=emu.url) as http:
+        log = (await http.get("/_emulator/requests")).json()
+        again = (await http.get("/_emulator/requests")).json()
+    assert log == again and [e["path"] for e in log] == ["/api/chat"]
+    assert log[0]["model"] == "slow" and log[0]["streamed"] and log[0]["closed_early"] and not log[0]["completed"]

@@ -48,6 +48,10 @@ PULL_UNKNOWN_ERROR = "pull model manifest: file does not exist"
 DEFAULT_KEEP_ALIVE_S = 300.0
 
 
+#: Path of the emulator's own request-log endpoint (see ``OllamaEmulator._inspect_requests``).
+INSPECT_PATH = "/_emulator/requests"
+
+
 def _rfc3339(dt: datetime | None = None) -> str:
     """RFC3339 UTC timestamp with a ``Z`` suffix and sub-second precision, as Ollama writes it."""
     dt = dt or datetime.now(UTC)
@@ -247,6 +251,7 @@ class OllamaEmulator:
         r.add_post("/v1/chat/completions", self._v1_chat)
         r.add_post("/v1/completions", self._v1_completions)
         r.add_post("/v1/embeddings", self._v1_embeddings)
+        r.add_get(INSPECT_PATH, self._inspect_requests)
         return app
 
     async def start_async(self) -> OllamaEmulator:
@@ -343,6 +348,8 @@ class OllamaEmulator:
     # ------------------------------------------------------------------ plumbing
     @web.middleware
     async def _record_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path == INSPECT_PATH:  # the test's own look at the log is not part of it
+            return await handler(request)
         raw = await request.read()
         body: Any = None
         if raw.strip():
@@ -434,6 +441,13 @@ class OllamaEmulator:
         }
 
     # ------------------------------------------------------------------ simple endpoints
+    async def _inspect_requests(self, request: web.Request) -> web.StreamResponse:
+        """``GET /_emulator/requests``: the request log for tests in another process (the e2e tests):
+        a JSON list of ``{method, path, model, status, streamed, chunks_sent, completed, closed_early}``,
+        oldest first. Not an Ollama endpoint; not recorded itself."""
+        fields = ("method", "path", "model", "status", "streamed", "chunks_sent", "completed", "closed_early")
+        return web.json_response([{f: getattr(r, f) for f in fields} for r in self.requests])
+
     async def _root(self, request: web.Request) -> web.StreamResponse:
         return web.Response(text="Ollama is running")
 

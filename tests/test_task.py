@@ -166,6 +166,36 @@ async def test_failing_patch_is_debugged_until_real_tests_pass(
         assert len(worktrees.splitlines()) == 1, worktrees
 
 
+async def test_without_a_usable_plan_the_task_goes_on_with_the_files_it_names(
+    ollama_emulator: OllamaEmulator, tmp_path: Path
+) -> None:
+    """Found on the built-in 135M model: it never writes the planner's JSON, and the task stopped there."""
+    project = make_project(tmp_path / "project", git=False)
+    no_plan = {"planner": ["Sure! First we add the function, then a test."]}
+    script = {tier: dict(no_plan) for tier in TIER_MODELS}
+    script["lead"]["coder"] = [CODER_GOOD]
+    script["senior"]["tester"] = ["NO CHANGES"]
+    scripted_team(ollama_emulator, script)
+    result = await runner(ollama_emulator).run(project, "Add a multiply(a, b) function to calc.py.")
+    assert result.error is None, result.error
+    assert result.plan is not None and result.plan.files == ["calc.py"]
+    planner = [s for s in result.steps if s.role == "planner"]
+    assert planner and all(s.outcome == "rejected" and "JSON" in (s.reason or "") for s in planner)
+    assert "def multiply(a, b):\n    return a * b\n" in result.patch.replace("+", "")
+    assert result.tests is not None and result.tests.ok
+
+
+async def test_without_a_usable_plan_and_no_file_named_the_task_stops_with_the_reasons(
+    ollama_emulator: OllamaEmulator, tmp_path: Path
+) -> None:
+    project = make_project(tmp_path / "project", git=False)
+    scripted_team(ollama_emulator, {tier: {"planner": ["no plan today"]} for tier in TIER_MODELS})
+    result = await runner(ollama_emulator).run(project, "Add a multiply function.")
+    assert result.error is not None and result.error.startswith("planner: no tier gave a usable answer (")
+    assert "no JSON value found" in result.error and result.patch == ""
+    assert {s.role for s in result.steps} == {"planner"}
+
+
 async def test_patch_that_does_not_apply_or_parse_is_rejected_and_the_next_tier_told_why(
     ollama_emulator: OllamaEmulator, tmp_path: Path
 ) -> None:

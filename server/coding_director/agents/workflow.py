@@ -2,7 +2,8 @@
 
 The workflow (seeds 002/003; the shape of aider's architect/editor pair with real test runs):
 
-1. **planner**: a JSON plan (files, steps, how to test), checked against :class:`~.roles.Plan`;
+1. **planner**: a JSON plan (files, steps, how to test), checked against :class:`~.roles.Plan`
+   (when no tier gives one, a default plan on the files the task names);
 2. **coder**: search/replace edits (:mod:`.edits`) that must apply exactly and leave every touched
    file parseable (tree-sitter), or the coder's answer is rejected and the next tier told why;
 3. **tester**: tests for the change, same format (or ``NO CHANGES``);
@@ -172,8 +173,11 @@ class TaskRunner:
                 return str(exc)
             return None
 
-        await self._ask("planner", f"Task: {prompt}\n\n{overview}", plan_check)
-        plan = plan_holder[0]
+        try:
+            await self._ask("planner", f"Task: {prompt}\n\n{overview}", plan_check)
+            plan = plan_holder[0]
+        except _RoleFailed as failed:
+            plan = self._default_plan(scratch, prompt, failed)
         plan_text = _render_plan(plan)
 
         await self._edit("coder", scratch, f"Task: {prompt}\n\n{plan_text}\n\n{self._files(scratch, plan.files)}")
@@ -345,6 +349,16 @@ class TaskRunner:
         named = [f for f in scratch.files if f in prompt or Path(f).name in prompt]
         small = [f for f in scratch.files if f not in named and (scratch.root / f).stat().st_size <= 4000]
         return f"Files in the workspace:\n{listing}\n\n{self._files(scratch, [*named, *small])}"
+
+    def _default_plan(self, scratch: Scratch, prompt: str, failed: _RoleFailed) -> Plan:
+        """The plan when no planner answer was usable: the task itself as the one step, on the files the
+        task names (as in :meth:`_overview`). A small model often cannot write the planner's JSON but
+        can still edit a named file. Re-raises ``failed`` when the task names no file."""
+        named = [f for f in scratch.files if f in prompt or Path(f).name in prompt]
+        if not named:
+            raise failed
+        self.progress(TaskProgress("note", f"{failed}; going on with a default plan on {', '.join(named)}"))
+        return Plan(files=named, steps=[prompt])
 
     def _test_files(self, scratch: Scratch) -> list[str]:
         return [f for f in scratch.files if "test" in Path(f).name.lower()][:20]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from coding_director.engine import CodingDirector
 from coding_director.features.actions import ActionError, StaleDocument, list_code_actions, resolve_edit
 from coding_director.features.ask import answer_markdown, ask, save_answer
 from coding_director.features.chat import chat_event, run_chat
+from coding_director.features.chat_stream import TextCoalescer
 from coding_director.features.completion import Completer, complete_at
 from coding_director.features.knowledge import KnowledgeService
 from coding_director.features.pull import pull_models
@@ -108,6 +109,20 @@ class DirectorServer(LanguageServer):
     @property
     def status(self) -> StatusTracker:
         return self.session.status
+
+    def chat_forwarder(self, chat_id: str) -> tuple[Callable[[Event], None], TextCoalescer]:
+        """The ``on_event`` of a chat or task request: every engine event is observed (status bar)
+        and sent as a ``codingDirector/chatEvent``, text merged by the returned
+        :class:`TextCoalescer` (flush it when the request ends)."""
+        stream = TextCoalescer(lambda wire: self.protocol.notify(CHAT_EVENT_METHOD, to_wire(wire)))
+
+        def forward(event: Event) -> None:
+            self.observe(event)
+            wire = chat_event(chat_id, event)
+            if wire is not None:
+                stream(wire)
+
+        return forward, stream
 
     def task_workspace(self, document_uri: str | None) -> Path | None:
         """The workspace folder a task works in: the one holding ``document_uri``, else the first."""
@@ -329,38 +344,26 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
     async def chat(ls: DirectorServer, params: Any) -> dict[str, Any]:
         with invalid_params():
             request = parse(ChatParams, convert.to_plain(params))
-        chat_id = request.chat_id or str(ls.protocol.msg_id)
-
-        def forward(event: Event) -> None:
-            ls.observe(event)
-            wire = chat_event(chat_id, event)
-            if wire is not None:
-                ls.protocol.notify(CHAT_EVENT_METHOD, to_wire(wire))
-
+        forward, stream = ls.chat_forwarder(request.chat_id or str(ls.protocol.msg_id))
         try:
             with invalid_params():
                 return to_wire(await run_chat(ls.director, ls.store, request, forward, ls.knowledge))
         finally:
+            stream.flush()
             ls.send_status(ls.status.idle())
 
     @server.feature(TASK_METHOD)
     async def task(ls: DirectorServer, params: Any) -> dict[str, Any]:
         with invalid_params():
             request = parse(ChatParams, convert.to_plain(params))
-        chat_id = request.chat_id or str(ls.protocol.msg_id)
         workspace = ls.task_workspace(request.text_document.uri if request.text_document else None)
         if workspace is None:
             raise RequestFailed("a task needs a workspace folder: open a folder first")
-
-        def forward(event: Event) -> None:
-            ls.observe(event)
-            wire = chat_event(chat_id, event)
-            if wire is not None:
-                ls.protocol.notify(CHAT_EVENT_METHOD, to_wire(wire))
-
+        forward, stream = ls.chat_forwarder(request.chat_id or str(ls.protocol.msg_id))
         try:
             result = await run_task_in_editor(ls.director, ls.store, workspace, request.prompt, forward)
         finally:
+            stream.flush()
             ls.send_status(ls.status.idle())
         if result.edits:
             edit = convert.task_workspace_edit(result.edits, f"Coding Director task: {request.prompt[:60]}")

@@ -85,23 +85,20 @@ def parse_edits(answer: str) -> list[EditBlock]:
         path = _clean_path(last_text_line)
         if not path:
             raise EditError(f"edit block {len(blocks) + 1} has no file path on the line before '{SEARCH_MARK}'")
-        search: list[str] = []
-        replace: list[str] = []
-        i += 1
-        while i < len(lines) and lines[i].strip() != DIVIDER:
-            search.append(lines[i])
-            i += 1
-        if i >= len(lines):
-            raise EditError(f"edit block {len(blocks) + 1} ({path}) has no '{DIVIDER}' line")
-        i += 1
-        while i < len(lines) and lines[i].strip() != REPLACE_MARK:
-            replace.append(lines[i])
-            i += 1
-        if i >= len(lines):
-            raise EditError(f"edit block {len(blocks) + 1} ({path}) has no '{REPLACE_MARK}' line")
-        i += 1
+        where = f"edit block {len(blocks) + 1} ({path})"
+        search, i = _lines_until(lines, i + 1, DIVIDER, where)
+        replace, i = _lines_until(lines, i, REPLACE_MARK, where)
         blocks.append(EditBlock(safe_relative(path), _join(search), _join(replace)))
     return blocks
+
+
+def _lines_until(lines: list[str], start: int, mark: str, where: str) -> tuple[list[str], int]:
+    """``lines[start:]`` up to the line that is ``mark`` (stripped), and the index after that line.
+    Raises :class:`EditError` naming ``where`` when no line is ``mark``."""
+    for end in range(start, len(lines)):
+        if lines[end].strip() == mark:
+            return lines[start:end], end + 1
+    raise EditError(f"{where} has no '{mark}' line")
 
 
 def _join(lines: list[str]) -> str:

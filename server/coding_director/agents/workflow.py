@@ -147,35 +147,17 @@ class TaskRunner:
                         self.progress(TaskProgress("note", f"applied to {', '.join(written)}"))
                     except ScratchError as exc:
                         error = str(exc)
-        return TaskResult(
-            plan=plan,
-            steps=self.steps,
-            patch=patch,
-            tests=last,
-            test_runs=test_runs,
-            review=review,
-            applied=applied,
-            error=error,
-            duration_ms=round((time.perf_counter() - started) * 1000, 3),
-        )
+        duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        return TaskResult(plan=plan, steps=self.steps, patch=patch, tests=last, test_runs=test_runs, review=review,
+                          applied=applied, error=error, duration_ms=duration_ms)
 
     async def _work(
         self, scratch: Scratch, prompt: str, test_command: str | None, test_runs: list[TestRun]
     ) -> tuple[Plan, list[Finding]]:
         task = self.settings.task
         overview = self._overview(scratch, prompt)
-        plan_holder: list[Plan] = []
-
-        def plan_check(answer: str) -> str | None:
-            try:
-                plan_holder[:] = [parse_plan(answer)]
-            except ValueError as exc:
-                return str(exc)
-            return None
-
         try:
-            await self._ask("planner", f"Task: {prompt}\n\n{overview}", plan_check)
-            plan = plan_holder[0]
+            plan = parse_plan(await self._ask("planner", f"Task: {prompt}\n\n{overview}", _parses(parse_plan)))
         except _RoleFailed as failed:
             plan = self._default_plan(scratch, prompt, failed)
         plan_text = _render_plan(plan)
@@ -196,17 +178,10 @@ class TaskRunner:
             self.progress(TaskProgress("note", "no test command found: the change is not tested"))
         await self._test_and_debug(scratch, prompt, command, test_runs, task.max_debug_rounds)
 
-        review_holder: list[list[Finding]] = []
-
-        def review_check(answer: str) -> str | None:
-            try:
-                review_holder[:] = [parse_findings(answer)]
-            except ValueError as exc:
-                return str(exc)
-            return None
-
-        await self._ask("reviewer", f"Task: {prompt}\n\nThe diff:\n```diff\n{scratch.diff()}```", review_check)
-        review = review_holder[0]
+        reviewed = await self._ask(
+            "reviewer", f"Task: {prompt}\n\nThe diff:\n```diff\n{scratch.diff()}```", _parses(parse_findings)
+        )
+        review = parse_findings(reviewed)
         blocking = [f for f in review if f.severity == "blocking"]
         if blocking:
             findings = "\n".join(f"- {f.file or '(general)'}: {f.message}" for f in blocking)
@@ -381,6 +356,19 @@ class TaskRunner:
             parts.append(block)
             used += len(block)
         return "Current files:\n\n" + "\n\n".join(parts) if parts else ""
+
+
+def _parses(parse: Callable[[str], object]) -> Callable[[str], str | None]:
+    """A check for :meth:`TaskRunner._ask`: the ``ValueError`` message of ``parse(answer)``, or ``None``."""
+
+    def check(answer: str) -> str | None:
+        try:
+            parse(answer)
+        except ValueError as exc:
+            return str(exc)
+        return None
+
+    return check
 
 
 def _render_plan(plan: Plan) -> str:

@@ -9,41 +9,22 @@ Pure and synchronous (no LSP, no asyncio). Main entry points:
 - :func:`detect_language`.
 """
 
+from coding_director.context import models
 from coding_director.context.budget import estimate_tokens
 from coding_director.context.documents import Document, DocumentStore, TextChange
 from coding_director.context.extract import extract, extract_from_file
 from coding_director.context.fim import fim_window
 from coding_director.context.languages import LANGUAGES, detect_language
-from coding_director.context.models import (
-    CodeContext,
-    ContextDiagnostic,
-    CursorPosition,
-    DiagnosticNote,
-    EnclosingDefinition,
-    FocusCode,
-    OutlineItem,
-    RelatedSnippet,
-    SyntaxProblem,
-    TruncationNote,
-)
+from coding_director.context.models import *  # noqa: F403 - the shapes, listed in models.__all__
 from coding_director.context.render import render_context
 from coding_director.context.syntax import check_splice, check_syntax, find_problems
 
-__all__ = [
+__all__ = [  # the shapes (models.__all__), then the functions
+    *models.__all__,
     "LANGUAGES",
-    "CodeContext",
-    "ContextDiagnostic",
-    "CursorPosition",
-    "DiagnosticNote",
     "Document",
     "DocumentStore",
-    "EnclosingDefinition",
-    "FocusCode",
-    "OutlineItem",
-    "RelatedSnippet",
-    "SyntaxProblem",
     "TextChange",
-    "TruncationNote",
     "check_splice",
     "check_syntax",
     "detect_language",

@@ -95,83 +95,85 @@ class WordLlamaEmbedder:
         return _normalise(np.nan_to_num(np.asarray(vectors, dtype=np.float32)))
 
 
-class OllamaEmbedder:
+class _RemoteEmbedder:
+    """A server's embedding model: texts sent in batches of :data:`_BATCH`, each cut to
+    :data:`MAX_EMBED_CHARS`; the dimension is learnt from the first answer."""
+
+    identity: str
+
+    def __init__(self) -> None:
+        self._dim: int | None = None
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            self._dim = int(self.embed(["dimension probe"]).shape[1])
+        return self._dim
+
+    def _embed_batch(self, batch: list[str]) -> list[list[float]]:
+        """One request's vectors, in order. Raises :class:`EmbedderError`."""
+        raise NotImplementedError
+
+    def embed(self, texts: list[str]) -> Vectors:
+        rows: list[list[float]] = []
+        for start in range(0, len(texts), _BATCH):
+            rows.extend(self._embed_batch([t[:MAX_EMBED_CHARS] for t in texts[start : start + _BATCH]]))
+        if not rows:
+            return np.zeros((0, self._dim or 1), dtype=np.float32)
+        vectors = _normalise(np.array(rows))
+        self._dim = int(vectors.shape[1])
+        return vectors
+
+
+class OllamaEmbedder(_RemoteEmbedder):
     """An Ollama embedding model through ``POST /api/embed`` (official ``ollama`` client)."""
 
     def __init__(self, host: str, model: str, timeout_s: float) -> None:
         import ollama
 
+        super().__init__()
         self.identity = f"ollama:{model}"
         self._host, self._model = host, model
         self._client = ollama.Client(host=host, timeout=timeout_s)
-        self._dim: int | None = None
 
-    @property
-    def dim(self) -> int:
-        if self._dim is None:
-            self._dim = int(self.embed(["dimension probe"]).shape[1])
-        return self._dim
-
-    def embed(self, texts: list[str]) -> Vectors:
+    def _embed_batch(self, batch: list[str]) -> list[list[float]]:
         import httpx
         import ollama
 
-        rows: list[list[float]] = []
-        for start in range(0, len(texts), _BATCH):
-            batch = [t[:MAX_EMBED_CHARS] for t in texts[start : start + _BATCH]]
-            try:
-                result = self._client.embed(model=self._model, input=batch)
-            except ollama.ResponseError as error:
-                fix = f"; run `ollama pull {self._model}`" if error.status_code == 404 else ""
-                raise EmbedderError(f"Ollama at {self._host} refused to embed with {self._model!r}: "
-                                    f"{error.error}{fix}") from error
-            except (ConnectionError, httpx.TransportError) as error:
-                raise EmbedderError(f"no Ollama server at {self._host} for embeddings ({error}); start it "
-                                    "or set index.embedder = \"wordllama\"") from error
-            rows.extend(list(vector) for vector in result.embeddings)
-        if not rows:
-            return np.zeros((0, self._dim or 1), dtype=np.float32)
-        vectors = _normalise(np.array(rows))
-        self._dim = int(vectors.shape[1])
-        return vectors
+        try:
+            result = self._client.embed(model=self._model, input=batch)
+        except ollama.ResponseError as error:
+            fix = f"; run `ollama pull {self._model}`" if error.status_code == 404 else ""
+            raise EmbedderError(f"Ollama at {self._host} refused to embed with {self._model!r}: "
+                                f"{error.error}{fix}") from error
+        except (ConnectionError, httpx.TransportError) as error:
+            raise EmbedderError(f"no Ollama server at {self._host} for embeddings ({error}); start it "
+                                "or set index.embedder = \"wordllama\"") from error
+        return [list(vector) for vector in result.embeddings]
 
 
-class OpenAIEmbedder:
+class OpenAIEmbedder(_RemoteEmbedder):
     """Any OpenAI-compatible ``POST /v1/embeddings`` (official ``openai`` client)."""
 
     def __init__(self, base_url: str, model: str, api_key: str, timeout_s: float) -> None:
         import openai
 
+        super().__init__()
         self.identity = f"openai:{model}"
         self._base_url, self._model = base_url, model
         self._client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=1)
-        self._dim: int | None = None
 
-    @property
-    def dim(self) -> int:
-        if self._dim is None:
-            self._dim = int(self.embed(["dimension probe"]).shape[1])
-        return self._dim
-
-    def embed(self, texts: list[str]) -> Vectors:
+    def _embed_batch(self, batch: list[str]) -> list[list[float]]:
         import openai
 
-        rows: list[list[float]] = []
-        for start in range(0, len(texts), _BATCH):
-            batch = [t[:MAX_EMBED_CHARS] for t in texts[start : start + _BATCH]]
-            try:
-                result = self._client.embeddings.create(model=self._model, input=batch)
-            except openai.APIConnectionError as error:
-                raise EmbedderError(f"no OpenAI-compatible server at {self._base_url} for embeddings "
-                                    f"({error})") from error
-            except openai.APIError as error:
-                raise EmbedderError(f"{self._base_url} refused to embed with {self._model!r}: {error}") from error
-            rows.extend(list(item.embedding) for item in result.data)
-        if not rows:
-            return np.zeros((0, self._dim or 1), dtype=np.float32)
-        vectors = _normalise(np.array(rows))
-        self._dim = int(vectors.shape[1])
-        return vectors
+        try:
+            result = self._client.embeddings.create(model=self._model, input=batch)
+        except openai.APIConnectionError as error:
+            raise EmbedderError(f"no OpenAI-compatible server at {self._base_url} for embeddings "
+                                f"({error})") from error
+        except openai.APIError as error:
+            raise EmbedderError(f"{self._base_url} refused to embed with {self._model!r}: {error}") from error
+        return [list(item.embedding) for item in result.data]
 
 
 _DEFAULT = WordLlamaEmbedder()

@@ -31,12 +31,11 @@ import numpy as np
 import numpy.typing as npt
 import sqlite_vec
 
-from coding_director.knowledge.chunker import ChunkRecord
+from coding_director.knowledge.chunker import ChunkRecord, camel_pieces
 
 __all__ = ["SCHEMA_VERSION", "IndexStore", "StoredChunk", "code_terms", "fts_query"]
 
 SCHEMA_VERSION = "1"
-_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _WORD = re.compile(r"[A-Za-z0-9_]+")
 #: Question words that carry no meaning for code search (kept short on purpose).
@@ -54,7 +53,7 @@ def code_terms(text: str) -> str:
     for ident in set(_IDENT.findall(text)):
         for part in ident.split("_"):
             if part and not part.islower() and not part.isupper():
-                pieces = _CAMEL.findall(part)
+                pieces = camel_pieces(part)
                 if len(pieces) > 1:
                     extra.extend(pieces)
     return " ".join(extra)
@@ -66,7 +65,7 @@ def fts_query(question: str) -> str | None:
     ranks by how many and how rare. ``None`` when nothing is left."""
     terms: list[str] = []
     for word in _WORD.findall(question):
-        parts = [p for piece in word.split("_") for p in (_CAMEL.findall(piece) or [piece])]
+        parts = [p for piece in word.split("_") for p in (camel_pieces(piece) or [piece])]
         for term in {word, *parts}:
             low = term.lower().strip("_")
             if low and low not in STOPWORDS and low not in terms and (len(low) > 1 or low.isdigit()):

@@ -170,7 +170,9 @@ async def test_a_long_legitimate_answer_streams_to_the_end(ollama_emulator: Olla
 
 async def test_a_server_ignoring_num_predict_is_stopped(ollama_emulator: OllamaEmulator) -> None:
     words = " ".join(f"w{i}x{i * 7}" for i in range(400))
-    add_team(ollama_emulator, lead={"reply": words, "ignore_num_predict": True})
+    # 10 ms a chunk: the emulator is still writing (400 chunks, 4 s) when the client stops after 67, so
+    # the stream is seen closed; without a delay the whole answer fits in the socket buffers at once.
+    add_team(ollama_emulator, lead={"reply": words, "ignore_num_predict": True, "chunk_delay_ms": 10})
     events = await run(ollama_emulator, "Explain recursion", tiers={"lead": {"num_predict": 50}})
     first = events[-1].assistance.attempts[0]  # type: ignore[attr-defined]
     assert first.outcome == "rejected" and first.stopped_early

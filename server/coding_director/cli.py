@@ -149,6 +149,7 @@ async def _doctor(args: argparse.Namespace) -> int:
     from coding_director.backends import BackendPool
     from coding_director.backends.embedded import choose_team
     from coding_director.doctor import diagnose
+    from coding_director.fit import render_fit_table
     from coding_director.wire import to_wire
 
     team = await choose_team(_settings(args))
@@ -157,7 +158,7 @@ async def _doctor(args: argparse.Namespace) -> int:
         print(f"[ok] team: {team.reason}: the built-in team answers ({settings.embedded.model_alias})")
     pool = BackendPool(settings)
     try:
-        report = await diagnose(settings, pool)
+        report = await diagnose(settings, pool, fit=True)
     finally:
         await pool.aclose()
     if args.json:
@@ -167,6 +168,8 @@ async def _doctor(args: argparse.Namespace) -> int:
             print(f"[{'ok' if check.ok else '!!'}] {check.name}: {check.detail}")
             if check.fix:
                 print(f"     fix: {check.fix}")
+        for table in report.fit:
+            print("\n".join(render_fit_table(table)))
     if report.unreachable:
         return EXIT_UNREACHABLE
     return EXIT_OK if report.ok else EXIT_FAILED

@@ -261,6 +261,19 @@ class RecordedRequest:
         """The body as a dict (``{}`` when it is not a JSON object)."""
         return self.body if isinstance(self.body, dict) else {}
 
+    @property
+    def load_only(self) -> bool:
+        """An Ollama load or unload request: ``/api/generate`` without a prompt or ``/api/chat``
+        without messages (a warm-up, or ``keep_alive: 0``), not an inference."""
+        if self.path == "/api/generate":
+            return not self.json.get("prompt")
+        return self.path == "/api/chat" and not self.json.get("messages")
+
+    @property
+    def inference(self) -> bool:
+        """A generation request (``/api/generate``, ``/api/chat``) that is not :attr:`load_only`."""
+        return self.path in ("/api/generate", "/api/chat") and not self.load_only
+
 
 def normalize_name(name: str) -> str:
     """``"coder"`` → ``"coder:latest"``; names with a tag are unchanged."""

@@ -206,7 +206,9 @@ class ResidencyConfig:
 
 def residency_config(settings: Settings, endpoint: str) -> ResidencyConfig:
     """The :class:`ResidencyConfig` of the Ollama server at ``endpoint`` under ``settings``."""
-    tiers = [t for t, spec in settings.tiers.items() if spec.provider == "ollama" and settings.endpoint_of(t) == endpoint]
+    tiers = [
+        t for t, spec in settings.tiers.items() if spec.provider == "ollama" and settings.endpoint_of(t) == endpoint
+    ]
     by_model: dict[str, list[str]] = {}
     for tier in tiers:
         by_model.setdefault(full_name(settings.tier(tier).model), []).append(tier_keep_alive(settings, tier))
@@ -287,6 +289,11 @@ class Residency:
         self._logged: set[str] = set()
         self.warmed = False
         self.last_plan: RoomPlan | None = None
+
+    @property
+    def measured(self) -> frozenset[str]:
+        """Models whose loaded size ``/api/ps`` has reported."""
+        return frozenset(self._seen_bytes)
 
     def keep_alive_of(self, model: str) -> str:
         """The ``keep_alive`` sent with every request for ``model``."""
@@ -384,7 +391,8 @@ class Residency:
         except EndpointUnreachable:
             raise
         except (BackendError, TimeoutError) as exc:
-            reason = exc.reason if isinstance(exc, BackendError) else f"no answer within {self.config.policy.timeout_s:g} s"
+            limit = self.config.policy.timeout_s
+            reason = exc.reason if isinstance(exc, BackendError) else f"no answer within {limit:g} s"
             self._log_once(f"model residency on {self.server.endpoint} is off for now: {reason}")
 
     @contextlib.asynccontextmanager
@@ -422,7 +430,11 @@ class Residency:
         model = self.config.completion_model
         if model is None or self.warmed or not self.config.policy.warm_up:
             return None
-        async with asyncio.timeout(self.config.policy.warm_up_timeout_s), self.use(model) as keep_alive:
-            await self.server.load(model, keep_alive, num_ctx)
-        self.warmed = True
+        self.warmed = True  # a second caller meanwhile does not load it twice
+        try:
+            async with asyncio.timeout(self.config.policy.warm_up_timeout_s), self.use(model) as keep_alive:
+                await self.server.load(model, keep_alive, num_ctx)
+        except BaseException:
+            self.warmed = False
+            raise
         return model

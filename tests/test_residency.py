@@ -213,6 +213,18 @@ async def test_vram_reported_by_ps_adds_to_the_memory_for_models() -> None:
         assert [r.vram for r, _ in emulator.scheduler.ps() if r.model.name == LEAD] == [6 * GB]
 
 
+async def test_a_residency_check_that_times_out_never_fails_the_request(emu: OllamaEmulator) -> None:
+    pool = BackendPool(settings_for(emu.url, ram_bytes=1 * GB, timeout_s=1e-6))  # nothing fits in 1 GB
+    try:
+        for tier in ("math", "senior", "principal"):
+            hi = [Message(role="user", content="hi")]
+            stream = pool.for_tier(tier).chat_stream(pool.settings.tier(tier).model, hi, GenerateOptions())
+            assert "".join([c.text async for c in stream]) == "ok"
+    finally:
+        await pool.aclose()
+    assert unload_requests(emu) == [] and len(emu.loaded) == 3  # the check gave up: Ollama decides alone
+
+
 # -- the policy, pure ---------------------------------------------------------------------------------
 def resident(model: str, gb: float, expires_in_s: float = 300.0) -> Resident:
     return Resident(model=model, size_bytes=int(gb * GB), expires_in_s=expires_in_s)

@@ -1,7 +1,7 @@
 """The ``coding-director`` command line.
 
 Subcommands: ``ask`` (stream an answer; ``--json`` prints the Assistance), ``route`` (classify
-only; ``--jsonl`` reads prompts from stdin), ``doctor`` (check endpoints, models, FIM),
+only; ``--jsonl`` reads prompts from stdin), ``doctor`` (check endpoints, models, FIM, memory fit),
 ``models pull`` (fetch missing tier models), ``context`` (print the code context at a position),
 ``schemas`` (write or check ``shared-schemas/``), ``serve`` (the language server over stdio) and
 ``api`` (the OpenAI-compatible HTTP API, :mod:`coding_director.api`).
@@ -262,7 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     rte.add_argument("--jsonl", action="store_true", help="read one prompt per stdin line, print JSON lines")
     rte.set_defaults(func=_route, is_async=True)
 
-    doc = sub.add_parser("doctor", parents=[common], help="check endpoints, models and FIM support")
+    doc = sub.add_parser(
+        "doctor", parents=[common], help="check endpoints, models, FIM support and whether the team fits in memory"
+    )
     doc.add_argument("--json", action="store_true")
     doc.set_defaults(func=_doctor, is_async=True)
 

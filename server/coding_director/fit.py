@@ -133,18 +133,11 @@ async def _table(
     max_loaded = residency.config.policy.max_loaded_models
     fit = team_fit(footprints, completion, capacity.total_bytes, max_loaded)
     return FitTable(
-        endpoint=endpoint,
-        rows=rows,
-        ram_bytes=capacity.ram_bytes,
-        vram_bytes=capacity.vram_bytes,
-        capacity_bytes=capacity.total_bytes,
-        capacity_source=capacity.source,
-        team_bytes=fit.total_bytes,
-        max_loaded_models=max_loaded,
-        fits=fit.fits,
-        completion_fits=fit.completion_fits,
-        swapped=list(fit.swapped),
-        evicts_completion=list(fit.evicts_completion),
+        endpoint=endpoint, rows=rows, team_bytes=fit.total_bytes, max_loaded_models=max_loaded,
+        ram_bytes=capacity.ram_bytes, vram_bytes=capacity.vram_bytes,
+        capacity_bytes=capacity.total_bytes, capacity_source=capacity.source,
+        fits=fit.fits, completion_fits=fit.completion_fits,
+        swapped=list(fit.swapped), evicts_completion=list(fit.evicts_completion),
         summary=_summary(fit, completion, _tier_names(rows), max_loaded, endpoint),
     )
 

@@ -133,10 +133,8 @@ class Scheduler:
         max_loaded: int = 3,
         default_keep_alive_s: float = DEFAULT_KEEP_ALIVE_S,
     ) -> None:
-        self.memory_bytes = memory_bytes
-        self.vram_bytes = vram_bytes
-        self.max_loaded = max_loaded
-        self.default_keep_alive_s = default_keep_alive_s
+        self.memory_bytes, self.vram_bytes = memory_bytes, vram_bytes
+        self.max_loaded, self.default_keep_alive_s = max_loaded, default_keep_alive_s
         self.loaded: dict[str, Runner] = {}
         self.unloaded: list[str] = []  # every unload, in order (model names), for tests
         self._changed: asyncio.Condition | None = None

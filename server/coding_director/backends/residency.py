@@ -42,6 +42,8 @@ from coding_director.settings import ResidencySettings, Settings
 log = logging.getLogger(__name__)
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
+#: After ``/api/ps`` or an unload failed, requests skip the residency check for this long (seconds).
+RETRY_AFTER_S = 60.0
 
 
 def full_name(model: str) -> str:
@@ -287,6 +289,7 @@ class Residency:
         self._disk_bytes: dict[str, int] = {}
         self._vram_seen = 0
         self._logged: set[str] = set()
+        self._off_until = 0.0
         self.warmed = False
         self.last_plan: RoomPlan | None = None
 
@@ -383,7 +386,8 @@ class Residency:
             return plan
 
     async def _before(self, name: str) -> None:
-        if not self.config.policy.enabled or self._loaded_until.get(name, 0.0) > self._clock():
+        now = self._clock()
+        if not self.config.policy.enabled or self._loaded_until.get(name, 0.0) > now or self._off_until > now:
             return
         try:
             async with asyncio.timeout(self.config.policy.timeout_s):
@@ -393,6 +397,7 @@ class Residency:
         except (BackendError, TimeoutError) as exc:
             limit = self.config.policy.timeout_s
             reason = exc.reason if isinstance(exc, BackendError) else f"no answer within {limit:g} s"
+            self._off_until = self._clock() + RETRY_AFTER_S
             self._log_once(f"model residency on {self.server.endpoint} is off for now: {reason}")
 
     @contextlib.asynccontextmanager

@@ -7,10 +7,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from coding_director.backends import BackendPool, GenerateOptions, Message
-from coding_director.backends.residency import Resident, full_name, plan_room, residency_config, team_fit
+from coding_director.backends.residency import (
+    Residency,
+    Resident,
+    full_name,
+    plan_room,
+    residency_config,
+    team_fit,
+)
 from coding_director.durations import keep_alive_seconds
 from coding_director.features.residency import completion_num_ctx, warm_up
 from coding_director.settings import Settings, load_settings
@@ -275,3 +283,17 @@ def test_keep_alive_of_a_model_is_the_longest_of_its_tiers(emu: OllamaEmulator) 
     assert config.keep_alive[TIER_MODELS["math"]] == config.default_keep_alive == "600s"
     assert config.completion_model == LEAD and LEAD not in config.chat_models
     assert math.isinf(keep_alive_seconds("-1s")) and keep_alive_seconds("1h30m") == 5400
+
+
+def test_capacity_from_total_ram_minus_reserve_and_for_a_remote_ollama() -> None:
+    settings = team_settings("http://127.0.0.1:11434", residency={"reserve_bytes": 4 * GB})
+    pool = BackendPool(settings)
+    backend = pool.for_tier("lead")
+    local = Residency(backend, residency_config(settings, settings.ollama.host), total_ram=lambda: 24 * GB)
+    assert (local.capacity().ram_bytes, local.capacity().vram_bytes) == (20 * GB, 0)
+    assert "psutil" in local.capacity().source
+    unified = replace(residency_config(settings, settings.ollama.host), unified_memory=True)
+    assert "unified" in Residency(backend, unified, total_ram=lambda: 24 * GB).capacity().source
+    remote = team_settings("http://gpu-box:11434")
+    config = residency_config(remote, remote.ollama.host)
+    assert not config.local and Residency(backend, config, total_ram=lambda: 24 * GB).capacity().total_bytes is None

@@ -291,7 +291,6 @@ class Residency:
         self._logged: set[str] = set()
         self._off_until = 0.0
         self.warmed = False
-        self.last_plan: RoomPlan | None = None
 
     @property
     def measured(self) -> frozenset[str]:
@@ -382,7 +381,6 @@ class Residency:
             if not plan.fits:
                 self._loaded_until.clear()  # Ollama unloads more on its own: what is loaded is unknown
                 self._log_once(f"{name} does not fit beside the loaded models on {self.server.endpoint}: {plan.reason}")
-            self.last_plan = plan
             return plan
 
     async def _before(self, name: str) -> None:

@@ -29,7 +29,7 @@ from coding_director.backends.base import (
     num_ctx_for,
 )
 from coding_director.backends.health import HealthTracker
-from coding_director.backends.residency import Residency
+from coding_director.backends.residency import Residency, residency_config
 from coding_director.backends.transport import shared_ssl_context
 from coding_director.settings import Settings
 
@@ -93,7 +93,6 @@ class BackendPool:
                 endpoint, api_key_env=api_key_env, connect_timeout_s=connect, read_timeout_s=read_timeout
             )
         from coding_director.backends.ollama import OllamaBackend
-        from coding_director.backends.residency import residency_config
 
         return OllamaBackend(
             endpoint,

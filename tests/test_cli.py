@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import ollama
 from coding_director.routing.offline import classify
 
 from tests.emulator import OllamaEmulator, ScriptedModel
@@ -200,3 +201,54 @@ def test_models_pull_fetches_missing_models(ollama_emulator: OllamaEmulator, tmp
 def test_schemas_are_current() -> None:
     proc = run("schemas", "--check")
     assert proc.returncode == 0, proc.stderr
+
+
+def sized_team(principal_gb: float = 4.0) -> list[ScriptedModel]:
+    """The tier models with disk sizes (GB): lead 8, principal ``principal_gb``, the others 4;
+    loaded, each takes 1.2 times that."""
+    sizes = {tier: 4.0 for tier in TIER_MODELS} | {"lead": 8.0, "principal": principal_gb}
+    fim = {"lead": ["completion", "insert"]}
+    return [
+        ScriptedModel(
+            name=TIER_MODELS[t],
+            size=int(gb * 1e9),
+            memory_size=int(gb * 1.2e9),
+            capabilities=fim.get(t, ["completion"]),
+        )
+        for t, gb in sizes.items()
+    ]
+
+
+RESIDENCY_20GB = "[residency]\nram_bytes = 20000000000\nvram_bytes = 0\n"
+
+
+def test_doctor_prints_the_fit_table(tmp_path: Path) -> None:
+    with OllamaEmulator(sized_team(), vram_bytes=0) as emu:
+        ollama.Client(host=emu.url).generate(TIER_MODELS["lead"], "", keep_alive="1h")  # loaded before doctor
+        cfg = str(config(tmp_path, emu.url, extra=RESIDENCY_20GB))
+        proc = run("doctor", "--config", cfg)
+        report = json.loads(run("doctor", "--json", "--config", cfg).stdout)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert f"Model residency on {emu.url}: 20.0 GB for models (RAM 20.0 GB, VRAM 0.0 GB; residency.ram_bytes" in out
+    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ") and "-m:latest" in line}
+    assert set(rows) == {"lead", "senior", "principal", "math"}  # the router is offline: not loaded
+    assert rows["lead"].split()[1:4] == ["*", TIER_MODELS["lead"], "8.0"]
+    assert "9.6 GB " in rows["lead"] and "yes, in " in rows["lead"] and rows["lead"].endswith("1h")
+    assert "4.8 GB (est.)" in rows["math"] and " no " in rows["math"] and rows["math"].endswith("5m")
+    assert "the team does not fit at once: 4 models need 24.0 GB of 20.0 GB; Ollama keeps at most 3 loaded" in out
+    assert f"the completion model (lead: {TIER_MODELS['lead']}) stays loaded; math, principal, senior take turns" in out
+    (table,) = report["fit"]
+    assert (table["capacityBytes"], table["teamBytes"], table["fits"]) == (20_000_000_000, 24_000_000_000, False)
+    lead = next(r for r in table["rows"] if r["tier"] == "lead")
+    assert lead["loaded"] and lead["measured"] and lead["role"] == "completion" and lead["keepAlive"] == "1h"
+    assert table["evictsCompletion"] == [] and len(table["swapped"]) == 3
+
+
+def test_doctor_fails_when_a_tier_cannot_load_beside_the_completion_model(tmp_path: Path) -> None:
+    with OllamaEmulator(sized_team(principal_gb=9.0), vram_bytes=0) as emu:
+        proc = run("doctor", "--config", str(config(tmp_path, emu.url, extra=RESIDENCY_20GB)))
+    assert proc.returncode == 1
+    check = next(line for line in proc.stdout.splitlines() if line.startswith("[!!] model residency"))
+    assert "principal cannot load beside the completion model: Ollama unloads it for them" in check
+    assert "fix: use a smaller model" in proc.stdout

@@ -164,12 +164,14 @@ async def test_math_prompt_routes_to_the_math_chain(ollama_emulator: OllamaEmula
 
 
 async def test_num_ctx_and_keep_alive_are_sent(ollama_emulator: OllamaEmulator) -> None:
-    add_team(ollama_emulator)
+    add_team(ollama_emulator, lead=BAD_PY)
     long_prompt = GENERAL + " " + "x" * 9000
     await ask(ollama_emulator, long_prompt)
     body = chat_calls(ollama_emulator, TIER_MODELS["lead"])[0]
     assert body["options"]["num_ctx"] >= 4096  # 9 kB of prompt does not fit Ollama's 2048 default
-    assert body["keep_alive"] == "10m"
+    # lead is also the completion tier: a chat on it keeps the completion model's longer keep_alive
+    assert body["keep_alive"] == "1h"
+    assert chat_calls(ollama_emulator, TIER_MODELS["senior"])[0]["keep_alive"] == "5m"
 
 
 async def test_streaming_reports_tiers_and_text_in_order(ollama_emulator: OllamaEmulator) -> None:

@@ -1,7 +1,7 @@
 """The ``coding-director`` command line.
 
 Subcommands: ``ask`` (stream an answer; ``--json`` prints the Assistance), ``route`` (classify
-only; ``--jsonl`` reads prompts from stdin), ``doctor`` (check endpoints, models, FIM),
+only; ``--jsonl`` reads prompts from stdin), ``doctor`` (check endpoints, models, FIM, memory fit),
 ``models pull`` (fetch missing tier models), ``context`` (print the code context at a position),
 ``schemas`` (write or check ``shared-schemas/``), ``serve`` (the language server over stdio) and
 ``api`` (the OpenAI-compatible HTTP API, :mod:`coding_director.api`).
@@ -149,6 +149,7 @@ async def _doctor(args: argparse.Namespace) -> int:
     from coding_director.backends import BackendPool
     from coding_director.backends.embedded import choose_team
     from coding_director.doctor import diagnose
+    from coding_director.fit import render_fit_table
     from coding_director.wire import to_wire
 
     team = await choose_team(_settings(args))
@@ -157,7 +158,7 @@ async def _doctor(args: argparse.Namespace) -> int:
         print(f"[ok] team: {team.reason}: the built-in team answers ({settings.embedded.model_alias})")
     pool = BackendPool(settings)
     try:
-        report = await diagnose(settings, pool)
+        report = await diagnose(settings, pool, fit=True)
     finally:
         await pool.aclose()
     if args.json:
@@ -167,6 +168,8 @@ async def _doctor(args: argparse.Namespace) -> int:
             print(f"[{'ok' if check.ok else '!!'}] {check.name}: {check.detail}")
             if check.fix:
                 print(f"     fix: {check.fix}")
+        for table in report.fit:
+            print("\n".join(render_fit_table(table)))
     if report.unreachable:
         return EXIT_UNREACHABLE
     return EXIT_OK if report.ok else EXIT_FAILED
@@ -259,7 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     rte.add_argument("--jsonl", action="store_true", help="read one prompt per stdin line, print JSON lines")
     rte.set_defaults(func=_route, is_async=True)
 
-    doc = sub.add_parser("doctor", parents=[common], help="check endpoints, models and FIM support")
+    doc = sub.add_parser(
+        "doctor", parents=[common], help="check endpoints, models, FIM support and whether the team fits in memory"
+    )
     doc.add_argument("--json", action="store_true")
     doc.set_defaults(func=_doctor, is_async=True)
 

@@ -19,38 +19,30 @@ from coding_director.backends.embedded import (
     runtime_version,
     uses_embedded,
 )
+from coding_director.backends.residency import full_name
+from coding_director.fit import Check as Check  # re-exported: the shape of every doctor check
+from coding_director.fit import FitTable, fit_check, fit_tables
 from coding_director.settings import EMBEDDED_ENDPOINT, Settings
 from coding_director.wire import WireModel
-
-
-class Check(WireModel):
-    """One check: ``name`` (e.g. ``tier lead model``), ``ok``, a human ``detail`` and, when not ok,
-    the ``fix`` (a command or setting to change)."""
-
-    name: str
-    ok: bool
-    detail: str
-    fix: str | None = None
 
 
 class DoctorReport(WireModel):
     """All checks; ``ok`` is True when every check passed. ``missing_models`` lists
     ``(tier, model)`` pairs absent from their Ollama endpoint (what ``models pull`` would fetch);
-    ``unreachable`` lists endpoints that did not answer."""
+    ``unreachable`` lists endpoints that did not answer; ``fit`` holds the model residency table of
+    each Ollama server (when asked for, see :mod:`coding_director.fit`)."""
 
     ok: bool
     checks: list[Check]
     missing_models: list[tuple[str, str]] = Field(default_factory=list)
     unreachable: list[str] = Field(default_factory=list)
+    fit: list[FitTable] = Field(default_factory=list)
 
 
 def same_model(wanted: str, present: str) -> bool:
     """Whether Ollama would serve ``wanted`` as ``present``: a name without a tag means ``:latest``."""
 
-    def full(name: str) -> str:
-        return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
-
-    return full(wanted) == full(present)
+    return full_name(wanted) == full_name(present)
 
 
 def active_tiers(settings: Settings) -> list[str]:
@@ -61,8 +53,11 @@ def active_tiers(settings: Settings) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-async def diagnose(settings: Settings, pool: BackendPool, timeout_s: float = 10.0) -> DoctorReport:
-    """Check every endpoint and tier of ``settings``. Never raises for server problems."""
+async def diagnose(
+    settings: Settings, pool: BackendPool, timeout_s: float = 10.0, *, fit: bool = False
+) -> DoctorReport:
+    """Check every endpoint and tier of ``settings``; with ``fit``, also whether the team fits each
+    Ollama server's memory (``/api/ps``, :mod:`coding_director.fit`). Never raises for server problems."""
     checks: list[Check] = []
     missing: list[tuple[str, str]] = []
     unreachable: list[str] = []
@@ -106,7 +101,11 @@ async def diagnose(settings: Settings, pool: BackendPool, timeout_s: float = 10.
     checks.append(await _fim_check(settings, pool, listings))
     if uses_embedded(settings):
         checks.extend(runtime_checks(settings))
-    return DoctorReport(ok=all(c.ok for c in checks), checks=checks, missing_models=missing, unreachable=unreachable)
+    tables = await fit_tables(settings, pool, tiers, listings, timeout_s) if fit else []
+    checks.extend(fit_check(table) for table in tables)
+    return DoctorReport(
+        ok=all(c.ok for c in checks), checks=checks, missing_models=missing, unreachable=unreachable, fit=tables
+    )
 
 
 async def _fim_check(settings: Settings, pool: BackendPool, listings: dict[str, list[ModelInfo] | None]) -> Check:

@@ -32,6 +32,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from coding_director.durations import KeepAlive
+
 CONFIG_ENV = "CODING_DIRECTOR_CONFIG"
 ENV_PREFIX = "CODING_DIRECTOR_"
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
@@ -68,6 +70,11 @@ class TierSettings(_Section):
     temperature: float = Field(default=0.2, ge=0.0, le=2.0)
     num_predict: int = Field(default=1024, ge=1, description="Maximum tokens generated per attempt.")
     timeout_s: float | None = Field(default=None, gt=0, description="Per-attempt timeout; routing default.")
+    keep_alive: KeepAlive | None = Field(
+        default=None,
+        description="Ollama keep_alive of this tier's model (e.g. '5m', '1h', -1 = forever); "
+        "default: completion.keep_alive for the completion tier, else ollama.keep_alive.",
+    )
 
     @model_validator(mode="after")
     def _openai_needs_url(self) -> TierSettings:
@@ -89,7 +96,11 @@ class OllamaSettings(_Section):
     """Where the default Ollama server lives and how the client talks to it."""
 
     host: str = DEFAULT_OLLAMA_HOST
-    keep_alive: str = Field(default="10m", description="Ollama keep_alive: how long a model stays loaded.")
+    keep_alive: KeepAlive = Field(
+        default="5m",
+        description="Ollama keep_alive of the chat tiers: how long a model stays loaded after a request "
+        "(Ollama's own default, 5 minutes). Per tier: tiers.<name>.keep_alive.",
+    )
     connect_timeout_s: float = Field(default=3.0, gt=0)
 
     @field_validator("host")
@@ -133,6 +144,34 @@ class CompletionSettings(_Section):
     debounce_ms: int = Field(default=150, ge=0)
     timeout_ms: int = Field(default=2500, ge=50)
     max_tokens: int = Field(default=96, ge=1)
+    keep_alive: KeepAlive = Field(
+        default="1h",
+        description="Ollama keep_alive of the completion model: kept loaded longer than the chat tiers.",
+    )
+
+
+class ResidencySettings(_Section):
+    """Which models Ollama keeps loaded (:mod:`coding_director.backends.residency`).
+
+    ``enabled``: before a request would load a model that does not fit beside the loaded ones, the
+    least recently used chat tier is unloaded (``keep_alive: 0``), never the completion model.
+    ``warm_up``: load the completion model when the language server starts. Memory in **bytes**:
+    ``ram_bytes`` (default: the machine's total RAM from psutil minus ``reserve_bytes``, for an
+    Ollama on this machine), ``vram_bytes`` (default: the most VRAM ``/api/ps`` has reported in use;
+    on macOS VRAM is part of RAM). ``load_factor``: a model not seen loaded yet takes its
+    ``/api/tags`` size times this (weights plus context cache). ``max_loaded_models``: Ollama's
+    ``OLLAMA_MAX_LOADED_MODELS`` (default 3 per GPU, or 3 on CPU); 0 = no limit.
+    """
+
+    enabled: bool = True
+    warm_up: bool = True
+    warm_up_timeout_s: float = Field(default=300.0, gt=0, description="Longest wait for the warm-up load.")
+    timeout_s: float = Field(default=5.0, gt=0, description="Bound of the /api/ps check and unloads before a request.")
+    ram_bytes: int | None = Field(default=None, ge=0, description="Memory for models, in bytes.")
+    reserve_bytes: int = Field(default=4 * 1024**3, ge=0, description="RAM left to everything else, in bytes.")
+    vram_bytes: int | None = Field(default=None, ge=0, description="GPU memory for models, in bytes.")
+    load_factor: float = Field(default=1.2, ge=1.0, le=4.0)
+    max_loaded_models: int = Field(default=3, ge=0)
 
 
 class ContextSettings(_Section):
@@ -289,6 +328,7 @@ class Settings(BaseSettings):
     health: HealthSettings = Field(default_factory=HealthSettings)
     completion: CompletionSettings = Field(default_factory=CompletionSettings)
     context: ContextSettings = Field(default_factory=ContextSettings)
+    residency: ResidencySettings = Field(default_factory=ResidencySettings)
     checks: ChecksSettings = Field(default_factory=ChecksSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
 

@@ -10,6 +10,8 @@ Quick use::
         ...
         assert emu.calls("/api/generate", model="coder:fim")[0].closed_early is False
 
+Which models are loaded (``/api/ps``), ``keep_alive`` and what is unloaded to make room follow Ollama's
+scheduler (``scheduler.py``; ``OllamaEmulator(memory_bytes=..., vram_bytes=..., max_loaded_models=...)``).
 Delays in this API are milliseconds; durations on the wire are nanoseconds. See ``server.OllamaEmulator``,
 ``models.ScriptedModel`` and ``models.RecordedRequest``; the CLI is ``python -m tests.emulator --help``.
 """

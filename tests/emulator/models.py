@@ -119,7 +119,12 @@ class ScriptedModel:
             automatically when ``options.num_predict`` cuts the reply).
         embedding_dim: dimension of the deterministic (hash-based, L2-normalised) embeddings.
         context_length: reported in ``/api/show`` ``model_info``.
-        family, parameter_size, quantization_level, size: reported in ``details`` / tags; ``size`` in bytes.
+        family, parameter_size, quantization_level, size: reported in ``details`` / tags; ``size`` in bytes
+            (the file on disk, as ``/api/tags`` reports it); ``/api/show`` reports
+            ``general.parameter_count`` from ``parameter_size``.
+        memory_size: bytes the model takes once loaded (weights and context cache), as ``/api/ps``
+            reports ``size``; ``None``: ``size``.
+        load_ms: how long loading the model takes, in ms (a request that finds it unloaded waits this).
     """
 
     name: str
@@ -145,6 +150,8 @@ class ScriptedModel:
     parameter_size: str = "7B"
     quantization_level: str = "Q4_K_M"
     size: int = 4_109_865_159
+    memory_size: int | None = None
+    load_ms: float = 0.0
 
     def __post_init__(self) -> None:
         self.name = normalize_name(self.name)
@@ -156,6 +163,15 @@ class ScriptedModel:
     def digest(self) -> str:
         """A stable fake sha256 digest (64 hex chars) derived from the name."""
         return hashlib.sha256(("model:" + self.name).encode()).hexdigest()
+
+    @property
+    def parameter_count(self) -> int:
+        """``parameter_size`` as a count (``"7B"`` -> 7e9, ``"135M"`` -> 1.35e8); 0 when unparsable."""
+        match = re.fullmatch(r"([\d.]+)\s*([KMBT]?)", self.parameter_size.strip(), flags=re.IGNORECASE)
+        if match is None:
+            return 0
+        scale = {"": 1, "K": 10**3, "M": 10**6, "B": 10**9, "T": 10**12}[match.group(2).upper()]
+        return round(float(match.group(1)) * scale)
 
     def supports(self, capability: str) -> bool:
         """Whether ``capability`` is in :attr:`capabilities`."""
@@ -244,6 +260,19 @@ class RecordedRequest:
     def json(self) -> dict[str, Any]:
         """The body as a dict (``{}`` when it is not a JSON object)."""
         return self.body if isinstance(self.body, dict) else {}
+
+    @property
+    def load_only(self) -> bool:
+        """An Ollama load or unload request: ``/api/generate`` without a prompt or ``/api/chat``
+        without messages (a warm-up, or ``keep_alive: 0``), not an inference."""
+        if self.path == "/api/generate":
+            return not self.json.get("prompt")
+        return self.path == "/api/chat" and not self.json.get("messages")
+
+    @property
+    def inference(self) -> bool:
+        """A generation request (``/api/generate``, ``/api/chat``) that is not :attr:`load_only`."""
+        return self.path in ("/api/generate", "/api/chat") and not self.load_only
 
 
 def normalize_name(name: str) -> str:

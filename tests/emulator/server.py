@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from aiohttp import web
@@ -35,6 +35,7 @@ from .models import (
     now_ns,
     token_ids,
 )
+from .scheduler import DEFAULT_KEEP_ALIVE_S, KeepAliveError, Runner, Scheduler, parse_keep_alive
 
 __all__ = ["OllamaEmulator"]
 
@@ -45,7 +46,6 @@ _REC = web.RequestKey("emulator_record", RecordedRequest)
 _RAW = web.RequestKey("emulator_raw_body", bytes)
 
 PULL_UNKNOWN_ERROR = "pull model manifest: file does not exist"
-DEFAULT_KEEP_ALIVE_S = 300.0
 
 
 #: Path of the emulator's own request-log endpoint (see ``OllamaEmulator._inspect_requests``).
@@ -60,22 +60,6 @@ def _rfc3339(dt: datetime | None = None) -> str:
 
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-
-
-def _parse_keep_alive(value: Any) -> float | None:
-    """Seconds to keep a model loaded; ``None`` = default; negative = forever."""
-    if value is None:
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    text = str(value).strip()
-    for suffix, factor in (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
-        if text.endswith(suffix):
-            with contextlib.suppress(ValueError):
-                return float(text[: -len(suffix)]) * factor
-    with contextlib.suppress(ValueError):
-        return float(text)
-    return None
 
 
 class _ClientGone(Exception):
@@ -106,6 +90,15 @@ class OllamaEmulator:
         port: TCP port; ``0`` (default) picks an ephemeral port, see :attr:`url` after start.
         version: what ``/api/version`` reports.
         pull_steps: ``pulling <digest>`` progress lines per layer.
+        memory_bytes: system RAM for loaded models, in bytes (``None``: unlimited).
+        vram_bytes: GPU memory for loaded models, in bytes (``None``: room for every model, so
+            ``/api/ps`` reports ``size_vram == size``; ``0``: CPU only).
+        max_loaded_models: ``OLLAMA_MAX_LOADED_MODELS`` (Ollama's default 3; 0: no limit).
+        keep_alive_s: ``OLLAMA_KEEP_ALIVE`` in seconds (default 5 minutes).
+
+    Which models are loaded, for how long and what is unloaded to make room follow Ollama's
+    scheduler (see :mod:`.scheduler`); :attr:`scheduler` holds that state (``scheduler.unloaded``
+    lists every unload in order).
 
     Use ``with OllamaEmulator(models=[...]) as emu:`` (background thread with its own loop), or ``start()`` /
     ``stop()``; in async code on the running loop, ``await start_async()`` / ``await stop_async()``.
@@ -121,6 +114,10 @@ class OllamaEmulator:
         port: int = 0,
         version: str = "0.12.6",
         pull_steps: int = 4,
+        memory_bytes: int | None = None,
+        vram_bytes: int | None = None,
+        max_loaded_models: int = 3,
+        keep_alive_s: float = DEFAULT_KEEP_ALIVE_S,
     ) -> None:
         self.host = host
         self.port = port
@@ -129,7 +126,7 @@ class OllamaEmulator:
         self._models: dict[str, ScriptedModel] = {}
         self._registry: dict[str, ScriptedModel] = {}
         self._modified: dict[str, datetime] = {}
-        self._loaded: dict[str, datetime] = {}
+        self.scheduler = Scheduler(memory_bytes, vram_bytes, max_loaded_models, keep_alive_s)
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -152,12 +149,17 @@ class OllamaEmulator:
     def remove_model(self, name: str) -> None:
         """Uninstall a model (no error when absent)."""
         self._models.pop(normalize_name(name), None)
-        self._loaded.pop(normalize_name(name), None)
+        self.scheduler.forget(normalize_name(name))
 
     def add_pullable(self, model: ScriptedModel) -> ScriptedModel:
         """Put ``model`` in the emulated registry (pullable, not installed); returns it."""
         self._registry[model.name] = model
         return model
+
+    @property
+    def loaded(self) -> list[str]:
+        """Names of the models loaded now (what ``/api/ps`` lists), latest expiry first."""
+        return [runner.model.name for runner, _ in self.scheduler.ps()]
 
     @property
     def models(self) -> dict[str, ScriptedModel]:
@@ -409,16 +411,15 @@ class OllamaEmulator:
             return f"invalid request body: expected a JSON object, got {type(body).__name__}"
         return body
 
-    def _touch(self, name: str, keep_alive: Any) -> None:
-        seconds = _parse_keep_alive(keep_alive)
-        if seconds is None:
-            seconds = DEFAULT_KEEP_ALIVE_S
-        if seconds == 0:
-            self._loaded.pop(name, None)
-        elif seconds < 0:
-            self._loaded[name] = datetime.now(UTC) + timedelta(days=365 * 100)
-        else:
-            self._loaded[name] = datetime.now(UTC) + timedelta(seconds=seconds)
+    async def _acquire(self, m: ScriptedModel, body: dict[str, Any]) -> Runner | str:
+        """Schedule ``m`` for a request with ``body`` (its ``keep_alive``, ``options.num_ctx``); the
+        runner, or the error message of a model that can never fit."""
+        options = body.get("options") if isinstance(body.get("options"), dict) else {}
+        num_ctx = options.get("num_ctx") if isinstance(options.get("num_ctx"), int) else None
+        try:
+            return await self.scheduler.acquire(m, parse_keep_alive(body.get("keep_alive")), num_ctx)
+        except MemoryError as exc:
+            return str(exc)
 
     def _details(self, m: ScriptedModel) -> dict[str, Any]:
         return {
@@ -459,15 +460,12 @@ class OllamaEmulator:
         return web.json_response({"models": models}, dumps=_dumps)
 
     async def _ps(self, request: web.Request) -> web.StreamResponse:
-        now = datetime.now(UTC)
         out = []
-        for name, expires in list(self._loaded.items()):
-            m = self._models.get(name)
-            if m is None or expires <= now:
-                continue
-            entry = self._tag_entry(m)
+        for runner, expires in self.scheduler.ps():
+            entry = self._tag_entry(runner.model)
             del entry["modified_at"]
-            entry.update(expires_at=_rfc3339(expires), size_vram=m.size, context_length=m.context_length)
+            entry.update(size=runner.size, expires_at=_rfc3339(expires), size_vram=runner.vram)
+            entry["context_length"] = runner.num_ctx
             out.append(entry)
         return web.json_response({"models": out}, dumps=_dumps)
 
@@ -485,7 +483,7 @@ class OllamaEmulator:
         info: dict[str, Any] = {
             "general.architecture": arch,
             "general.basename": m.name.split(":")[0],
-            "general.parameter_count": 7_000_000_000,
+            "general.parameter_count": m.parameter_count,
             f"{arch}.context_length": m.context_length,
             f"{arch}.embedding_length": m.embedding_dim,
         }
@@ -536,6 +534,9 @@ class OllamaEmulator:
         body = self._body(request)
         if isinstance(body, str):
             return self._err(400, body)
+        bad_keep_alive = _keep_alive_error(body)
+        if bad_keep_alive:
+            return self._err(400, bad_keep_alive)
         m, err = self._embed_check(body)
         if err is not None or m is None:
             return err or self._err(500, "unreachable")
@@ -550,9 +551,14 @@ class OllamaEmulator:
         else:
             return self._err(400, "invalid input type")
         dim = int(body.get("dimensions") or m.embedding_dim)
-        await self._delay(m.first_token_delay_ms)
-        vectors = [embed_text(m.name, t, m.embedding_dim)[:dim] for t in inputs]
-        self._touch(m.name, body.get("keep_alive"))
+        runner = await self._acquire(m, body)
+        if isinstance(runner, str):
+            return self._err(500, runner)
+        try:
+            await self._delay(m.first_token_delay_ms)
+            vectors = [embed_text(m.name, t, m.embedding_dim)[:dim] for t in inputs]
+        finally:
+            await self.scheduler.release(runner)
         total = max(1, now_ns() - start)
         return web.json_response(
             {
@@ -697,6 +703,9 @@ class OllamaEmulator:
         body = self._body(request)
         if isinstance(body, str):
             return err(400, body)
+        bad_keep_alive = None if oai else _keep_alive_error(body)
+        if bad_keep_alive:
+            return err(400, bad_keep_alive)
         name = str(body.get("model") or "")
         if not name:
             return err(400, "model is required")
@@ -705,6 +714,11 @@ class OllamaEmulator:
             return err(404, f"model '{name}' not found")
         req = self._script_request(endpoint, m.name, body)
         is_chat = endpoint in ("chat", "openai_chat")
+        # Ollama's "load" / "unload" requests: no prompt (generate) or no messages (chat).
+        load_only = (endpoint == "generate" and not req.prompt) or (endpoint == "chat" and not req.messages)
+        if load_only and parse_keep_alive(body.get("keep_alive")) == 0:
+            self.scheduler.expire_runner(m.name)  # before any capability check, as Ollama does
+            return web.json_response(_load_answer(endpoint, name, "unload"), dumps=_dumps)
         if not m.supports("completion"):
             return err(400, f'"{m.name}" does not support {"chat" if is_chat else "generate"}')
         if req.suffix and not m.supports("insert"):
@@ -715,35 +729,12 @@ class OllamaEmulator:
             return err(400, "[] is too short - 'messages'")
         # Ollama streams unless told not to; the OpenAI endpoints stream only when asked.
         stream = body.get("stream") is True if oai else body.get("stream", True) is not False
-
-        # Ollama's "load" / "unload" answers: empty prompt (generate) or no messages (chat).
-        if (endpoint == "generate" and not req.prompt and not req.suffix) or (
-            endpoint == "chat" and not req.messages
-        ):
-            keep = _parse_keep_alive(body.get("keep_alive"))
-            reason = "unload" if keep == 0 else "load"
-            self._touch(m.name, body.get("keep_alive"))
-            final: dict[str, Any] = {
-                "model": m.name,
-                "created_at": _rfc3339(),
-                "done": True,
-                "done_reason": reason,
-            }
-            if endpoint == "generate":
-                final["response"] = ""
-            else:
-                final["message"] = {"role": "assistant", "content": ""}
-            if not stream:
-                return web.json_response(final, dumps=_dumps)
-            resp = await self._open_stream(request, "application/x-ndjson")
-            try:
-                await self._send(request, resp, _dumps(final) + "\n")
-                await resp.write_eof()
-                rec.completed = True
-            except _ClientGone:
-                rec.closed_early = not self._stopping
-            return resp
-
+        if load_only and m.status == 200:  # the model loads; one JSON object even when streaming
+            runner = await self._acquire(m, body)
+            if isinstance(runner, str):
+                return err(500, runner)
+            await self.scheduler.release(runner)
+            return web.json_response(_load_answer(endpoint, name, "load"), dumps=_dumps)
         if m.status != 200:
             return err(m.status, m.http_error)
         try:
@@ -764,11 +755,16 @@ class OllamaEmulator:
             + "".join(_content_text(x.get("content")) for x in req.messages)
         )
         plan = _Plan(m, chunks, done_reason, max(1, count_tokens(prompt_text)), stream, prompt_text)
-        self._touch(m.name, body.get("keep_alive"))
+        runner = await self._acquire(m, {} if oai else body)
+        if isinstance(runner, str):
+            return err(500, runner)
         fmt = _Formatter(endpoint, m.name, next(self._ids), body)
-        if not stream:
-            return await self._answer_whole(rec, plan, fmt, start, err)
-        return await self._answer_stream(request, rec, plan, fmt, start)
+        try:
+            if not stream:
+                return await self._answer_whole(rec, plan, fmt, start, err)
+            return await self._answer_stream(request, rec, plan, fmt, start)
+        finally:
+            await self.scheduler.release(runner)
 
     async def _answer_whole(
         self,
@@ -923,7 +919,10 @@ class OllamaEmulator:
                 {"object": "embedding", "embedding": embedding_base64(vec) if b64 else vec, "index": i}
             )
         tokens = sum(count_tokens(t) for t in inputs)
-        self._touch(m.name, body.get("keep_alive"))
+        runner = await self._acquire(m, {})
+        if isinstance(runner, str):
+            return self._oai_err(500, runner)
+        await self.scheduler.release(runner)
         return web.json_response(
             {
                 "object": "list",
@@ -933,6 +932,26 @@ class OllamaEmulator:
             },
             dumps=_dumps,
         )
+
+
+def _keep_alive_error(body: dict[str, Any]) -> str | None:
+    """Ollama's 400 message for a ``keep_alive`` it cannot parse, else ``None``."""
+    try:
+        parse_keep_alive(body.get("keep_alive"))
+    except KeepAliveError as exc:
+        return str(exc)
+    return None
+
+
+def _load_answer(endpoint: Endpoint, model: str, reason: str) -> dict[str, Any]:
+    """The answer to a load/unload request (``c.JSON`` in ``routes.go``: the model as requested)."""
+    answer: dict[str, Any] = {"model": model, "created_at": _rfc3339()}
+    if endpoint == "generate":
+        answer["response"] = ""
+    else:
+        answer["message"] = {"role": "assistant", "content": ""}
+    answer.update(done=True, done_reason=reason)
+    return answer
 
 
 def _content_text(content: Any) -> str:

@@ -31,7 +31,7 @@ def raw(ollama_emulator: OllamaEmulator, tmp_path: Path) -> Iterator[RawClient]:
 
 
 def model_calls(emu: OllamaEmulator) -> int:
-    return len([r for r in emu.requests if r.path in ("/api/chat", "/api/generate")])
+    return len([r for r in emu.requests if r.inference])
 
 
 def assert_invalid_params(response: dict[str, Any], field: str) -> None:
@@ -141,7 +141,7 @@ def test_a_binary_document_is_never_sent_to_a_model(
         {"textDocument": {"uri": uri}, "position": {"line": 1, "character": 0}, "context": {"triggerKind": 2}},
     )
     assert completion["result"] is None
-    sent = " ".join(str(r.json) for r in ollama_emulator.requests if r.path in ("/api/chat", "/api/generate"))
+    sent = " ".join(str(r.json) for r in ollama_emulator.requests if r.inference)
     assert sent and "secret-bytes" not in sent
 
 

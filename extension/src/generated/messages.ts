@@ -451,6 +451,7 @@ export interface Settings {
   health?: HealthSettings;
   index?: IndexSettings;
   ollama?: OllamaSettings;
+  residency?: ResidencySettings;
   roles?: {
     [k: string]: RoleSettings | undefined;
   };
@@ -504,6 +505,10 @@ export interface ChecksSettings {
 export interface CompletionSettings {
   debounce_ms?: number;
   enabled?: boolean;
+  /**
+   * Ollama keep_alive of the completion model: kept loaded longer than the chat tiers.
+   */
+  keep_alive?: string;
   max_tokens?: number;
   tier?: string;
   timeout_ms?: number;
@@ -603,9 +608,47 @@ export interface OllamaSettings {
   connect_timeout_s?: number;
   host?: string;
   /**
-   * Ollama keep_alive: how long a model stays loaded.
+   * Ollama keep_alive of the chat tiers: how long a model stays loaded after a request (Ollama's own default, 5 minutes). Per tier: tiers.<name>.keep_alive.
    */
   keep_alive?: string;
+}
+/**
+ * Which models Ollama keeps loaded (:mod:`coding_director.backends.residency`).
+ *
+ * ``enabled``: before a request would load a model that does not fit beside the loaded ones, the
+ * least recently used chat tier is unloaded (``keep_alive: 0``), never the completion model.
+ * ``warm_up``: load the completion model when the language server starts. Memory in **bytes**:
+ * ``ram_bytes`` (default: the machine's total RAM from psutil minus ``reserve_bytes``, for an
+ * Ollama on this machine), ``vram_bytes`` (default: the most VRAM ``/api/ps`` has reported in use;
+ * on macOS VRAM is part of RAM). ``load_factor``: a model not seen loaded yet takes its
+ * ``/api/tags`` size times this (weights plus context cache). ``max_loaded_models``: Ollama's
+ * ``OLLAMA_MAX_LOADED_MODELS`` (default 3 per GPU, or 3 on CPU); 0 = no limit.
+ */
+export interface ResidencySettings {
+  enabled?: boolean;
+  load_factor?: number;
+  max_loaded_models?: number;
+  /**
+   * Memory for models, in bytes.
+   */
+  ram_bytes?: number | null;
+  /**
+   * RAM left to everything else, in bytes.
+   */
+  reserve_bytes?: number;
+  /**
+   * Bound of the /api/ps check and unloads before a request.
+   */
+  timeout_s?: number;
+  /**
+   * GPU memory for models, in bytes.
+   */
+  vram_bytes?: number | null;
+  warm_up?: boolean;
+  /**
+   * Longest wait for the warm-up load.
+   */
+  warm_up_timeout_s?: number;
 }
 /**
  * One role of a task: which tier answers for it. When that tier fails, the role escalates along
@@ -682,6 +725,10 @@ export interface TaskSettings {
 export interface TierSettings {
   api_key_env?: string | null;
   base_url?: string | null;
+  /**
+   * Ollama keep_alive of this tier's model (e.g. '5m', '1h', -1 = forever); default: completion.keep_alive for the completion tier, else ollama.keep_alive.
+   */
+  keep_alive?: string | null;
   /**
    * Upper bound for num_ctx, in tokens.
    */

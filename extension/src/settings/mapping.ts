@@ -45,6 +45,7 @@ export const SETTING_MAP: readonly SettingMapping[] = [
   { key: 'completions.tier', path: ['completion', 'tier'] },
   { key: 'completions.debounceMs', path: ['completion', 'debounce_ms'] },
   { key: 'completions.maxTokens', path: ['completion', 'max_tokens'] },
+  { key: 'completions.keepAlive', path: ['completion', 'keep_alive'] },
   { key: 'completions.timeoutMs', path: ['completion', 'timeout_ms'] },
   { key: 'embedded.enabled', path: ['embedded', 'enabled'] },
   { key: 'embedded.modelFile', path: ['embedded', 'model_file'] },

@@ -29,6 +29,7 @@ from coding_director.backends.base import (
     num_ctx_for,
 )
 from coding_director.backends.health import HealthTracker
+from coding_director.backends.residency import Residency, residency_config
 from coding_director.backends.transport import shared_ssl_context
 from coding_director.settings import Settings
 
@@ -96,9 +97,17 @@ class BackendPool:
         return OllamaBackend(
             endpoint,
             keep_alive=self.settings.ollama.keep_alive,
+            residency=residency_config(self.settings, endpoint),
             connect_timeout_s=connect,
             read_timeout_s=read_timeout,
         )
+
+    def residency_for(self, tier: str) -> Residency | None:
+        """The residency state of the Ollama server serving ``tier`` (``None`` for other providers).
+        Raises ``KeyError`` for an unknown tier."""
+        backend = self.for_tier(tier)
+        residency = getattr(backend, "residency", None)
+        return residency if isinstance(residency, Residency) else None
 
     async def aclose(self) -> None:
         """Close every backend created so far, once no :meth:`lease` is held (it waits for the
@@ -131,6 +140,7 @@ __all__ = [
     "ModelNotFound",
     "NotSupported",
     "PullProgress",
+    "Residency",
     "StreamInterrupted",
     "num_ctx_for",
 ]

@@ -8,12 +8,19 @@ The client's default timeout is infinite, so one is always set here.
 Everything goes through the client's public API except ``GET /api/version`` (the client has no
 call for it): :meth:`OllamaBackend.health` sends that on an ``httpx.AsyncClient`` of our own,
 created on first use with the same timeouts and closed with the backend.
+
+Model residency (:mod:`coding_director.backends.residency`): with a ``residency`` config, every
+generation request carries its model's ``keep_alive`` and first makes room for the model (``/api/ps``,
+unloading the least recently used chat tier); :meth:`OllamaBackend.load` and :meth:`~OllamaBackend.unload`
+are Ollama's documented empty ``/api/generate`` requests (``done_reason`` ``load`` / ``unload``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -36,7 +43,11 @@ from coding_director.backends.base import (
     malformed,
     num_ctx_for,
 )
+from coding_director.backends.residency import Residency, ResidencyConfig, Resident, full_name
 from coding_director.backends.transport import line_limited_transport
+
+#: An ``expires_at`` further away than this (seconds) is Ollama's "forever" (a negative keep_alive).
+FOREVER_S = 10 * 365 * 24 * 3600
 
 
 class OllamaBackend:
@@ -44,7 +55,8 @@ class OllamaBackend:
 
     ``connect_timeout_s`` bounds connecting; ``read_timeout_s`` bounds the silence between two
     chunks (the engine bounds whole attempts separately). ``keep_alive`` is passed on every
-    generation request (Ollama duration string such as ``"10m"``, or seconds).
+    request (Ollama duration string such as ``"5m"``, or seconds) unless ``residency`` gives the
+    model its own; ``residency`` also makes room before a model loads (see the module docstring).
     """
 
     provider = "ollama"
@@ -53,12 +65,14 @@ class OllamaBackend:
         self,
         endpoint: str,
         *,
-        keep_alive: str | float = "10m",
+        keep_alive: str | float = "5m",
+        residency: ResidencyConfig | None = None,
         connect_timeout_s: float = 3.0,
         read_timeout_s: float = 120.0,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.keep_alive = keep_alive
+        self.residency = Residency(self, residency) if residency is not None else None
         self._timeout = httpx.Timeout(read_timeout_s, connect=connect_timeout_s)
         self._client = ollama.AsyncClient(
             host=self.endpoint, timeout=self._timeout, transport=line_limited_transport(httpx, self.endpoint)
@@ -108,28 +122,38 @@ class OllamaBackend:
             result["stop"] = options.stop
         return result
 
+    @contextlib.asynccontextmanager
+    async def _resident(self, model: str) -> AsyncIterator[str | float]:
+        """Make room for ``model`` and hold it busy (when residency is on); yields its keep_alive."""
+        if self.residency is None:
+            yield self.keep_alive
+            return
+        async with self.residency.use(model) as keep_alive:
+            yield keep_alive
+
     # -- generation ---------------------------------------------------------------------------
     @checked
     async def chat_stream(self, model: str, messages: list[Message], options: GenerateOptions) -> AsyncIterator[Chunk]:
         """Stream ``/api/chat``. ``num_ctx`` is sized from the messages (:func:`num_ctx_for`).
         A malformed stream raises :class:`MalformedResponse` (see :func:`checked_stream`)."""
         size = sum(len(m.content) for m in messages)
-        with self._translate(model):
-            stream = await self._client.chat(
-                model=model,
-                messages=[{"role": m.role, "content": m.content} for m in messages],
-                stream=True,
-                options=self._options(options, size),
-                keep_alive=self.keep_alive,
-            )
-            async for part in stream:
-                yield Chunk(
-                    text=part.message.content or "",
-                    done=bool(part.done),
-                    done_reason=part.done_reason,
-                    prompt_tokens=part.prompt_eval_count,
-                    completion_tokens=part.eval_count,
+        async with self._resident(model) as keep_alive:
+            with self._translate(model):
+                stream = await self._client.chat(
+                    model=model,
+                    messages=[{"role": m.role, "content": m.content} for m in messages],
+                    stream=True,
+                    options=self._options(options, size),
+                    keep_alive=keep_alive,
                 )
+                async for part in stream:
+                    yield Chunk(
+                        text=part.message.content or "",
+                        done=bool(part.done),
+                        done_reason=part.done_reason,
+                        prompt_tokens=part.prompt_eval_count,
+                        completion_tokens=part.eval_count,
+                    )
 
     @checked
     async def generate_stream(
@@ -145,25 +169,26 @@ class OllamaBackend:
         """Stream ``/api/generate``; ``suffix`` asks for fill-in-the-middle (needs ``insert``).
         A malformed stream raises :class:`MalformedResponse` (see :func:`checked_stream`)."""
         size = len(prompt) + len(suffix or "") + len(system or "")
-        with self._translate(model):
-            stream = await self._client.generate(
-                model=model,
-                prompt=prompt,
-                suffix=suffix or "",
-                system=system or "",
-                raw=raw,
-                stream=True,
-                options=self._options(options, size),
-                keep_alive=self.keep_alive,
-            )
-            async for part in stream:
-                yield Chunk(
-                    text=part.response or "",
-                    done=bool(part.done),
-                    done_reason=part.done_reason,
-                    prompt_tokens=part.prompt_eval_count,
-                    completion_tokens=part.eval_count,
+        async with self._resident(model) as keep_alive:
+            with self._translate(model):
+                stream = await self._client.generate(
+                    model=model,
+                    prompt=prompt,
+                    suffix=suffix or "",
+                    system=system or "",
+                    raw=raw,
+                    stream=True,
+                    options=self._options(options, size),
+                    keep_alive=keep_alive,
                 )
+                async for part in stream:
+                    yield Chunk(
+                        text=part.response or "",
+                        done=bool(part.done),
+                        done_reason=part.done_reason,
+                        prompt_tokens=part.prompt_eval_count,
+                        completion_tokens=part.eval_count,
+                    )
 
     # -- models -------------------------------------------------------------------------------
     async def list_models(self) -> list[ModelInfo]:
@@ -190,6 +215,39 @@ class OllamaBackend:
             family=shown.details.family if shown.details else None,
             parameter_size=shown.details.parameter_size if shown.details else None,
         )
+
+    async def ps(self) -> list[Resident]:
+        """``GET /api/ps``: the models loaded now, with their memory (bytes) and expiry."""
+        with self._translate():
+            listing = await self._client.ps()
+        now = datetime.now(UTC)
+        loaded = []
+        for m in listing.models:
+            expires = (m.expires_at - now).total_seconds() if m.expires_at is not None else math.inf
+            loaded.append(
+                Resident(
+                    model=full_name(m.model or m.name or ""),
+                    size_bytes=int(m.size or 0),
+                    vram_bytes=int(m.size_vram or 0),
+                    expires_in_s=math.inf if expires > FOREVER_S else max(0.0, expires),
+                    context_length=m.context_length,
+                )
+            )
+        return loaded
+
+    async def load(self, model: str, keep_alive: str | float, num_ctx: int | None = None) -> None:
+        """Load ``model`` with context window ``num_ctx`` (tokens; Ollama's default when ``None``)
+        and keep it for ``keep_alive``: an empty ``/api/generate`` (Ollama's documented preload).
+        Raises :class:`ModelNotFound` and the other :class:`BackendError` s."""
+        options = {"num_ctx": num_ctx} if num_ctx else None
+        with self._translate(model):
+            await self._client.generate(model=model, prompt="", keep_alive=keep_alive, options=options, stream=False)
+
+    async def unload(self, model: str) -> None:
+        """Unload ``model`` now: an empty ``/api/generate`` with ``keep_alive: 0`` (Ollama answers
+        ``done_reason: "unload"``; a model that is not loaded stays so)."""
+        with self._translate(model):
+            await self._client.generate(model=model, prompt="", keep_alive=0, stream=False)
 
     async def pull(self, model: str) -> AsyncIterator[PullProgress]:
         """``POST /api/pull`` streamed. Raises :class:`BackendError` when the registry refuses."""

@@ -37,6 +37,7 @@ from coding_director.features.chat_stream import TextCoalescer
 from coding_director.features.completion import Completer, complete_at
 from coding_director.features.knowledge import KnowledgeService
 from coding_director.features.pull import pull_models
+from coding_director.features.residency import warm_up_logged
 from coding_director.features.runtime import offer_actions
 from coding_director.features.session import Session
 from coding_director.features.status import StatusTracker
@@ -227,7 +228,8 @@ class DirectorServer(LanguageServer):
 
     async def refresh_status(self) -> None:
         """Choose the team (the built-in runtime when no Ollama answers), run the doctor checks and
-        publish the resulting status (once per change)."""
+        publish the resulting status (once per change); once ready, warm up the completion model
+        in the background (:func:`~coding_director.features.residency.warm_up`)."""
         notice = await self.session.settle_team()
         if notice and notice not in self._shown:
             self._shown.add(notice)
@@ -236,6 +238,8 @@ class DirectorServer(LanguageServer):
         if status.state == "endpointDown":
             self.show_once(f"Coding Director: {status.message}")
         self.send_status(self.status.set_idle(status))
+        if status.state == "ready":
+            self.spawn(warm_up_logged(self.director.settings, self.director.pool))
 
     def observe(self, event: Event) -> None:
         """Status-bar side of engine events (busy tier; one re-check of an unreachable endpoint)."""

@@ -25,6 +25,7 @@ from coding_director.backends.base import (
     ModelNotFound,
     NotSupported,
     PullProgress,
+    RateLimited,
     StreamInterrupted,
     num_ctx_for,
 )
@@ -131,6 +132,7 @@ __all__ = [
     "ModelNotFound",
     "NotSupported",
     "PullProgress",
+    "RateLimited",
     "StreamInterrupted",
     "num_ctx_for",
 ]

@@ -23,10 +23,10 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from coding_director.context import DocumentStore
 from coding_director.context.related import referenced_names
+from coding_director.context.render import path_of_uri
 from coding_director.knowledge.embedder import EmbedderError
 from coding_director.knowledge.index import WorkspaceIndex
 from coding_director.knowledge.models import IndexSummary, SearchHit
@@ -68,14 +68,6 @@ def parse_mentions(prompt: str) -> Mentions:
             mentions.symbols.append(match.group(5))
     mentions.question = " ".join(_MENTION.sub(" ", prompt).split()) or prompt
     return mentions
-
-
-def path_of_uri(uri: str) -> Path | None:
-    """The local path of a ``file:`` URI (``None`` for other schemes)."""
-    parsed = urlparse(uri)
-    if parsed.scheme != "file":
-        return None
-    return Path(unquote(parsed.path))
 
 
 @dataclass(slots=True)

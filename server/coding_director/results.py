@@ -108,6 +108,47 @@ class Withheld(WireModel):
     reason: str
 
 
+class BandReport(WireModel):
+    """One complexity band ``[lower, upper)`` of the placement learner: the local chain's first-try
+    outcomes in it (``samples``, ``accepted``, ``rate``) and the side it belongs to (``None`` while
+    it has fewer than ``placement.min_samples``)."""
+
+    lower: float
+    upper: float
+    samples: int
+    accepted: int
+    rate: float | None = None
+    side: Placement | None = None
+
+
+class ThresholdMove(WireModel):
+    """A logged move of the learned threshold: Unix time ``at``, ``old`` (``None`` at first) and
+    ``new`` value, and why."""
+
+    at: float
+    old: float | None = None
+    new: float
+    reason: str
+
+
+class PlacementReport(WireModel):
+    """Where placement stands (``route --json`` key ``thresholds``; for ``stats``): the mode
+    (``routing.frontier``), the threshold in force, the configured one and its bounds, why it is
+    there, the bands it was learned from, the latest moves (newest first), and today's frontier
+    spend against the cap (US dollars; ``None`` when not read)."""
+
+    mode: Literal["off", "fallback", "complex"]
+    threshold: float
+    configured: float
+    threshold_min: float
+    threshold_max: float
+    reason: str
+    bands: list[BandReport] = Field(default_factory=list)
+    changes: list[ThresholdMove] = Field(default_factory=list)
+    spent_today_usd: float | None = None
+    daily_budget_usd: float
+
+
 class Source(WireModel):
     """Where a piece of retrieved context came from: ``path`` relative to its workspace folder,
     ``uri`` the file's absolute ``file:`` URI, lines 1-based inclusive."""

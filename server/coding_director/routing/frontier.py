@@ -29,10 +29,10 @@ from pathlib import Path
 from coding_director.backends import Message
 from coding_director.context.models import CodeContext
 from coding_director.context.secrets import ContextPart, OutboundFilter
-from coding_director.results import Attempt, RouteDecision, Withheld
+from coding_director.results import Attempt, BandReport, PlacementReport, RouteDecision, ThresholdMove, Withheld
 from coding_director.routing.complexity import Complexity, ComplexityInput, estimate_complexity
 from coding_director.routing.history import PER_MESSAGE_TOKENS
-from coding_director.routing.ledger import Ledger, ThresholdChange, cost_usd, default_ledger_path, utc_day
+from coding_director.routing.ledger import Ledger, cost_usd, default_ledger_path, utc_day
 from coding_director.routing.placement import (
     HistoryRow,
     PlacementHistory,
@@ -280,9 +280,31 @@ class Frontier:
         except Exception as exc:  # apsw.Error, OSError
             log.warning("could not record the placement outcome in %s: %s", self.ledger.path, exc)
 
-    async def changes(self, limit: int = 10) -> list[ThresholdChange]:
-        """The latest logged threshold moves (empty when the ledger cannot be read)."""
-        try:
-            return await asyncio.to_thread(self.ledger.threshold_changes, limit)
-        except Exception:  # apsw.Error, OSError
-            return []
+    async def report(self, limit: int = 10) -> PlacementReport:
+        """Where placement stands: the threshold (learned now when the mode is ``complex``), its
+        bands, the latest ``limit`` moves and today's spend. With the frontier off the ledger is
+        not read."""
+        placement = self.settings.placement
+        mode = self.settings.routing.frontier
+        state = self.last_state
+        changes: list[ThresholdMove] = []
+        spent = None
+        if mode != "off":
+            try:
+                if state is None and mode == "complex":
+                    state = self.last_state = await asyncio.to_thread(lambda: self._learn(self._rows()))
+                moves = await asyncio.to_thread(self.ledger.threshold_changes, limit)
+                changes = [ThresholdMove(at=m.at, old=m.old, new=m.new, reason=m.reason) for m in moves]
+            except Exception as exc:  # apsw.Error, OSError
+                log.warning("placement ledger not available: %s", exc)
+            spent = await self.spent_today()
+        if state is None:
+            why = ("routing.frontier is off: nothing leaves this machine" if mode == "off"
+                   else "the threshold applies only with routing.frontier = 'complex'")
+            state = ThresholdState(placement.threshold, placement.threshold, [], why)
+        bands = [BandReport(lower=b.lower, upper=b.upper, samples=b.samples, accepted=b.accepted, rate=b.rate,
+                            side=b.side) for b in state.bands]
+        return PlacementReport(mode=mode, threshold=state.threshold, configured=state.configured,
+                               threshold_min=placement.threshold_min, threshold_max=placement.threshold_max,
+                               reason=state.reason, bands=bands, changes=changes, spent_today_usd=spent,
+                               daily_budget_usd=placement.daily_budget_usd)

@@ -148,7 +148,7 @@ class ModelPrice(_Section):
 #: workspace folder): environment files and private-key / credential stores.
 DEFAULT_WITHHOLD = (
     ".env*", "*.pem", "*.key", "*.p12", "*.pfx", "*.p8", "*.jks", "*.keystore", "*.ppk", "*.kdbx",
-    "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", ".netrc", ".pgpass", ".htpasswd", ".aws/credentials",
+    "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", ".netrc", ".pgpass", ".htpasswd",
 )
 
 

@@ -151,13 +151,13 @@ def _specific_first(types: set[str]) -> str:
 
 def redact_secrets(text: str, filename: str = "context.txt") -> tuple[str, Counter[str]]:
     """``text`` with each secret of :func:`find_secrets` replaced by ``[REDACTED:<type>]``, and how
-    many of each type were replaced. Overlapping findings are merged into one redaction named by
-    the most specific type. Line breaks are kept."""
+    many distinct secrets of each type were replaced (a key quoted twice counts once). Overlapping
+    findings are merged into one redaction named by the most specific type. Line breaks are kept."""
     spans = find_secrets(text, filename)
     if not spans:
         return text, Counter()
     lines = text.splitlines(keepends=True)
-    counts: Counter[str] = Counter()
+    seen: set[tuple[str, str]] = set()
     by_line: dict[int, list[SecretSpan]] = {}
     for span in spans:
         by_line.setdefault(span.line, []).append(span)
@@ -173,10 +173,11 @@ def redact_secrets(text: str, filename: str = "context.txt") -> tuple[str, Count
                 merged.append((span.start, span.end, {span.type}, span.continued))
         for start, end, types, continued in reversed(merged):
             name = _specific_first(types)
-            counts[name] += 0 if continued else 1
+            if not continued:
+                seen.add((name, body[start:end]))
             body = f"{body[:start]}[REDACTED:{name}]{body[end:]}"
         lines[index] = body + line[len(line.rstrip("\r\n")):]
-    return "".join(lines), counts
+    return "".join(lines), Counter(name for name, _value in seen)
 
 
 def _describe(counts: Counter[str]) -> str:
@@ -206,8 +207,11 @@ class OutboundFilter:
         return max(inside, key=lambda r: len(r.parts), default=None)
 
     def display(self, path: Path) -> str:
-        """``path`` relative to its repository or workspace folder (``/`` separators), else as given."""
+        """``path`` relative to its repository or workspace folder, else to the working directory
+        when inside it (``/`` separators), else as given."""
         root = self._root_of(path)
+        if root is None and Path.cwd() in path.parents:
+            root = Path.cwd()
         return path.relative_to(root).as_posix() if root is not None else str(path)
 
     def file_verdict(self, path: Path) -> str | None:

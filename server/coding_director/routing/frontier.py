@@ -37,6 +37,7 @@ from coding_director.routing.placement import (
     HistoryRow,
     PlacementHistory,
     ThresholdState,
+    history_row,
     learn_threshold,
     place_chain,
     similar_outcomes,
@@ -270,11 +271,10 @@ class Frontier:
         tier was asked)."""
         if self.settings.routing.frontier == "off":
             return
-        asked = next((a for a in attempts if a.outcome != "skipped"), None)
-        if asked is None:
+        row = history_row(complexity, decision.domain, decision.intent, [(a.tier, a.outcome) for a in attempts],
+                          self.settings.is_local, self._clock())
+        if row is None:
             return
-        row = HistoryRow(complexity, decision.domain, decision.intent, asked.local, asked.outcome == "accepted",
-                         self._clock())
         try:
             await asyncio.to_thread(self.ledger.record, row)
         except Exception as exc:  # apsw.Error, OSError

@@ -14,11 +14,11 @@ The threshold learns (seed 004) from the team memory: per complexity band (``pla
 equal bands of [0, 1]), the local chain's first-try acceptance rate over the requests that went to
 a local tier first (:class:`HistoryRow`). A band with at least ``placement.min_samples`` of them is
 *informative*; it belongs to the frontier when its rate is below ``placement.target_acceptance``,
-else to the local chain. Among the band edges inside ``[threshold_min, threshold_max]`` (and the
-configured threshold), the learned threshold is the one that misplaces the fewest informative
-requests (a band is on the frontier side when its middle is at or above the threshold); ties go to
-the candidate nearest the configured threshold, then to the higher one. It is a pure function of the
-rows (:func:`learn_threshold`), so the same history always gives the same threshold.
+else to the local chain. Among the band edges clamped into ``[threshold_min, threshold_max]`` (and
+the configured threshold), the learned threshold is the one that misplaces the fewest informative
+requests (a band's requests taken as spread evenly over it, so a threshold inside a band misplaces
+part of it); ties go to the candidate nearest the configured threshold, then to the higher one. It
+is a pure function of the rows (:func:`learn_threshold`): the same history gives the same threshold.
 
 One threshold cannot put a low band on the frontier and a higher band locally; the cost then
 decides by the number of requests. Bands on the frontier side collect no new local outcomes, so
@@ -27,7 +27,7 @@ their old ones age out after ``placement.history_days`` and the threshold drifts
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -41,6 +41,7 @@ __all__ = [
     "ThresholdState",
     "band_of",
     "band_stats",
+    "history_row",
     "learn_threshold",
     "place_chain",
     "similar_outcomes",
@@ -67,6 +68,22 @@ class PlacementHistory(Protocol):
     def placement_rows(self, since: float) -> Sequence[HistoryRow]:
         """Rows of the requests made at or after ``since`` (Unix seconds), oldest first."""
         ...
+
+
+def history_row(complexity: float, domain: str, intent: str, attempts: Sequence[tuple[str, str]],
+                is_local: Callable[[str], bool], at: float) -> HistoryRow | None:
+    """The :class:`HistoryRow` of a recorded request from its route and its attempts as
+    ``(tier, outcome)`` in order (the shape the team memory stores them in): the first attempt not
+    ``skipped`` decides; ``is_local(tier)`` says whether it ran here (``Settings.is_local``; an
+    unknown tier counts as not local). ``None`` when no tier was asked."""
+    for tier, outcome in attempts:
+        if outcome != "skipped":
+            try:
+                local = is_local(tier)
+            except KeyError:
+                local = False
+            return HistoryRow(complexity, domain, intent, local, outcome == "accepted", at)
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,15 +137,16 @@ def band_stats(rows: Sequence[HistoryRow], settings: PlacementSettings) -> list[
     return out
 
 
-def _cost(bands: Sequence[BandStat], threshold: float) -> int:
-    """Informative requests on the wrong side of ``threshold``."""
-    wrong = 0
+def _cost(bands: Sequence[BandStat], threshold: float) -> float:
+    """Informative requests on the wrong side of ``threshold``, taking a band's requests as spread
+    evenly over it (a threshold inside a band puts the part above it on the frontier)."""
+    wrong = 0.0
     for band in bands:
         if band.side is None:
             continue
-        placed: Placement = "frontier" if (band.lower + band.upper) / 2 >= threshold else "local"
-        wrong += band.samples if placed != band.side else 0
-    return wrong
+        above = min(1.0, max(0.0, (band.upper - threshold) / (band.upper - band.lower)))
+        wrong += band.samples * (1.0 - above if band.side == "frontier" else above)
+    return round(wrong, 6)
 
 
 def learn_threshold(rows: Sequence[HistoryRow], settings: PlacementSettings) -> ThresholdState:
@@ -148,7 +166,7 @@ def learn_threshold(rows: Sequence[HistoryRow], settings: PlacementSettings) -> 
     wrong = _cost(bands, best)
     sides = ", ".join(f"{b.lower:.1f}-{b.upper:.1f}: {b.accepted}/{b.samples} first try -> {b.side}"
                       for b in informative)
-    why = f"learned from {sum(b.samples for b in informative)} requests ({sides}); {wrong} on the wrong side"
+    why = f"learned from {sum(b.samples for b in informative)} requests ({sides}); {wrong:g} on the wrong side"
     return ThresholdState(best, configured, bands, why)
 
 

@@ -99,8 +99,9 @@ class Complexity:
 
     def explain(self) -> str:
         """One line for people: the score and what drove it."""
-        top = sorted(WEIGHTS, key=lambda name: -WEIGHTS[name] * self.features.get(name, 0.0))[:3]
-        parts = [f"{name} {self.features.get(name, 0.0):.2f}" for name in top]
+        top = sorted((n for n in WEIGHTS if self.features.get(n, 0.0) > 0),
+                     key=lambda name: -WEIGHTS[name] * self.features[name])[:3]
+        parts = [f"{name} {self.features[name]:.2f}" for name in top]
         if self.similar is not None and self.similar[1]:
             parts.append(f"similar requests accepted first try {self.similar[0]}/{self.similar[1]}")
         return f"complexity {self.score:.2f} ({', '.join(parts)})"

@@ -29,7 +29,7 @@ from pathlib import Path
 from coding_director.backends import Message
 from coding_director.context.models import CodeContext
 from coding_director.context.secrets import ContextPart, OutboundFilter
-from coding_director.results import Attempt, BandReport, PlacementReport, RouteDecision, ThresholdMove, Withheld
+from coding_director.results import Attempt, PlacementReport, RouteDecision, ThresholdMove, Withheld
 from coding_director.routing.complexity import Complexity, ComplexityInput, estimate_complexity
 from coding_director.routing.history import PER_MESSAGE_TOKENS
 from coding_director.routing.ledger import Ledger, cost_usd, default_ledger_path, utc_day
@@ -302,9 +302,7 @@ class Frontier:
             why = ("routing.frontier is off: nothing leaves this machine" if mode == "off"
                    else "the threshold applies only with routing.frontier = 'complex'")
             state = ThresholdState(placement.threshold, placement.threshold, [], why)
-        bands = [BandReport(lower=b.lower, upper=b.upper, samples=b.samples, accepted=b.accepted, rate=b.rate,
-                            side=b.side) for b in state.bands]
         return PlacementReport(mode=mode, threshold=state.threshold, configured=state.configured,
                                threshold_min=placement.threshold_min, threshold_max=placement.threshold_max,
-                               reason=state.reason, bands=bands, changes=changes, spent_today_usd=spent,
+                               reason=state.reason, bands=state.bands, changes=changes, spent_today_usd=spent,
                                daily_budget_usd=placement.daily_budget_usd)

@@ -31,11 +31,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from coding_director.results import Placement
+from coding_director.results import BandReport, Placement
 from coding_director.settings import FRONTIER_TIER, FrontierMode, PlacementSettings
 
 __all__ = [
-    "BandStat",
     "HistoryRow",
     "PlacementHistory",
     "ThresholdState",
@@ -87,27 +86,13 @@ def history_row(complexity: float, domain: str, intent: str, attempts: Sequence[
 
 
 @dataclass(frozen=True, slots=True)
-class BandStat:
-    """One complexity band ``[lower, upper)`` (the last one includes 1.0): first-try local outcomes
-    ``samples``, of which ``accepted``; ``rate`` = accepted / samples (``None`` without samples);
-    ``side``: where the learner wants it (``None`` when not informative)."""
-
-    lower: float
-    upper: float
-    samples: int
-    accepted: int
-    rate: float | None
-    side: Placement | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class ThresholdState:
     """The learned threshold, the configured one it started from, the bands it was learned from, and
     why it is where it is (one line)."""
 
     threshold: float
     configured: float
-    bands: list[BandStat] = field(default_factory=list)
+    bands: list[BandReport] = field(default_factory=list)
     reason: str = ""
 
 
@@ -116,8 +101,9 @@ def band_of(complexity: float, bands: int) -> int:
     return min(bands - 1, max(0, int(complexity * bands)))
 
 
-def band_stats(rows: Sequence[HistoryRow], settings: PlacementSettings) -> list[BandStat]:
-    """First-try local outcomes per band (rows whose first tier was not local are left out)."""
+def band_stats(rows: Sequence[HistoryRow], settings: PlacementSettings) -> list[BandReport]:
+    """First-try local outcomes per band (rows whose first tier was not local are left out); a band
+    with at least ``min_samples`` of them gets its ``side``."""
     count = settings.bands
     samples = [0] * count
     accepted = [0] * count
@@ -132,12 +118,12 @@ def band_stats(rows: Sequence[HistoryRow], settings: PlacementSettings) -> list[
         side: Placement | None = None
         if rate is not None and samples[band] >= settings.min_samples:
             side = "frontier" if rate < settings.target_acceptance else "local"
-        out.append(BandStat(round(band / count, 4), round((band + 1) / count, 4), samples[band], accepted[band],
-                            round(rate, 4) if rate is not None else None, side))
+        out.append(BandReport(lower=round(band / count, 4), upper=round((band + 1) / count, 4), samples=samples[band],
+                              accepted=accepted[band], rate=round(rate, 4) if rate is not None else None, side=side))
     return out
 
 
-def _cost(bands: Sequence[BandStat], threshold: float) -> float:
+def _cost(bands: Sequence[BandReport], threshold: float) -> float:
     """Informative requests on the wrong side of ``threshold``, taking a band's requests as spread
     evenly over it (a threshold inside a band puts the part above it on the frontier)."""
     wrong = 0.0

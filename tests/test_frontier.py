@@ -177,3 +177,13 @@ def test_a_requested_cooldown_is_not_shortened_by_later_errors() -> None:
     assert health.cooling("frontier") is None
     health.record_error("frontier", "server error (500)")
     assert "after 3 errors: server error (500)" in (health.cooling("frontier") or "")
+
+
+async def test_a_missing_api_key_names_the_variable_to_set(ollama_emulator: OllamaEmulator, tmp_path: Path) -> None:
+    add_team(ollama_emulator, lead=REFUSAL, senior=REFUSAL, principal=REFUSAL)
+    ollama_emulator.add_model(ScriptedModel(FRONTIER_MODEL, status=401, http_error="Missing Authentication header"))
+    result = await ask(CodingDirector(frontier_settings(ollama_emulator.url, tmp_path)))
+    frontier = result.attempts[-1]
+    assert (frontier.outcome, frontier.error_kind) == ("error", "bad_request") and "401" in (frontier.reason or "")
+    assert frontier.fix == "export FRONTIER_TEST_KEY=<your API key> before starting Coding Director"
+    assert frontier.cost_usd == 0.0  # refused before any token: nothing billed, nothing recorded

@@ -198,3 +198,11 @@ def test_history_rows_from_recorded_attempts() -> None:
     assert history_row(0.1, "general", "fix", [("lead", "skipped")], local, 7.0) is None
     gone = history_row(0.1, "general", "fix", [("removed-tier", "accepted")], local, 8.0)  # tier no longer configured
     assert gone is not None and gone.local_first is False
+
+
+def test_a_frontier_tier_does_not_stop_the_built_in_team_from_serving_the_local_tiers() -> None:
+    from coding_director.backends.embedded import endpoint_configured
+
+    frontier = {"frontier": {"model": "m", "provider": "openai", "base_url": "https://openrouter.ai/api/v1"}}
+    assert not endpoint_configured(load_settings(tiers=frontier))
+    assert endpoint_configured(load_settings(tiers={**frontier, "lead": {"model": "x", "base_url": "http://gpu:1"}}))

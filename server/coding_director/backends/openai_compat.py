@@ -89,6 +89,7 @@ class OpenAICompatBackend:
         read_timeout_s: float = 120.0,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
+        self.api_key_env = api_key_env
         key = os.environ.get(api_key_env, "") if api_key_env else ""
         self._client = openai.AsyncOpenAI(
             base_url=self.endpoint,
@@ -115,6 +116,13 @@ class OpenAICompatBackend:
             said = f", Retry-After {wait:g} s" if wait is not None else ""
             reason = f"rate limited (429) by {self.endpoint}{said}: {exc.message}"
             raise RateLimited(reason, retry_after_s=wait) from exc
+        except openai.AuthenticationError as exc:
+            where = self.api_key_env
+            raise BadRequest(
+                f"rejected (401) by {self.endpoint}: {exc.message}",
+                fix=f"export {where}=<your API key> before starting Coding Director" if where
+                else "set api_key_env of this tier to the name of the variable holding the API key",
+            ) from exc
         except openai.NotFoundError as exc:
             name = model or "model"
             raise ModelNotFound(

@@ -206,10 +206,13 @@ class Frontier:
     async def charge(self, tier: str, attempt: Attempt, messages: Sequence[Message], text: str) -> float | None:
         """The cost of ``attempt`` on ``tier`` (``None`` without a price), recorded in the ledger.
         Token counts are the server's; a count it did not report is estimated from ``messages``
-        (prompt) or ``text`` (answer)."""
+        (prompt) or ``text`` (answer). An error before any text with no counts (refused: 401, 429,
+        unreachable) costs nothing."""
         price = self.price_of(tier)
         if price is None:
             return None
+        if attempt.outcome == "error" and attempt.prompt_tokens is None and not text:
+            return 0.0
         prompt_tokens = attempt.prompt_tokens if attempt.prompt_tokens is not None else _message_tokens(messages)
         completion = attempt.completion_tokens if attempt.completion_tokens is not None else estimate_tokens(text)
         usd = round(cost_usd(price, prompt_tokens, completion), 8)

@@ -32,8 +32,8 @@ HISTORY = [
 def measure(n: int) -> list[dict[str, object]]:
     ctx = extract_from_file(str(SOURCE), 200, 1, token_budget=3000)
     text = render_context(ctx)
-    planted = text.replace("log = logging.getLogger(__name__)",
-                           'log = logging.getLogger(__name__)\nAWS = "AKIAIOSFODNN7EXAMPLE"\nGH = "ghp_' + "x1" * 18 + '"')
+    secrets = 'AWS = "AKIAIOSFODNN7EXAMPLE"\nGH = "ghp_' + "x1" * 18 + '"'
+    planted = text.replace("log = logging.getLogger(__name__)", f"log = logging.getLogger(__name__)\n{secrets}")
     filt = OutboundFilter(DEFAULT_WITHHOLD, [SOURCE.parents[3]])
     filt.redact("warm up", "x")  # detect-secrets' plugins load once per process
 

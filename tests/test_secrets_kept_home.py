@@ -133,7 +133,9 @@ async def test_env_and_ignored_files_never_reach_the_frontier(ollama_emulator: O
     assert {(w.source, w.action, w.reason) for w in result.withheld} == {
         (".env", "removed", "matches '.env*' (placement.withhold)"),
         ("notes.local.txt", "removed", "ignored by git"),
+        ("earlier answers", "removed", "local tiers' answers are not quoted: they may quote the withheld files"),
     }
+    assert "Its answer was:" not in body["messages"][-1]["content"]  # the local refusals are not quoted
 
 
 def test_route_json_shows_complexity_placement_and_threshold(tmp_path: Path) -> None:

@@ -49,6 +49,7 @@ async def test_chat_withholds_env_and_ignored_files_from_the_frontier(
     assert sorted((w["source"], w["action"], w["reason"]) for w in result["withheld"]) == [
         (".env", "removed", "matches '.env*' (placement.withhold)"),
         ("deploy.local.txt", "removed", "ignored by git"),
+        ("earlier answers", "removed", "local tiers' answers are not quoted: they may quote the withheld files"),
     ]
     (body,) = frontier_calls(emu)
     sent = json.dumps(body)

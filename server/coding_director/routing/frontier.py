@@ -172,7 +172,8 @@ class Frontier:
 
     async def failures(self, failures: Sequence[Failure], outbound: Outbound) -> list[Failure]:
         """Earlier tiers' failures as a non-local tier may see them: reasons and answers redacted;
-        answers not quoted at all when a file was withheld whole (they might quote it)."""
+        answers not quoted at all when a file was withheld whole (they might quote it), which is
+        added to ``outbound.withheld``."""
 
         def run() -> list[Failure]:
             filt = self.filter()
@@ -181,6 +182,10 @@ class Frontier:
                 reason, _ = filt.redact(failure.reason, "earlier answers")
                 answer = "" if outbound.removed else filt.redact(failure.answer, "earlier answers")[0]
                 out.append(Failure(failure.tier, failure.model, reason, answer))
+            if outbound.removed and any(f.answer.strip() for f in failures):
+                note = Withheld(source="earlier answers", action="removed",
+                                reason="local tiers' answers are not quoted: they may quote the withheld files")
+                outbound.withheld = _merge([*outbound.withheld, note])
             return out
 
         return await asyncio.to_thread(run) if failures else []

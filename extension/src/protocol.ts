@@ -12,6 +12,7 @@ export type {
   Settings,
   Source,
   StatusParams,
+  Withheld,
 } from './generated/messages';
 
 /** Request, client -> server: params `ChatParams`, result `Assistance`. */

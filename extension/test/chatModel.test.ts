@@ -4,6 +4,7 @@ import {
   applyChatEvent,
   chipLabel,
   completeTurn,
+  costLabel,
   discardedTexts,
   endTurn,
   formatLatency,
@@ -14,6 +15,7 @@ import {
   startTurn,
   trailRows,
   visibleText,
+  withheldLines,
   type ChatTurn,
 } from '../src/chat/model';
 import type { Assistance, ChatEvent } from '../src/protocol';
@@ -159,5 +161,31 @@ describe('chat transcript reducer', () => {
     assert.equal(chipLabel('a.py', { start: { line: 2, character: 0 }, end: { line: 2, character: 5 } }), 'a.py:3');
     assert.equal(chipLabel('a.py', { start: { line: 2, character: 0 }, end: { line: 8, character: 0 } }), 'a.py:3-8');
     assert.equal(chipLabel('a.py', { start: { line: 2, character: 0 }, end: { line: 8, character: 1 } }), 'a.py:3-9');
+  });
+});
+
+describe('frontier answers', () => {
+  test('the cost and what was withheld come from the result', () => {
+    const frontier: Assistance = {
+      ...result,
+      finalTier: 'frontier',
+      costUsd: 0.00042,
+      withheld: [
+        { source: 'app/settings.py', action: 'redacted', reason: '2 secrets: AWS Access Key, GitHub Token' },
+        { source: '.env', action: 'removed', reason: "matches '.env*' (placement.withhold)" },
+      ],
+    };
+    const turn = completeTurn(startTurn('c1', 'Fix it'), frontier);
+    assert.equal(costLabel(turn), '$0.0004');
+    assert.deepEqual(withheldLines(turn), [
+      'app/settings.py: redacted (2 secrets: AWS Access Key, GitHub Token)',
+      ".env: removed (matches '.env*' (placement.withhold))",
+    ]);
+  });
+
+  test('a local answer shows no cost and nothing withheld', () => {
+    const turn = completeTurn(startTurn('c1', 'Explain'), result);
+    assert.equal(costLabel(turn), undefined);
+    assert.deepEqual(withheldLines(turn), []);
   });
 });

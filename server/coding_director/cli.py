@@ -20,8 +20,12 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from coding_director.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from coding_director.results import Assistance
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -77,12 +81,17 @@ async def _ask(args: argparse.Namespace) -> int:
             elif isinstance(event, TextDelta) and stream:
                 sys.stdout.write(event.text)
                 sys.stdout.flush()
-            elif isinstance(event, AttemptFinished) and event.attempt.outcome != "accepted":
+            elif isinstance(event, AttemptFinished):
                 a = event.attempt
-                if stream and a.outcome != "skipped":
-                    sys.stdout.write("\n")
-                discarded = "; its text above is discarded" if a.stopped_early else ""
-                _note(f"{a.tier} {a.outcome}: {a.reason}{discarded}")
+                if a.outcome != "accepted":
+                    if stream and a.outcome != "skipped":
+                        sys.stdout.write("\n")
+                    discarded = "; its text above is discarded" if a.stopped_early else ""
+                    _note(f"{a.tier} {a.outcome}: {a.reason}{discarded}")
+                if a.cost_usd is not None:
+                    _note(f"{a.tier} cost ${a.cost_usd:.6f} ({a.prompt_tokens or 0} prompt + "
+                          f"{a.completion_tokens or 0} completion tokens)")
+        spent = await director.frontier.spent_today() if result is not None and result.cost_usd is not None else None
     finally:
         await director.aclose()
     assert result is not None
@@ -95,12 +104,29 @@ async def _ask(args: argparse.Namespace) -> int:
         route = result.route
         trail = " -> ".join(f"{a.tier}:{a.outcome}" for a in result.attempts)
         _note(f"route {route.domain}/{route.intent} ({route.decided_by}, {route.confidence:.2f}); {trail}")
+        if route.placement_reason:
+            _note(f"placement {route.placement}: {route.placement_reason}")
+    for line in withheld_lines(result):
+        _note(line)
+    if result.cost_usd is not None:
+        cap = director.settings.placement.daily_budget_usd
+        today = f"; today ${spent:.4f} of ${cap:.2f}" if spent is not None else ""
+        _note(f"frontier cost of this answer: ${result.cost_usd:.6f}{today}")
     unreachable = [a for a in result.attempts if a.error_kind == "unreachable"]
     if not result.answer and unreachable and len(unreachable) == len(result.attempts):
         first = unreachable[0]
         _note(f"error: {first.reason}" + (f"\nfix: {first.fix}" if first.fix else ""))
         return EXIT_UNREACHABLE
     return EXIT_OK if result.accepted else EXIT_FAILED
+
+
+def withheld_lines(result: Assistance) -> list[str]:
+    """What was kept from the non-local tiers, one line each (for stderr and answer documents)."""
+    if not result.withheld:
+        return []
+    lines = ["withheld from non-local tiers (local tiers got everything):"]
+    lines += [f"  {w.source}: {w.action} ({w.reason})" for w in result.withheld]
+    return lines
 
 
 def _note(message: str) -> None:
@@ -112,6 +138,9 @@ def _note(message: str) -> None:
 # -- route ----------------------------------------------------------------------------------------
 async def _route(args: argparse.Namespace) -> int:
     from coding_director.backends import BackendPool
+    from coding_director.routing.complexity import ComplexityInput
+    from coding_director.routing.escalation import chain_for
+    from coding_director.routing.frontier import Frontier
     from coding_director.routing.router import route
     from coding_director.wire import to_wire
 
@@ -132,15 +161,23 @@ async def _route(args: argparse.Namespace) -> int:
             _note("error: give a PROMPT or --jsonl")
             return EXIT_USAGE
         decision = await route(settings, pool, args.prompt)
+        frontier = Frontier(settings)
+        try:
+            decision, tiers, _ = await frontier.place(decision, chain_for(settings, decision),
+                                                      ComplexityInput(prompt=args.prompt, intent=decision.intent))
+            state = to_wire(await frontier.report())
+        finally:
+            frontier.close()
     finally:
         await pool.aclose()
     if args.json:
-        _print_json(to_wire(decision))
+        _print_json({**to_wire(decision), "chain": tiers, "thresholds": state})
     else:
         print(
             f"{decision.domain}/{decision.intent} confidence {decision.confidence:.2f} "
             f"decided by {decision.decided_by}: {decision.reason or ''}"
         )
+        print(f"complexity {decision.complexity:.2f}, placement {decision.placement}: {decision.placement_reason}")
     return EXIT_OK
 
 

@@ -20,19 +20,23 @@ from typing import TYPE_CHECKING
 
 from coding_director.backends import BackendPool, HealthTracker, Message
 from coding_director.backends.embedded import TeamChoice, choose_team
+from coding_director.context.render import path_of_uri
+from coding_director.context.secrets import ContextPart
 from coding_director.results import Assistance, Attempt, Domain, Intent, RouteDecision
-from coding_director.routing.escalation import Event, Finished, Request, Sampling, escalate
+from coding_director.routing.complexity import ComplexityInput, estimate_complexity
+from coding_director.routing.escalation import Event, Finished, Request, Sampling, chain_for, escalate
+from coding_director.routing.frontier import Frontier, OutboundSources
 from coding_director.routing.prompts import build_messages
 from coding_director.routing.pycheck import (
     PythonChecker,
     import_bindings,
     module_level_names,
-    path_of_uri,
     python_environment,
 )
 from coding_director.routing.router import route
 from coding_director.routing.verify import AsyncCheck, Check, Target, language_mentioned
 from coding_director.settings import Settings, load_settings
+from coding_director.tokens import estimate_tokens
 
 if TYPE_CHECKING:
     from coding_director.context import CodeContext
@@ -47,7 +51,10 @@ class CodingDirector:
     ``CODING_DIRECTOR_CONFIG``, environment). One instance keeps the connection pools and the
     per-tier health (cooldowns) across requests; close it with :meth:`aclose` when done.
     ``workspace_root`` is the folder whose ``.venv`` resolves the imports of Python answers (the
-    language server sets it from the client's workspace; ``None``: found from the document).
+    language server sets it from the client's workspace; ``None``: found from the document), and
+    whose ``.gitignore`` says which files never go to a non-local tier. ``frontier`` places each
+    request (local chain or frontier tier first, :mod:`coding_director.routing.placement`) and
+    guards the non-local tiers (:mod:`coding_director.routing.frontier`).
 
     Before the first request the team is chosen once (:meth:`ensure_team`): with no Ollama and no
     endpoint configured, the built-in runtime serves the tiers (``[embedded]``); ``self.settings``
@@ -59,7 +66,11 @@ class CodingDirector:
         self.workspace_root: Path | None = None
         self.pool = BackendPool(self.settings)
         self.health = HealthTracker(self.settings.health.allowed_fails, self.settings.health.cooldown_s)
+        self.frontier = self._new_frontier()
         self.team: TeamChoice | None = None
+
+    def _new_frontier(self) -> Frontier:
+        return Frontier(self.settings, lambda: [self.workspace_root] if self.workspace_root else [])
 
     async def ensure_team(self) -> TeamChoice:
         """Choose the team once (:func:`~coding_director.backends.embedded.choose_team`: at most one
@@ -70,6 +81,8 @@ class CodingDirector:
                 if choice.settings is not self.settings:
                     old, self.settings = self.pool, choice.settings
                     self.pool = BackendPool(self.settings)
+                    self.frontier.close()
+                    self.frontier = self._new_frontier()
                     await old.aclose()
                 self.team = choice
         return self.team
@@ -84,7 +97,7 @@ class CodingDirector:
         language: str | None = None,
         history: Sequence[Message] = (),
         extra_checks: Sequence[Check] = (),
-        extra_context: str | None = None,
+        extra_context: str | Sequence[ContextPart] | None = None,
         chain: Sequence[str] | None = None,
         sampling: Sampling | None = None,
     ) -> AsyncGenerator[Event]:
@@ -94,10 +107,13 @@ class CodingDirector:
         a plain code snippet. ``intent``/``domain`` override the router. ``language`` is the
         language answers are checked in (default: the context's, else one named in the prompt).
         ``extra_checks`` are more verification checks (each returns a reason or ``None``).
-        ``extra_context`` (markdown, e.g. retrieved workspace code) is appended to the context.
-        ``chain`` replaces the routed chain of tiers (``["senior"]`` pins one tier; names must be
-        configured tiers); ``sampling`` overrides every tier's max tokens, temperature and stop
-        sequences. The last event is :class:`~coding_director.routing.escalation.Finished`.
+        ``extra_context`` (markdown, e.g. retrieved workspace code; as :class:`ContextPart` s, each
+        with the file it shows, so that a non-local tier's copy is filtered file by file) is appended
+        to the context. ``chain`` replaces the routed chain of tiers (``["senior"]`` pins one tier;
+        names must be configured tiers) and is not placed; otherwise ``routing.frontier`` decides
+        whether the frontier tier comes first, last or not at all. ``sampling`` overrides every
+        tier's max tokens, temperature and stop sequences. The last event is
+        :class:`~coding_director.routing.escalation.Finished`.
         Cancellable at any point; nothing but cancellation raises: model failures (malformed
         bodies, timeouts, unexpected exceptions) are recorded as ``error`` attempts, and a failure
         outside any attempt ends the request with an ``internal`` error attempt of tier ``engine``.
@@ -109,12 +125,26 @@ class CodingDirector:
         async with self.pool.lease():
             try:
                 context_text, code, context_language = _context_parts(context)
-                if extra_context:
-                    context_text = f"{context_text}\n\n{extra_context}" if context_text else extra_context
+                parts = [ContextPart(extra_context)] if isinstance(extra_context, str) else list(extra_context or ())
+                extra_text = "\n\n".join(part.text for part in parts if part.text)
+                if extra_text:
+                    context_text = f"{context_text}\n\n{extra_text}" if context_text else extra_text
                 imports = list(context.imports) if context is not None and not isinstance(context, str) else None
                 decision = await route(
                     self.settings, self.pool, prompt, code, imports=imports, intent=intent, domain=domain
                 )
+                shape = ComplexityInput(prompt=prompt, intent=decision.intent, code=code, language=context_language,
+                                        context_tokens=estimate_tokens(context_text or ""),
+                                        files=_file_count(context, parts))
+                tiers = list(chain) if chain else None
+                if tiers is None:
+                    decision, tiers, complexity = await self.frontier.place(
+                        decision, chain_for(self.settings, decision), shape)
+                else:
+                    complexity = estimate_complexity(shape)
+                    first = "local" if self.settings.is_local(tiers[0]) else "frontier"
+                    decision = decision.model_copy(update={"complexity": complexity.score, "placement": first,
+                                                           "placement_reason": "the caller chose the tiers"})
                 target_language = language or context_language or language_mentioned(prompt)
                 target = Target(
                     intent=decision.intent,
@@ -134,13 +164,16 @@ class CodingDirector:
                     target=target,
                     context_text=context_text,
                     history=list(history),
-                    chain=list(chain) if chain else None,
+                    chain=tiers,
                     sampling=sampling,
+                    sources=OutboundSources(context, tuple(parts)),
                 )
-                events = escalate(self.settings, self.pool, self.health, request)
+                events = escalate(self.settings, self.pool, self.health, request, self.frontier)
                 async with contextlib.aclosing(events):
                     async for event in events:
-                        finished = finished or isinstance(event, Finished)
+                        if isinstance(event, Finished):
+                            finished = True
+                            await self.frontier.record(complexity.score, decision, event.assistance.attempts)
                         yield event
             except Exception as exc:  # last resort: a bug outside any attempt still ends in Finished
                 log.exception("request failed unexpectedly")
@@ -200,7 +233,7 @@ class CodingDirector:
             chain=list(chain),
             system=system,
         )
-        events = escalate(self.settings, self.pool, self.health, request)
+        events = escalate(self.settings, self.pool, self.health, request, self.frontier)
         async with self.pool.lease(), contextlib.aclosing(events):
             async for event in events:
                 yield event
@@ -236,8 +269,9 @@ class CodingDirector:
 
     async def aclose(self) -> None:
         """Close the backends' connection pools once the requests running on them have finished
-        (they are re-created on the next request)."""
+        (they are re-created on the next request) and the placement ledger."""
         await self.pool.aclose()
+        self.frontier.close()
 
 
 def _failed(exc: Exception, decision: RouteDecision | None, intent: Intent | None,
@@ -250,6 +284,17 @@ def _failed(exc: Exception, decision: RouteDecision | None, intent: Intent | Non
     attempt = Attempt(tier="engine", model="", outcome="error", error_kind="internal",
                       reason=f"unexpected error: {type(exc).__name__}: {exc}"[:300])
     return Assistance(answer="", route=route_taken, attempts=[attempt], final_tier=None, accepted=False)
+
+
+def _file_count(context: CodeContext | str | None, parts: Sequence[ContextPart]) -> int:
+    """Distinct files in a request's context: the focus file, related definitions' files, and the
+    files of retrieved or mentioned parts (a plain snippet counts as one)."""
+    files: set[str] = {str(part.path) for part in parts if part.path is not None}
+    if isinstance(context, str):
+        files.add("<snippet>")
+    elif context is not None:
+        files |= {context.uri, *(r.uri for r in context.related)}
+    return len(files)
 
 
 def _context_parts(context: CodeContext | str | None) -> tuple[str | None, str | None, str | None]:

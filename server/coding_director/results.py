@@ -23,8 +23,11 @@ DecidedBy = Literal["offline", "model", "caller"]
 Outcome = Literal["accepted", "rejected", "error", "skipped"]
 #: What kind of failure an ``error`` (or a skip caused by one) was.
 ErrorKind = Literal[
-    "unreachable", "timeout", "not_found", "bad_request", "mid_stream", "malformed", "server", "unsupported", "internal"
+    "unreachable", "timeout", "not_found", "bad_request", "mid_stream", "malformed", "server", "unsupported",
+    "internal", "rate_limited", "budget",
 ]
+#: Where a request runs first: on this machine's tiers, or on the frontier tier.
+Placement = Literal["local", "frontier"]
 
 #: Intents whose answer must contain code that parses in the target language.
 CODE_INTENTS: frozenset[str] = frozenset({"fix", "generate", "test", "refactor", "docs"})
@@ -36,6 +39,9 @@ class RouteDecision(WireModel):
     ``confidence`` is in [0, 1]. ``decided_by`` is ``offline`` (the learned offline classifier),
     ``model`` (the router model agreed or overrode it) or ``caller`` (an explicit intent/domain).
     ``reason`` says why the router model was or was not consulted, or why its answer was ignored.
+    ``complexity`` (0-1, :mod:`coding_director.routing.complexity`) and ``placement`` (where the
+    request runs first, :mod:`coding_director.routing.placement`) with ``placement_reason`` are set
+    once the request is placed (``None`` before).
     """
 
     domain: Domain
@@ -43,6 +49,9 @@ class RouteDecision(WireModel):
     confidence: Annotated[float, Field(ge=0.0, le=1.0)]
     decided_by: DecidedBy
     reason: str | None = None
+    complexity: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    placement: Placement | None = None
+    placement_reason: str | None = None
 
 
 class Attempt(WireModel):
@@ -54,7 +63,8 @@ class Attempt(WireModel):
     error (``unreachable``, ``timeout``, ``not_found``, ``malformed``: a 200 answer not in the
     protocol, ``internal``: an unexpected exception of ours or of a library; tier ``engine`` when it
     happened outside any attempt, ...) and is also set on a skip caused by an
-    unreachable endpoint, so callers never parse ``reason``. ``fix`` is the exact action
+    unreachable endpoint, a rate limit's cooldown (``rate_limited``) or the daily budget (``budget``),
+    so callers never parse ``reason``. ``fix`` is the exact action
     that removes an error's cause, when known (``ollama pull codellama:13b``). ``latency_ms`` is wall time
     from the request to the last token, in milliseconds; token counts are as reported by the server
     (``None`` when unknown). ``stopped_early``: a check rejected the answer while it streamed and the
@@ -77,6 +87,66 @@ class Attempt(WireModel):
     #: 0-based indices of the earlier chat messages left out to fit this tier's context window
     #: (``routing.history``: oldest first, the first user message and the latest turns kept).
     history_dropped: list[int] = Field(default_factory=list)
+    #: What this attempt cost in US dollars (``placement.prices`` times the token counts the server
+    #: reported, or estimated ones when it reported none); ``None`` for a model without a price.
+    cost_usd: Annotated[float, Field(ge=0.0)] | None = None
+    #: False when the tier runs on another machine: its prompt was filtered (``Assistance.withheld``).
+    local: bool = True
+
+
+class Withheld(WireModel):
+    """Something of a request's context kept from a non-local tier (:mod:`coding_director.context.secrets`).
+
+    ``source``: the file (relative to its workspace folder when inside one), ``request`` or
+    ``chat history``. ``action``: ``removed`` (the whole file was left out) or ``redacted`` (secrets in
+    it were replaced by ``[REDACTED:<type>]``). ``reason``: why, in words (``"2 secrets: AWS Access
+    Key, GitHub Token"``, ``"matches '.env*' (placement.withhold)"``, ``"ignored by git"``).
+    """
+
+    source: str
+    action: Literal["removed", "redacted"]
+    reason: str
+
+
+class BandReport(WireModel):
+    """One complexity band ``[lower, upper)`` of the placement learner: the local chain's first-try
+    outcomes in it (``samples``, ``accepted``, ``rate``) and the side it belongs to (``None`` while
+    it has fewer than ``placement.min_samples``)."""
+
+    lower: float
+    upper: float
+    samples: int
+    accepted: int
+    rate: float | None = None
+    side: Placement | None = None
+
+
+class ThresholdMove(WireModel):
+    """A logged move of the learned threshold: Unix time ``at``, ``old`` (``None`` at first) and
+    ``new`` value, and why."""
+
+    at: float
+    old: float | None = None
+    new: float
+    reason: str
+
+
+class PlacementReport(WireModel):
+    """Where placement stands (``route --json`` key ``thresholds``; for ``stats``): the mode
+    (``routing.frontier``), the threshold in force, the configured one and its bounds, why it is
+    there, the bands it was learned from, the latest moves (newest first), and today's frontier
+    spend against the cap (US dollars; ``None`` when not read)."""
+
+    mode: Literal["off", "fallback", "complex"]
+    threshold: float
+    configured: float
+    threshold_min: float
+    threshold_max: float
+    reason: str
+    bands: list[BandReport] = Field(default_factory=list)
+    changes: list[ThresholdMove] = Field(default_factory=list)
+    spent_today_usd: float | None = None
+    daily_budget_usd: float
 
 
 class Source(WireModel):
@@ -106,3 +176,7 @@ class Assistance(WireModel):
     #: The workspace code given to the team (``@codebase``, ``@file``, ``@symbol``, automatic
     #: retrieval), in prompt order.
     sources: list[Source] = Field(default_factory=list)
+    #: What was kept from the non-local tiers this request went to (empty when none was asked).
+    withheld: list[Withheld] = Field(default_factory=list)
+    #: Sum of the attempts' ``cost_usd`` (``None`` when no priced model was asked).
+    cost_usd: Annotated[float, Field(ge=0.0)] | None = None

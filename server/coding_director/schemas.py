@@ -21,7 +21,7 @@ def _registry() -> dict[str, type[BaseModel]]:
     from coding_director.features.api_health import HealthReport
     from coding_director.features.openai_api import CodingDirectorInfo
     from coding_director.messages import ActionData, ChatEvent, ChatParams, PullResult, ServerStats, StatusParams
-    from coding_director.results import Assistance, Attempt, RouteDecision
+    from coding_director.results import Assistance, Attempt, PlacementReport, RouteDecision
     from coding_director.settings import Settings
 
     return {
@@ -29,6 +29,7 @@ def _registry() -> dict[str, type[BaseModel]]:
         "RouteDecision": RouteDecision,
         "Attempt": Attempt,
         "Assistance": Assistance,
+        "PlacementReport": PlacementReport,
         "ChatParams": ChatParams,
         "ChatEvent": ChatEvent,
         "StatusParams": StatusParams,

@@ -18,11 +18,13 @@ ever half-configured.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -42,6 +44,11 @@ EMBEDDED_ENDPOINT = "embedded://llama.cpp"
 
 Provider = Literal["ollama", "openai", "embedded"]
 RouterMode = Literal["auto", "model", "offline"]
+#: ``routing.frontier``: never use the frontier tier, add it after the local chain, or send requests
+#: above the complexity threshold to it first (see :mod:`coding_director.routing.placement`).
+FrontierMode = Literal["off", "fallback", "complex"]
+#: The name of the frontier tier (``[tiers.frontier]``).
+FRONTIER_TIER = "frontier"
 
 
 class SettingsError(ValueError):
@@ -74,6 +81,12 @@ class TierSettings(_Section):
         default=None,
         description="Ollama keep_alive of this tier's model (e.g. '5m', '1h', -1 = forever); "
         "default: completion.keep_alive for the completion tier, else ollama.keep_alive.",
+    )
+    local: bool | None = Field(
+        default=None,
+        description="Whether this tier's server runs on this machine (local tiers get the context unfiltered). "
+        "Default: the tier named 'frontier' never is; the built-in runtime always is; otherwise when "
+        "its endpoint's host is a loopback address (localhost, 127.0.0.0/8, ::1).",
     )
 
     @model_validator(mode="after")
@@ -127,6 +140,66 @@ class RoutingSettings(_Section):
     attempt_timeout_s: float = Field(default=120.0, gt=0)
     request_timeout_s: float = Field(default=300.0, gt=0)
     max_attempts: int = Field(default=4, ge=1)
+    frontier: FrontierMode = Field(
+        default="off",
+        description="'off': nothing leaves this machine; 'fallback': the frontier tier after the local chain; "
+        "'complex': requests at or above the complexity threshold go to the frontier tier first "
+        "(the others as with 'fallback'). Needs [tiers.frontier].",
+    )
+
+
+class ModelPrice(_Section):
+    """What a model costs, in US dollars per million tokens (the unit OpenRouter and OpenAI list)."""
+
+    input_usd_per_mtok: float = Field(ge=0, description="USD per million prompt tokens.")
+    output_usd_per_mtok: float = Field(ge=0, description="USD per million completion tokens.")
+
+
+#: Files never sent to a non-local tier (gitignore patterns, matched against the path inside its
+#: workspace folder): environment files and private-key / credential stores.
+DEFAULT_WITHHOLD = (
+    ".env*", "*.pem", "*.key", "*.p12", "*.pfx", "*.p8", "*.jks", "*.keystore", "*.ppk", "*.kdbx",
+    "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", ".netrc", ".pgpass", ".htpasswd",
+)
+
+
+class PlacementSettings(_Section):
+    """Where requests run: the complexity threshold and how it learns, the frontier tier's daily
+    budget and the models' prices, and what never leaves this machine
+    (:mod:`coding_director.routing.placement`, :mod:`coding_director.context.secrets`).
+
+    ``threshold``: complexity (0-1) at or above which ``routing.frontier = "complex"`` sends a request
+    to the frontier tier first; with ``learn`` it moves within ``[threshold_min, threshold_max]`` from
+    the local chain's first-try acceptance per complexity band (``bands`` equal bands; a band counts
+    once it has ``min_samples`` outcomes within ``history_days``; it belongs to the frontier when its
+    acceptance is below ``target_acceptance``). ``daily_budget_usd``: spend cap per UTC day over every
+    priced model (``prices``, keyed by model name); a request that could exceed it is skipped with
+    reason "budget". ``ledger_path``: the spend and placement ledger (SQLite; default:
+    ``placement.sqlite3`` in the user data directory). ``withhold``: gitignore patterns of files never
+    sent to a non-local tier, besides the files git ignores.
+    """
+
+    threshold: float = Field(default=0.65, ge=0.0, le=1.0)
+    threshold_min: float = Field(default=0.4, ge=0.0, le=1.0)
+    threshold_max: float = Field(default=0.9, ge=0.0, le=1.0)
+    learn: bool = True
+    bands: int = Field(default=5, ge=2, le=20)
+    min_samples: int = Field(default=20, ge=1)
+    target_acceptance: float = Field(default=0.6, ge=0.0, le=1.0)
+    history_days: int = Field(default=30, ge=1)
+    daily_budget_usd: float = Field(default=1.0, ge=0.0)
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)
+    ledger_path: str | None = None
+    withhold: list[str] = Field(default_factory=lambda: list(DEFAULT_WITHHOLD))
+
+    @model_validator(mode="after")
+    def _bounds(self) -> PlacementSettings:
+        if not self.threshold_min <= self.threshold <= self.threshold_max:
+            raise ValueError(
+                f"threshold {self.threshold:g} must lie within threshold_min {self.threshold_min:g} "
+                f"and threshold_max {self.threshold_max:g}"
+            )
+        return self
 
 
 class HealthSettings(_Section):
@@ -331,6 +404,7 @@ class Settings(BaseSettings):
     residency: ResidencySettings = Field(default_factory=ResidencySettings)
     checks: ChecksSettings = Field(default_factory=ChecksSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
+    placement: PlacementSettings = Field(default_factory=PlacementSettings)
 
     api: ApiSettings = Field(default_factory=ApiSettings)
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
@@ -383,7 +457,29 @@ class Settings(BaseSettings):
             unknown = [n for n in names if n not in known]
             if unknown:
                 raise ValueError(f"{key}: unknown tier {unknown[0]!r}; known tiers: {', '.join(sorted(known))}")
+        self._check_frontier()
         return self
+
+    def _check_frontier(self) -> None:
+        """``routing.frontier`` other than ``off`` needs an OpenAI-compatible ``[tiers.frontier]``
+        with a price when a budget is set (the cap cannot be kept without one)."""
+        mode = self.routing.frontier
+        if mode == "off":
+            return
+        tier = self.tiers.get(FRONTIER_TIER)
+        if tier is None:
+            raise ValueError(
+                f"routing.frontier: {mode!r} needs a tier named {FRONTIER_TIER!r} "
+                '([tiers.frontier] provider = "openai", base_url, model, api_key_env)'
+            )
+        if tier.provider != "openai":
+            raise ValueError(f"tiers.frontier.provider: the frontier tier must be 'openai' (got {tier.provider!r})")
+        if self.placement.daily_budget_usd > 0 and tier.model not in self.placement.prices:
+            raise ValueError(
+                f"placement.prices: no price for the frontier model {tier.model!r}, needed to keep "
+                f"placement.daily_budget_usd (add [placement.prices.\"{tier.model}\"] "
+                "input_usd_per_mtok = ..., output_usd_per_mtok = ...)"
+            )
 
     @classmethod
     def settings_customise_sources(
@@ -414,6 +510,18 @@ class Settings(BaseSettings):
             if tier in chain:
                 return chain[chain.index(tier) :]
         return [tier]
+
+    def is_local(self, name: str) -> bool:
+        """Whether tier ``name`` runs on this machine (``TierSettings.local``, else: the frontier tier
+        never, the built-in runtime always, others when their endpoint's host is loopback)."""
+        tier = self.tiers[name]
+        if tier.local is not None:
+            return tier.local
+        if name == FRONTIER_TIER:
+            return False
+        if tier.provider == "embedded":
+            return True
+        return is_loopback_url(self.endpoint_of(name))
 
     def endpoint_of(self, name: str) -> str:
         """Base URL the tier ``name`` is served from (``ollama.host`` for Ollama tiers without one)."""
@@ -462,6 +570,17 @@ def normalise_ollama_host(value: str) -> str:
     if not port:
         port = "443" if scheme == "https" else "11434"
     return f"{scheme}://{host}:{port}"
+
+
+def is_loopback_url(url: str) -> bool:
+    """True when ``url``'s host is ``localhost`` or a loopback address (127.0.0.0/8, ``::1``)."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def read_toml(path: Path) -> dict[str, Any]:

@@ -38,13 +38,15 @@ class ScriptedError(Exception):
     """Raise from a ``reply`` callable to answer with an HTTP error instead of text.
 
     The emulator answers ``status`` with ``{"error": message}`` (Ollama endpoints) or the OpenAI error shape
-    (``/v1/*`` endpoints). Useful for "fail the first N calls, then succeed" scripts.
+    (``/v1/*`` endpoints), with ``headers`` added to the response (``{"Retry-After": "30"}`` on a 429).
+    Useful for "fail the first N calls, then succeed" scripts.
     """
 
-    def __init__(self, message: str, status: int = 500) -> None:
+    def __init__(self, message: str, status: int = 500, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
+        self.headers = dict(headers or {})
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ class ScriptedModel:
         status: HTTP status for inference endpoints (generate/chat/embed and ``/v1/*``); anything other than
             200 answers ``{"error": http_error}`` with that status before streaming begins.
         http_error: message of that HTTP error.
+        error_headers: headers sent with that HTTP error (``{"Retry-After": "30"}`` with ``status=429``).
         loop: a generation loop: the reply's chunks repeat until ``options.num_predict`` chunks (or
             :data:`LOOP_MAX_CHUNKS` without a limit), paced by ``chunk_delay_ms`` — a model that loops
             "for minutes" unless the client closes the stream.
@@ -141,6 +144,7 @@ class ScriptedModel:
     huge_line_bytes: int = 10 * 1024 * 1024
     status: int = 200
     http_error: str = DEFAULT_HTTP_ERROR
+    error_headers: dict[str, str] = field(default_factory=dict)
     done_reason: str = "stop"
     loop: bool = False
     ignore_num_predict: bool = False

@@ -390,14 +390,14 @@ class OllamaEmulator:
         return resp
 
     @staticmethod
-    def _err(status: int, message: str) -> web.Response:
-        return web.json_response({"error": message}, status=status, dumps=_dumps)
+    def _err(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+        return web.json_response({"error": message}, status=status, dumps=_dumps, headers=headers)
 
     @staticmethod
-    def _oai_err(status: int, message: str) -> web.Response:
-        etype = {400: "invalid_request_error", 404: "not_found_error"}.get(status, "api_error")
+    def _oai_err(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+        etype = {400: "invalid_request_error", 404: "not_found_error", 429: "rate_limit_error"}.get(status, "api_error")
         body = {"error": {"message": message, "type": etype, "param": None, "code": None}}
-        return web.json_response(body, status=status, dumps=_dumps)
+        return web.json_response(body, status=status, dumps=_dumps, headers=headers)
 
     def _body(self, request: web.Request) -> dict[str, Any] | str:
         """The JSON object body, or an error message."""
@@ -736,11 +736,11 @@ class OllamaEmulator:
             await self.scheduler.release(runner)
             return web.json_response(_load_answer(endpoint, name, "load"), dumps=_dumps)
         if m.status != 200:
-            return err(m.status, m.http_error)
+            return err(m.status, m.http_error, m.error_headers)
         try:
             chunks = m.render_chunks(req)
         except ScriptedError as exc:
-            return err(exc.status, exc.message)
+            return err(exc.status, exc.message, exc.headers)
         if m.loop and chunks:
             limit = req.options.get("num_predict")
             capped = isinstance(limit, int) and limit > 0 and not m.ignore_num_predict

@@ -593,3 +593,30 @@ def test_lexical_helpers() -> None:
     assert in_comment_or_string('x = "abc', "python") and not in_comment_or_string('x = "abc" + y', "python")
     assert in_comment_or_string("x = 1  # note", "python") and in_comment_or_string("/* a", "c")
     assert not in_comment_or_string("/* a */ x", "c")
+
+
+async def test_a_non_local_completion_tier_gets_no_secrets_and_no_withheld_files(
+    ollama_emulator: OllamaEmulator, tmp_path: Any
+) -> None:
+    """Secrets kept home for inline completions: local tiers see the text as it is."""
+    ollama_emulator.add_model(ScriptedModel(MODEL, reply="return a + b", capabilities=FIM))
+    key = "AKIAIOSFODNN7EXAMPLE"
+    prefix = f'AWS_ACCESS_KEY_ID = "{key}"\n\n\ndef add(a, b):\n    '
+    made = []
+    for local in (True, False):
+        settings = load_settings(ollama={"host": ollama_emulator.url},
+                                 tiers={"lead": {"model": MODEL, "local": local}}, completion={"debounce_ms": 0})
+        made.append(Completer(settings, BackendPool(settings)))
+    here, away = made
+    try:
+        assert await here.complete(request(prefix=prefix)) is not None
+        assert await away.complete(request(prefix=prefix, uri="file:///w/b.py")) is not None
+        first, second = generate_calls(ollama_emulator)
+        assert key in first["prompt"] and key not in second["prompt"]
+        assert '"[REDACTED:AWS Access Key]"' in second["prompt"]
+        dotenv = request(prefix="API_TOKEN=", suffix="", uri=(tmp_path / ".env").as_uri(), language=None)
+        assert await away.complete(dotenv) is None and len(generate_calls(ollama_emulator)) == 2
+    finally:
+        for completer in made:
+            await completer.aclose()
+            await completer.pool.aclose()

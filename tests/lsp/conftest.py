@@ -42,8 +42,10 @@ LspFactory = Callable[..., Any]
 
 @pytest_asyncio.fixture
 async def lsp(tmp_path: Path) -> AsyncIterator[LspFactory]:
-    """Factory: ``await lsp(url, extra_toml="", init_options=None, configuration=None)`` starts a
-    server and an initialized VS Code-like client; every session is shut down after the test."""
+    """Factory: ``await lsp(url, extra_toml="", init_options=None, configuration=None, workspace=None)``
+    starts a server and an initialized VS Code-like client (``workspace``: its one workspace folder,
+    default the test's temporary folder as root); every session is shut down after the test.
+    ``extra_toml`` is appended inside the ``[routing]`` table of :func:`write_config`."""
     sessions: list[Session] = []
 
     async def start(
@@ -51,6 +53,7 @@ async def lsp(tmp_path: Path) -> AsyncIterator[LspFactory]:
         extra_toml: str = "",
         init_options: dict[str, Any] | None = None,
         configuration: dict[str, Any] | None = None,
+        workspace: Path | None = None,
     ) -> Session:
         cfg = write_config(tmp_path, url, extra_toml)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CODING_DIRECTOR_", "OLLAMA_"))}
@@ -72,7 +75,9 @@ async def lsp(tmp_path: Path) -> AsyncIterator[LspFactory]:
             types.InitializeParams(
                 capabilities=client_capabilities("visual-studio-code"),
                 initialization_options=init_options,
-                root_uri=tmp_path.as_uri(),
+                root_uri=(workspace or tmp_path).as_uri(),
+                workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name=workspace.name)]
+                if workspace is not None else None,
             )
         )
         sessions.append(session)

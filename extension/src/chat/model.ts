@@ -2,7 +2,7 @@
  * The chat transcript and how server events change it. Pure (no `vscode`, no DOM): the extension owns
  * the transcript, the webview only renders what it is sent.
  */
-import type { Assistance, Attempt, ChatEvent, ChatMessage, RouteDecision, Source } from '../protocol';
+import type { Assistance, Attempt, ChatEvent, ChatMessage, RouteDecision, Source, Withheld } from '../protocol';
 
 /** LSP-style range (0-based lines, UTF-16 columns). */
 export interface PlainRange {
@@ -50,6 +50,10 @@ export interface ChatTurn {
   readonly accepted?: boolean;
   /** Workspace code the team was given (`@codebase`, `@file`, `@symbol`, automatic retrieval). */
   readonly sources?: readonly Source[];
+  /** What was kept from the non-local tiers the request went to (files removed, secrets redacted). */
+  readonly withheld?: readonly Withheld[];
+  /** What the frontier attempts cost, in US dollars (absent when no priced model was asked). */
+  readonly costUsd?: number | null;
   /** Why the turn failed (status `error`). */
   readonly error?: string;
 }
@@ -119,7 +123,21 @@ export function completeTurn(turn: ChatTurn, result: Assistance): ChatTurn {
     finalTier: result.finalTier,
     accepted: result.accepted,
     sources: result.sources ?? [],
+    withheld: result.withheld ?? [],
+    costUsd: result.costUsd ?? null,
   };
+}
+
+/** The cost of a finished turn's frontier attempts, such as `$0.0012`, or `undefined` when none was priced. */
+export function costLabel(turn: ChatTurn): string | undefined {
+  const cost = turn.costUsd;
+  if (cost === undefined || cost === null || !Number.isFinite(cost)) return undefined;
+  return `$${cost < 0.01 ? cost.toFixed(4) : cost.toFixed(2)}`;
+}
+
+/** One line per thing kept from the non-local tiers (`.env: removed (matches '.env*')`), oldest first. */
+export function withheldLines(turn: ChatTurn): string[] {
+  return (turn.withheld ?? []).map((w) => `${w.source}: ${w.action} (${w.reason})`);
 }
 
 /** Ends a streaming turn because the user stopped it (`cancelled`) or the request failed (`error`). */

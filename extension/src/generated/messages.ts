@@ -17,6 +17,7 @@ export interface CodingDirectorSchemas {
   CodeContext: CodeContext;
   CodingDirectorInfo: CodingDirectorInfo;
   HealthReport: HealthReport;
+  PlacementReport: PlacementReport;
   PullResult: PullResult;
   RouteDecision: RouteDecision;
   ServerStats: ServerStats;
@@ -54,9 +55,11 @@ export interface Assistance {
   accepted: boolean;
   answer: string;
   attempts: Attempt[];
+  costUsd?: number | null;
   finalTier: string | null;
   route: RouteDecision;
   sources?: Source[];
+  withheld?: Withheld[];
 }
 /**
  * One tier's try at a request.
@@ -67,7 +70,8 @@ export interface Assistance {
  * error (``unreachable``, ``timeout``, ``not_found``, ``malformed``: a 200 answer not in the
  * protocol, ``internal``: an unexpected exception of ours or of a library; tier ``engine`` when it
  * happened outside any attempt, ...) and is also set on a skip caused by an
- * unreachable endpoint, so callers never parse ``reason``. ``fix`` is the exact action
+ * unreachable endpoint, a rate limit's cooldown (``rate_limited``) or the daily budget (``budget``),
+ * so callers never parse ``reason``. ``fix`` is the exact action
  * that removes an error's cause, when known (``ollama pull codellama:13b``). ``latency_ms`` is wall time
  * from the request to the last token, in milliseconds; token counts are as reported by the server
  * (``None`` when unknown). ``stopped_early``: a check rejected the answer while it streamed and the
@@ -77,6 +81,7 @@ export interface Assistance {
  */
 export interface Attempt {
   completionTokens?: number | null;
+  costUsd?: number | null;
   errorKind?:
     | (
         | 'unreachable'
@@ -88,12 +93,15 @@ export interface Attempt {
         | 'server'
         | 'unsupported'
         | 'internal'
+        | 'rate_limited'
+        | 'budget'
       )
     | null;
   firstTokenMs?: number | null;
   fix?: string | null;
   historyDropped?: number[];
   latencyMs?: number;
+  local?: boolean;
   model: string;
   outcome: 'accepted' | 'rejected' | 'error' | 'skipped';
   promptTokens?: number | null;
@@ -107,8 +115,12 @@ export interface Attempt {
  * ``confidence`` is in [0, 1]. ``decided_by`` is ``offline`` (the learned offline classifier),
  * ``model`` (the router model agreed or overrode it) or ``caller`` (an explicit intent/domain).
  * ``reason`` says why the router model was or was not consulted, or why its answer was ignored.
+ * ``complexity`` (0-1, :mod:`coding_director.routing.complexity`) and ``placement`` (where the
+ * request runs first, :mod:`coding_director.routing.placement`) with ``placement_reason`` are set
+ * once the request is placed (``None`` before).
  */
 export interface RouteDecision {
+  complexity?: number | null;
   confidence: number;
   decidedBy: 'offline' | 'model' | 'caller';
   domain: 'math' | 'general';
@@ -124,6 +136,8 @@ export interface RouteDecision {
     | 'arch'
     | 'complete'
     | 'question';
+  placement?: ('local' | 'frontier') | null;
+  placementReason?: string | null;
   reason?: string | null;
 }
 /**
@@ -135,6 +149,19 @@ export interface Source {
   path: string;
   startLine: number;
   uri?: string | null;
+}
+/**
+ * Something of a request's context kept from a non-local tier (:mod:`coding_director.context.secrets`).
+ *
+ * ``source``: the file (relative to its workspace folder when inside one), ``request`` or
+ * ``chat history``. ``action``: ``removed`` (the whole file was left out) or ``redacted`` (secrets in
+ * it were replaced by ``[REDACTED:<type>]``). ``reason``: why, in words (``"2 secrets: AWS Access
+ * Key, GitHub Token"``, ``"matches '.env*' (placement.withhold)"``, ``"ignored by git"``).
+ */
+export interface Withheld {
+  action: 'removed' | 'redacted';
+  reason: string;
+  source: string;
 }
 /**
  * Params of ``codingDirector/chatEvent``: one step of a chat request as it happens.
@@ -371,6 +398,47 @@ export interface TierHealth {
   provider: string;
 }
 /**
+ * Where placement stands (``route --json`` key ``thresholds``; for ``stats``): the mode
+ * (``routing.frontier``), the threshold in force, the configured one and its bounds, why it is
+ * there, the bands it was learned from, the latest moves (newest first), and today's frontier
+ * spend against the cap (US dollars; ``None`` when not read).
+ */
+export interface PlacementReport {
+  bands?: BandReport[];
+  changes?: ThresholdMove[];
+  configured: number;
+  dailyBudgetUsd: number;
+  mode: 'off' | 'fallback' | 'complex';
+  reason: string;
+  spentTodayUsd?: number | null;
+  threshold: number;
+  thresholdMax: number;
+  thresholdMin: number;
+}
+/**
+ * One complexity band ``[lower, upper)`` of the placement learner: the local chain's first-try
+ * outcomes in it (``samples``, ``accepted``, ``rate``) and the side it belongs to (``None`` while
+ * it has fewer than ``placement.min_samples``).
+ */
+export interface BandReport {
+  accepted: number;
+  lower: number;
+  rate?: number | null;
+  samples: number;
+  side?: ('local' | 'frontier') | null;
+  upper: number;
+}
+/**
+ * A logged move of the learned threshold: Unix time ``at``, ``old`` (``None`` at first) and
+ * ``new`` value, and why.
+ */
+export interface ThresholdMove {
+  at: number;
+  new: number;
+  old?: number | null;
+  reason: string;
+}
+/**
  * Result of ``codingDirector.pullModels``.
  *
  * ``pulled``: models now present; ``failed``: ``"<model>: <reason>"`` lines; ``unreachable``: the
@@ -451,6 +519,7 @@ export interface Settings {
   health?: HealthSettings;
   index?: IndexSettings;
   ollama?: OllamaSettings;
+  placement?: PlacementSettings;
   residency?: ResidencySettings;
   roles?: {
     [k: string]: RoleSettings | undefined;
@@ -613,6 +682,50 @@ export interface OllamaSettings {
   keep_alive?: string;
 }
 /**
+ * Where requests run: the complexity threshold and how it learns, the frontier tier's daily
+ * budget and the models' prices, and what never leaves this machine
+ * (:mod:`coding_director.routing.placement`, :mod:`coding_director.context.secrets`).
+ *
+ * ``threshold``: complexity (0-1) at or above which ``routing.frontier = "complex"`` sends a request
+ * to the frontier tier first; with ``learn`` it moves within ``[threshold_min, threshold_max]`` from
+ * the local chain's first-try acceptance per complexity band (``bands`` equal bands; a band counts
+ * once it has ``min_samples`` outcomes within ``history_days``; it belongs to the frontier when its
+ * acceptance is below ``target_acceptance``). ``daily_budget_usd``: spend cap per UTC day over every
+ * priced model (``prices``, keyed by model name); a request that could exceed it is skipped with
+ * reason "budget". ``ledger_path``: the spend and placement ledger (SQLite; default:
+ * ``placement.sqlite3`` in the user data directory). ``withhold``: gitignore patterns of files never
+ * sent to a non-local tier, besides the files git ignores.
+ */
+export interface PlacementSettings {
+  bands?: number;
+  daily_budget_usd?: number;
+  history_days?: number;
+  learn?: boolean;
+  ledger_path?: string | null;
+  min_samples?: number;
+  prices?: {
+    [k: string]: ModelPrice | undefined;
+  };
+  target_acceptance?: number;
+  threshold?: number;
+  threshold_max?: number;
+  threshold_min?: number;
+  withhold?: string[];
+}
+/**
+ * What a model costs, in US dollars per million tokens (the unit OpenRouter and OpenAI list).
+ */
+export interface ModelPrice {
+  /**
+   * USD per million prompt tokens.
+   */
+  input_usd_per_mtok: number;
+  /**
+   * USD per million completion tokens.
+   */
+  output_usd_per_mtok: number;
+}
+/**
  * Which models Ollama keeps loaded (:mod:`coding_director.backends.residency`).
  *
  * ``enabled``: before a request would load a model that does not fit beside the loaded ones, the
@@ -666,6 +779,10 @@ export interface RoutingSettings {
    * In 'auto' mode the router model is asked below this calibrated confidence (default: chosen by scripts/train_router.py on training CV, about 12% of requests).
    */
   confidence_threshold?: number;
+  /**
+   * 'off': nothing leaves this machine; 'fallback': the frontier tier after the local chain; 'complex': requests at or above the complexity threshold go to the frontier tier first (the others as with 'fallback'). Needs [tiers.frontier].
+   */
+  frontier?: 'off' | 'fallback' | 'complex';
   /**
    * @minItems 1
    */
@@ -729,6 +846,10 @@ export interface TierSettings {
    * Ollama keep_alive of this tier's model (e.g. '5m', '1h', -1 = forever); default: completion.keep_alive for the completion tier, else ollama.keep_alive.
    */
   keep_alive?: string | null;
+  /**
+   * Whether this tier's server runs on this machine (local tiers get the context unfiltered). Default: the tier named 'frontier' never is; the built-in runtime always is; otherwise when its endpoint's host is a loopback address (localhost, 127.0.0.0/8, ::1).
+   */
+  local?: boolean | null;
   /**
    * Upper bound for num_ctx, in tokens.
    */

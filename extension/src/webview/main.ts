@@ -5,7 +5,7 @@
  * assignment takes the output of the markdown renderer (markdown-it without raw HTML, then DOMPurify).
  */
 import type { ChatTurn, ContextChip } from '../chat/model';
-import { discardedTexts, routeLabel, speakingTier, trailRows, visibleText } from '../chat/model';
+import { costLabel, discardedTexts, routeLabel, speakingTier, trailRows, visibleText, withheldLines } from '../chat/model';
 import type { FromWebview, ToWebview } from '../chat/messages';
 import type { MentionCompletion } from '../chat/mentions';
 import { applyCompletion, mentionCompletions } from '../chat/mentions';
@@ -122,6 +122,12 @@ function renderTurn(turn: ChatTurn): HTMLElement {
   }
   const route = routeLabel(turn);
   if (route) meta.append(el('span', 'route-badge', route));
+  const cost = costLabel(turn);
+  if (cost) {
+    const badge = el('span', 'cost-badge', cost);
+    badge.title = 'What the frontier tier cost for this answer';
+    meta.append(badge);
+  }
   if (turn.status === 'streaming') meta.append(el('span', 'state-badge streaming', 'answering…'));
   if (turn.status === 'cancelled') meta.append(el('span', 'state-badge cancelled', 'stopped'));
   if (turn.status === 'done' && turn.accepted === false) meta.append(el('span', 'state-badge warn', 'no tier passed every check'));
@@ -153,6 +159,13 @@ function renderTurn(turn: ChatTurn): HTMLElement {
 
   if (turn.status === 'error') root.append(el('div', 'error', turn.error ?? 'The request failed.'));
   if (turn.status === 'done' && !turn.answer) root.append(el('div', 'error', 'No tier produced an answer; the escalation trail says why.'));
+  const withheld = withheldLines(turn);
+  if (withheld.length) {
+    const note = el('div', 'withheld-note');
+    note.append(el('div', 'withheld-title', 'Withheld from the non-local tier (local tiers got everything):'));
+    for (const line of withheld) note.append(el('div', 'withheld-line', line));
+    root.append(note);
+  }
   const sources = renderSources(turn);
   if (sources) root.append(sources);
   const trail = renderTrail(turn);

@@ -25,6 +25,7 @@ from coding_director.backends.base import (
     ModelNotFound,
     NotSupported,
     PullProgress,
+    RateLimited,
     StreamInterrupted,
     num_ctx_for,
 )
@@ -140,6 +141,7 @@ __all__ = [
     "ModelNotFound",
     "NotSupported",
     "PullProgress",
+    "RateLimited",
     "Residency",
     "StreamInterrupted",
     "num_ctx_for",

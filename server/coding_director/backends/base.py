@@ -64,6 +64,18 @@ class BadRequest(BackendError):
     kind = "bad_request"
 
 
+class RateLimited(BackendError):
+    """The server answered 429 Too Many Requests. ``retry_after_s``: how long it asked us to wait
+    (from ``Retry-After``, :func:`coding_director.backends.openai_compat.retry_after_seconds`), or
+    ``None`` when it did not say."""
+
+    kind = "rate_limited"
+
+    def __init__(self, reason: str, *, retry_after_s: float | None = None, fix: str | None = None) -> None:
+        super().__init__(reason, fix=fix)
+        self.retry_after_s = retry_after_s
+
+
 class NotSupported(BackendError):
     """The operation does not exist for this kind of server (e.g. pull on an OpenAI-compatible one)."""
 
@@ -90,6 +102,8 @@ class GenerateOptions(BaseModel):
 
     ``num_predict``: maximum tokens to generate. ``stop``: stop sequences. ``num_ctx`` (Ollama only):
     the context window in tokens; when ``None`` the backend computes it with :func:`num_ctx_for`.
+    ``include_usage`` (OpenAI-compatible only): ask for the token counts at the end of a stream
+    (``stream_options.include_usage``), which a priced tier's cost is computed from.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -99,6 +113,7 @@ class GenerateOptions(BaseModel):
     stop: list[str] = Field(default_factory=list)
     num_ctx: int | None = Field(default=None, ge=256)
     max_ctx: int = Field(default=32768, ge=512)
+    include_usage: bool = False
 
 
 class Chunk(WireModel):

@@ -54,7 +54,7 @@ from coding_director.backends.base import (
     NotSupported,
     PullProgress,
 )
-from coding_director.settings import EmbeddedSettings, Settings, TierSettings
+from coding_director.settings import FRONTIER_TIER, EmbeddedSettings, Settings, TierSettings
 
 if TYPE_CHECKING:
     from coding_director.backends.openai_compat import OpenAICompatBackend
@@ -498,10 +498,12 @@ def default_ollama_tiers(settings: Settings) -> list[str]:
 
 def endpoint_configured(settings: Settings) -> bool:
     """Whether the user named an endpoint: ``ollama.host`` set by any source (file, ``OLLAMA_HOST``,
-    environment, editor), or a tier with its own ``base_url`` or another provider."""
+    environment, editor), or a tier with its own ``base_url`` or another provider. The frontier
+    tier does not count: it backs the local team up, it does not replace it."""
     if "host" in settings.ollama.model_fields_set:
         return True
-    return any(spec.base_url or spec.provider != "ollama" for spec in settings.tiers.values())
+    return any(spec.base_url or spec.provider != "ollama"
+               for name, spec in settings.tiers.items() if name != FRONTIER_TIER)
 
 
 async def ollama_answers(host: str, timeout_s: float) -> bool:

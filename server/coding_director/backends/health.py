@@ -5,6 +5,8 @@ The policy follows LiteLLM's router (``allowed_fails`` then ``cooldown_time``; l
 put the tier in cooldown for ``cooldown_s`` seconds. Only errors count (transport, timeout,
 missing model, error mid-stream); a rejected answer says nothing about the tier's health.
 After the cooldown the next request tries the tier again; one more error cools it down again.
+A server that answers 429 with ``Retry-After`` cools its tier for exactly that long at once
+(:meth:`HealthTracker.cool_down`), whatever ``allowed_fails`` says.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ class _State:
     consecutive_errors: int = 0
     cooldown_until: float = 0.0
     last_reason: str = ""
+    #: Set by :meth:`HealthTracker.cool_down`: the cooldown was asked for (a rate limit), not earned by errors.
+    asked: bool = False
 
 
 class HealthTracker:
@@ -38,13 +42,25 @@ class HealthTracker:
         left = state.cooldown_until - self._clock()
         if left <= 0:
             return None
+        if state.asked:
+            return f"cooling down for {left:.0f} s more: {state.last_reason}"
         return f"cooling down for {left:.0f} s after {state.consecutive_errors} errors: {state.last_reason}"
+
+    def cool_down(self, key: str, seconds: float, reason: str) -> None:
+        """Skip ``key`` for ``seconds`` from now (a 429's ``Retry-After``), recording ``reason``.
+        A longer cooldown already running is kept."""
+        state = self._states.setdefault(key, _State())
+        state.consecutive_errors += 1
+        state.last_reason = reason
+        state.asked = True
+        state.cooldown_until = max(state.cooldown_until, self._clock() + seconds)
 
     def record_error(self, key: str, reason: str) -> None:
         """Count an error; past ``allowed_fails`` consecutive ones, start (or restart) the cooldown."""
         state = self._states.setdefault(key, _State())
         state.consecutive_errors += 1
         state.last_reason = reason
+        state.asked = False
         if state.consecutive_errors > self.allowed_fails:
             state.cooldown_until = self._clock() + self.cooldown_s
 

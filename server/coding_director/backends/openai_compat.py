@@ -9,9 +9,12 @@ Such servers have no pull and no capability listing: every listed model is taken
 from __future__ import annotations
 
 import contextlib
+import math
 import os
-from collections.abc import AsyncIterator, Iterator
-from typing import cast
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any, cast
 
 import httpx2
 import openai
@@ -32,11 +35,40 @@ from coding_director.backends.base import (
     ModelNotFound,
     NotSupported,
     PullProgress,
+    RateLimited,
     StreamInterrupted,
     checked,
     malformed,
 )
 from coding_director.backends.transport import line_limited_transport
+
+#: The longest wait a ``Retry-After`` is believed for (a day); longer or malformed values count as unknown.
+MAX_RETRY_AFTER_S = 86400.0
+
+
+def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds a 429 response asks the client to wait, or ``None`` when it does not say.
+
+    ``Retry-After`` is either delay-seconds or an HTTP-date (RFC 9110, section 10.2.3); OpenAI and
+    OpenRouter may also send ``retry-after-ms`` (milliseconds), which wins when present. ``now`` is
+    the Unix time an HTTP-date is measured from (default: the clock). Values that are negative,
+    not finite or above :data:`MAX_RETRY_AFTER_S` are ``None``.
+    """
+    lowered = {key.lower(): value for key, value in headers.items()}
+    seconds: float | None = None
+    if "retry-after-ms" in lowered:
+        with contextlib.suppress(ValueError):
+            seconds = float(lowered["retry-after-ms"]) / 1000
+    if seconds is None and "retry-after" in lowered:
+        value = lowered["retry-after"].strip()
+        try:
+            seconds = float(value)
+        except ValueError:
+            with contextlib.suppress(TypeError, ValueError, IndexError, OverflowError):
+                seconds = parsedate_to_datetime(value).timestamp() - (time.time() if now is None else now)
+    if seconds is None or not math.isfinite(seconds) or seconds > MAX_RETRY_AFTER_S:
+        return None
+    return max(0.0, seconds)
 
 
 class OpenAICompatBackend:
@@ -57,6 +89,7 @@ class OpenAICompatBackend:
         read_timeout_s: float = 120.0,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
+        self.api_key_env = api_key_env
         key = os.environ.get(api_key_env, "") if api_key_env else ""
         self._client = openai.AsyncOpenAI(
             base_url=self.endpoint,
@@ -77,6 +110,18 @@ class OpenAICompatBackend:
             raise EndpointUnreachable(
                 f"cannot reach the OpenAI-compatible server at {self.endpoint}",
                 fix=f"start the server or fix base_url of this tier (now {self.endpoint})",
+            ) from exc
+        except openai.RateLimitError as exc:
+            wait = retry_after_seconds(exc.response.headers)
+            said = f", Retry-After {wait:g} s" if wait is not None else ""
+            reason = f"rate limited (429) by {self.endpoint}{said}: {exc.message}"
+            raise RateLimited(reason, retry_after_s=wait) from exc
+        except openai.AuthenticationError as exc:
+            where = self.api_key_env
+            raise BadRequest(
+                f"rejected (401) by {self.endpoint}: {exc.message}",
+                fix=f"export {where}=<your API key> before starting Coding Director" if where
+                else "set api_key_env of this tier to the name of the variable holding the API key",
             ) from exc
         except openai.NotFoundError as exc:
             name = model or "model"
@@ -99,8 +144,11 @@ class OpenAICompatBackend:
     async def chat_stream(self, model: str, messages: list[Message], options: GenerateOptions) -> AsyncIterator[Chunk]:
         """Stream ``/chat/completions``. The answer is complete once a choice has a
         ``finish_reason``; a stream that ends before (no ``[DONE]`` either), or is malformed,
-        raises :class:`MalformedResponse` (see :func:`checked_stream`)."""
+        raises :class:`MalformedResponse` (see :func:`checked_stream`). With
+        ``options.include_usage`` the server is asked for the token counts (a last chunk with
+        ``prompt_tokens``/``completion_tokens``). A 429 raises :class:`RateLimited`."""
         finished = False
+        extra: dict[str, Any] = {"stream_options": {"include_usage": True}} if options.include_usage else {}
         with self._translate(model):
             stream: AsyncStream[ChatCompletionChunk] = await self._client.chat.completions.create(
                 model=model,
@@ -111,6 +159,7 @@ class OpenAICompatBackend:
                 max_tokens=options.num_predict,
                 temperature=options.temperature,
                 stop=options.stop[:4] or None,  # the OpenAI API accepts at most 4 stop sequences
+                **extra,
             )
             async with stream:
                 async for part in stream:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from coding_director.context.languages import LANGUAGES
 from coding_director.context.models import CodeContext
 
-__all__ = ["render_context"]
+__all__ = ["path_of_uri", "render_context"]
+
+
+def path_of_uri(uri: str) -> Path | None:
+    """The local path of a ``file:`` URI (``None`` for other schemes such as ``untitled:``)."""
+    parsed = urlparse(uri)
+    return Path(unquote(parsed.path)) if parsed.scheme == "file" else None
 
 
 def _display_path(uri: str) -> str:

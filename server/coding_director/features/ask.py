@@ -63,7 +63,11 @@ def answer_markdown(params: ChatParams, assistance: Assistance) -> str:
     else:
         lines.append("No tier produced an accepted answer; the best one is shown.")
     for a in assistance.attempts:
-        lines.append(f"- {a.tier} ({a.model}): {a.outcome}" + (f": {a.reason}" if a.reason else ""))
+        cost = f" (cost ${a.cost_usd:.6f})" if a.cost_usd is not None else ""
+        lines.append(f"- {a.tier} ({a.model}): {a.outcome}{cost}" + (f": {a.reason}" if a.reason else ""))
+    if assistance.withheld:
+        lines += ["", "Withheld from non-local tiers (local tiers got everything):"]
+        lines += [f"- {w.source}: {w.action} ({w.reason})" for w in assistance.withheld]
     return "\n".join(lines) + "\n"
 
 

@@ -68,7 +68,7 @@ async def run_chat(
             uri=params.text_document.uri if params.text_document else None, focus=focus)
     result: Assistance | None = None
     async for event in director.stream_assistance(params.prompt, context, intent=params.intent, history=history,
-                                                  extra_context=gathered.text if gathered else None):
+                                                  extra_context=gathered.parts if gathered else None):
         on_event(event)
         if isinstance(event, Finished):
             result = event.assistance

@@ -39,11 +39,13 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from coding_director.backends import Backend, BackendError, BackendPool, Chunk, GenerateOptions
 from coding_director.backends.base import BackendTimeout, EndpointUnreachable, ModelNotFound
 from coding_director.context import DocumentStore, fim_window
+from coding_director.context.render import path_of_uri
+from coding_director.context.secrets import OutboundFilter, redact_secrets
 from coding_director.features.completion_cache import CompletionCache
 from coding_director.features.completion_post import (
     block_end,
@@ -318,8 +320,16 @@ class Completer:
     ) -> str | None:
         """Call the model for ``request``; the postprocessed completion, cached unless ``cache`` is
         false (``None`` = nothing). ``tier`` defaults to ``completion.tier``; ``max_tokens``,
-        ``temperature`` and ``stop`` (added to :func:`completion_stops`) override the defaults."""
+        ``temperature`` and ``stop`` (added to :func:`completion_stops`) override the defaults.
+        A tier on another machine gets the prefix and suffix with their secrets redacted, and
+        nothing at all from a withheld file (``.env*``, key files, git-ignored files): see
+        :mod:`coding_director.context.secrets`."""
         config = self.settings.completion
+        if not self.settings.is_local(tier or config.tier):
+            outbound = await asyncio.to_thread(_outbound, self.settings, request)
+            if outbound is None:
+                return None  # the file must not leave the machine: no completion from this tier
+            request = outbound
         insert = await self._supports_fim(backend, model)
         single_line = wants_single_line(request.suffix)
         options = GenerateOptions(
@@ -377,6 +387,19 @@ class Completer:
             self._logged.clear()
         self._logged.add(message)
         logger.warning("%s", message, exc_info=error)
+
+
+def _outbound(settings: Settings, request: CompletionRequest) -> CompletionRequest | None:
+    """``request`` as a non-local tier may see it: ``None`` for a withheld file, else with the
+    secrets of the prefix and suffix redacted (the name of the file picks detect-secrets' rules)."""
+    filt = OutboundFilter(settings.placement.withhold)
+    path = path_of_uri(request.uri)
+    if path is not None and filt.file_verdict(path) is not None:
+        return None
+    name = path.name if path is not None else "completion.txt"
+    prefix, _ = redact_secrets(request.prefix, name)
+    suffix, _ = redact_secrets(request.suffix, name)
+    return replace(request, prefix=prefix, suffix=suffix)
 
 
 async def _read(stream: AsyncIterator[Chunk], request: CompletionRequest, *, single_line: bool) -> str:

@@ -23,14 +23,16 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from coding_director.context import DocumentStore
 from coding_director.context.related import referenced_names
+from coding_director.context.render import path_of_uri
+from coding_director.context.secrets import ContextPart
 from coding_director.knowledge.embedder import EmbedderError
 from coding_director.knowledge.index import WorkspaceIndex
 from coding_director.knowledge.models import IndexSummary, SearchHit
-from coding_director.knowledge.retrieve import fit_snippets, render_snippets
+from coding_director.knowledge.retrieve import fit_snippets, render_snippet, render_snippets
+from coding_director.knowledge.walker import is_binary
 from coding_director.results import Source
 from coding_director.settings import Settings
 
@@ -70,22 +72,17 @@ def parse_mentions(prompt: str) -> Mentions:
     return mentions
 
 
-def path_of_uri(uri: str) -> Path | None:
-    """The local path of a ``file:`` URI (``None`` for other schemes)."""
-    parsed = urlparse(uri)
-    if parsed.scheme != "file":
-        return None
-    return Path(unquote(parsed.path))
-
-
 @dataclass(slots=True)
 class Gathered:
-    """Retrieved context for a prompt: markdown ``text`` (empty when nothing was found), the
-    ``sources`` it came from, and ``notes`` for the user (an unknown ``@file``)."""
+    """Retrieved context for a prompt: markdown ``text`` (empty when nothing was found), the same
+    text as ``parts`` (a heading, then one part per snippet with its file's absolute path: what a
+    non-local tier's copy is filtered by), the ``sources`` it came from, and ``notes`` for the user
+    (an unknown ``@file``)."""
 
     text: str = ""
     sources: list[Source] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    parts: list[ContextPart] = field(default_factory=list)
 
 
 class KnowledgeService:
@@ -276,12 +273,15 @@ class KnowledgeService:
             return gathered
         snippets = fit_snippets([(hit, text) for _index, hit, text in candidates], budget, exclude)
         gathered.text = render_snippets(snippets)
+        if snippets:
+            gathered.parts.append(ContextPart(gathered.text.split("\n\n", 1)[0]))  # the heading
         for snippet in snippets:
             index = next((i for i, h, _t in candidates
                           if h.path == snippet.path and h.start_line == snippet.start_line), None)
             root = index.root if index is not None else next(iter(self.indexes))
             gathered.sources.append(Source(path=snippet.path, start_line=snippet.start_line, end_line=snippet.end_line,
                                            uri=(root / snippet.path).as_uri()))
+            gathered.parts.append(ContextPart(render_snippet(snippet), root / snippet.path))
         return gathered
 
     async def _symbol(self, name: str, limit: int = 5) -> list[tuple[WorkspaceIndex, SearchHit, str]]:
@@ -293,11 +293,16 @@ class KnowledgeService:
         return found
 
     def _file(self, name: str) -> tuple[WorkspaceIndex, SearchHit, str] | None:
+        """A mentioned file of a workspace folder, cut to the budget. Named explicitly, it is read
+        even when the index leaves it out (``.gitignore``, defaults); binary files never are."""
         for index in self.indexes.values():
             path = Path(name) if Path(name).is_absolute() else index.root / name
             rel = index.relative(path)
-            if rel is not None and path.is_file() and index.indexable(rel):
-                text = path.read_text(encoding="utf-8", errors="replace")
+            if rel is not None and path.is_file():
+                data = path.read_bytes()
+                if is_binary(data):
+                    continue
+                text = data.decode("utf-8", errors="replace")
                 limit = self.settings.index.token_budget * 3
                 text = text[:limit]
                 lines = max(1, text.count("\n") + (0 if text.endswith("\n") else 1))

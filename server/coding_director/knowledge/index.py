@@ -25,7 +25,7 @@ from coding_director.knowledge.embedder import Embedder, make_embedder
 from coding_director.knowledge.models import IndexSummary, SearchHit
 from coding_director.knowledge.retrieve import reciprocal_rank_fusion
 from coding_director.knowledge.store import IndexStore, StoredChunk, fts_query
-from coding_director.knowledge.walker import IgnoreRules, is_binary, walk_workspace
+from coding_director.knowledge.walker import ignore_rules, is_binary, walk_workspace
 from coding_director.settings import IndexSettings, Settings
 
 __all__ = ["Progress", "WorkspaceIndex", "index_path"]
@@ -75,7 +75,7 @@ class WorkspaceIndex:
         self.embedder = embedder if embedder is not None else make_embedder(settings)
         self.store = IndexStore(index_path(self.root, self.settings), self.embedder.identity, self.embedder.dim,
                                 str(self.root))
-        self.rules = IgnoreRules(self.root)
+        self.rules = ignore_rules(self.root)
         self._docs = DocumentStore(max_file_bytes=self.settings.max_file_bytes)
         self._chunk_lock = threading.Lock()
         self._overlay: set[str] = set()
@@ -98,9 +98,7 @@ class WorkspaceIndex:
 
     def indexable(self, rel: str) -> bool:
         """True when ``rel`` is not excluded by the ignore rules (``.gitignore``, defaults)."""
-        parts = rel.split("/")
-        return not any(self.rules.ignored("/".join(parts[: i + 1]) + "/") for i in range(len(parts) - 1)) \
-            and not self.rules.ignored(rel)
+        return not self.rules.ignored_path(rel)
 
     # -- writing ----------------------------------------------------------------------------------
     def _chunk(self, rel: str, data: bytes) -> list[ChunkRecord]:

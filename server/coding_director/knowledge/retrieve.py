@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from coding_director.knowledge.models import SearchHit, Snippet
 from coding_director.tokens import estimate_tokens
 
-__all__ = ["RRF_K", "fit_snippets", "reciprocal_rank_fusion", "render_snippets"]
+__all__ = ["RRF_K", "fit_snippets", "reciprocal_rank_fusion", "render_snippet", "render_snippets"]
 
 #: The ``k`` of reciprocal rank fusion (Cormack et al. 2009).
 RRF_K = 60
@@ -70,12 +70,14 @@ def fit_snippets(hits: Iterable[tuple[SearchHit, str]], token_budget: int,
     return chosen
 
 
+def render_snippet(snippet: Snippet) -> str:
+    """One snippet for a prompt: a fenced block headed by ``path:start-end`` and its name."""
+    return f"`{snippet.path}:{snippet.start_line}-{snippet.end_line}` ({snippet.name})\n```\n{snippet.text}\n```"
+
+
 def render_snippets(snippets: Sequence[Snippet], title: str = "Relevant code from the workspace") -> str:
-    """Markdown for a prompt: one fenced block per snippet headed by ``path:start-end``."""
+    """Markdown for a prompt: a ``## title`` heading, then :func:`render_snippet` of each snippet,
+    separated by blank lines (empty when there is no snippet)."""
     if not snippets:
         return ""
-    parts = [f"## {title}"]
-    for snippet in snippets:
-        parts.append(f"`{snippet.path}:{snippet.start_line}-{snippet.end_line}` ({snippet.name})\n"
-                     f"```\n{snippet.text}\n```")
-    return "\n\n".join(parts)
+    return "\n\n".join([f"## {title}", *(render_snippet(snippet) for snippet in snippets)])

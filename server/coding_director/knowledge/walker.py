@@ -1,10 +1,9 @@
 """Which files of a workspace folder are indexed: ``.gitignore`` rules (pathspec), size and binary limits.
 
-Rules come from every ``.gitignore`` on the way down (patterns relative to the file's folder, the
-deepest file with a matching pattern decides, ``!`` re-includes, as git does) plus
-``.git/info/exclude`` and :data:`DEFAULT_EXCLUDES` (version-control folders, virtual environments,
-dependency folders, lock files, minified bundles). A file is skipped when it is larger than
-``max_file_bytes`` or contains a NUL byte in its first 8 KiB (binary).
+Rules come from every ``.gitignore`` on the way down and ``.git/info/exclude``
+(:class:`~coding_director.context.ignore.IgnoreRules`), plus :data:`DEFAULT_EXCLUDES` (version-control
+folders, virtual environments, dependency folders, lock files, minified bundles). A file is skipped
+when it is larger than ``max_file_bytes`` or contains a NUL byte in its first 8 KiB (binary).
 """
 
 from __future__ import annotations
@@ -15,9 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pathspec
+from coding_director.context.ignore import IgnoreRules
 
-__all__ = ["DEFAULT_EXCLUDES", "FileEntry", "IgnoreRules", "is_binary", "walk_workspace"]
+__all__ = ["DEFAULT_EXCLUDES", "FileEntry", "IgnoreRules", "ignore_rules", "is_binary", "walk_workspace"]
 
 #: Never indexed, whatever ``.gitignore`` says (gitignore syntax).
 DEFAULT_EXCLUDES = (
@@ -39,55 +38,10 @@ class FileEntry:
     mtime_ns: int
 
 
-class IgnoreRules:
-    """The ignore rules of one workspace folder, loaded lazily per directory and cached.
-
-    :meth:`ignored` answers for a path relative to the root (``/`` separators; directories with a
-    trailing ``/``). :meth:`reset` forgets cached ``.gitignore`` files (after one changed).
-    """
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._specs: dict[str, pathspec.GitIgnoreSpec | None] = {}
-        lines = list(DEFAULT_EXCLUDES)
-        exclude = root / ".git" / "info" / "exclude"
-        if exclude.is_file():
-            lines += exclude.read_text(encoding="utf-8", errors="replace").splitlines()
-        self._base = pathspec.GitIgnoreSpec.from_lines(lines)
-
-    def reset(self) -> None:
-        """Forget the cached ``.gitignore`` rules (they are re-read on the next question)."""
-        self._specs.clear()
-
-    def _spec(self, folder: str) -> pathspec.GitIgnoreSpec | None:
-        if folder not in self._specs:
-            file = self.root / folder / ".gitignore" if folder else self.root / ".gitignore"
-            spec = None
-            if file.is_file():
-                try:
-                    spec = pathspec.GitIgnoreSpec.from_lines(
-                        file.read_text(encoding="utf-8", errors="replace").splitlines())
-                except (OSError, ValueError):
-                    spec = None
-            self._specs[folder] = spec
-        return self._specs[folder]
-
-    def ignored(self, rel: str) -> bool:
-        """True when ``rel`` (relative path; a directory ends with ``/``) is excluded."""
-        if self._base.match_file(rel):
-            return True
-        parts = rel.rstrip("/").split("/")
-        # Ancestors' rules first, the deepest decides: walk from the file's folder upwards.
-        for depth in range(len(parts) - 1, -1, -1):
-            folder = "/".join(parts[:depth])
-            spec = self._spec(folder)
-            if spec is None:
-                continue
-            sub = rel[len(folder) + 1:] if folder else rel
-            result = spec.check_file(sub)
-            if result.include is not None:
-                return bool(result.include)
-        return False
+def ignore_rules(root: Path) -> IgnoreRules:
+    """The index's ignore rules of ``root``: the repository's (:class:`IgnoreRules`) plus
+    :data:`DEFAULT_EXCLUDES`."""
+    return IgnoreRules(root, DEFAULT_EXCLUDES)
 
 
 def is_binary(head: bytes) -> bool:

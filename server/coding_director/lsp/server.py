@@ -29,6 +29,7 @@ from pygls.lsp.server import LanguageServer
 
 from coding_director import __version__
 from coding_director.context import DocumentStore
+from coding_director.context.render import path_of_uri
 from coding_director.engine import CodingDirector
 from coding_director.features.actions import ActionError, StaleDocument, list_code_actions, resolve_edit
 from coding_director.features.ask import answer_markdown, ask, save_answer
@@ -68,7 +69,6 @@ from coding_director.messages import (
     StatusParams,
 )
 from coding_director.routing.escalation import Event
-from coding_director.routing.pycheck import path_of_uri
 from coding_director.settings import Settings, SettingsError, editor_layer
 from coding_director.wire import to_wire
 

@@ -14,6 +14,12 @@ classify the outcome:
   the attempt is ``stopped_early`` and its text is discarded (never returned as the best answer);
 - ``accepted``: passed every check; escalation stops.
 
+A tier on another machine (``Settings.is_local`` false, e.g. the frontier tier) goes through the
+guard first (:class:`~coding_director.routing.frontier.Frontier`): its prompt is the filtered one
+(files withheld, secrets redacted; local tiers get the request unchanged), an attempt that could
+pass the daily budget is skipped with a reason starting "budget", its cost is recorded, and a 429
+cools it down for the ``Retry-After`` the server gave (else ``health.cooldown_s``).
+
 The next tier's prompt carries every earlier failure (:func:`prompts.failure_evidence`). At most
 ``routing.max_attempts`` tiers are asked. When all fail, the best rejected answer is returned with
 ``accepted = False``: answers that failed only a code check rank above refusals, which rank above
@@ -37,8 +43,10 @@ from coding_director.backends import (
     GenerateOptions,
     HealthTracker,
     Message,
+    RateLimited,
 )
-from coding_director.results import Assistance, Attempt, ErrorKind, Outcome, RouteDecision
+from coding_director.results import Assistance, Attempt, ErrorKind, Outcome, RouteDecision, Withheld
+from coding_director.routing.frontier import Frontier, Outbound, OutboundSources
 from coding_director.routing.history import fit_history, window_for
 from coding_director.routing.prompts import Failure, build_messages
 from coding_director.routing.verify import StreamMonitor, Target, verify
@@ -95,7 +103,9 @@ class Request:
     """One request as escalation sees it. ``context_text`` is the rendered code context;
     ``target`` says what the answer is verified against. ``chain`` replaces the route's chain
     (one pinned tier, or a task role's tiers), ``system`` the intent's system prompt (task roles
-    set it) and ``sampling`` the tiers' sampling options; ``None`` keeps the defaults."""
+    set it) and ``sampling`` the tiers' sampling options; ``None`` keeps the defaults. ``sources``:
+    what ``context_text`` was rendered from, so that a non-local tier's copy is filtered file by file
+    (``None``: the rendered text is redacted as a whole)."""
 
     prompt: str
     route: RouteDecision
@@ -105,6 +115,7 @@ class Request:
     chain: list[str] | None = None
     sampling: Sampling | None = None
     system: str | None = None
+    sources: OutboundSources | None = None
 
 
 @dataclass
@@ -160,12 +171,14 @@ async def _stream_with_timeout(
 
 
 async def escalate(
-    settings: Settings, pool: BackendPool, health: HealthTracker, request: Request
+    settings: Settings, pool: BackendPool, health: HealthTracker, request: Request, frontier: Frontier | None = None
 ) -> AsyncGenerator[Event]:
     """Run ``request`` through its chain, yielding events; the last event is :class:`Finished`.
 
-    Cancellation (``CancelledError``, or closing the generator) stops the current stream at once.
-    Never raises for model failures: they become attempts with outcome ``error``.
+    ``frontier`` guards the non-local tiers (a default one for ``settings`` is made when a chain
+    reaches such a tier without it). Cancellation (``CancelledError``, or closing the generator)
+    stops the current stream at once. Never raises for model failures: they become attempts with
+    outcome ``error``.
     """
     routing = settings.routing
     loop = asyncio.get_running_loop()
@@ -175,6 +188,8 @@ async def escalate(
     candidates: list[_Candidate] = []
     dead_endpoints: dict[str, tuple[str, str | None]] = {}  # endpoint -> (reason, fix)
     asked = 0
+    outbound: Outbound | None = None  # the filtered request, made when a non-local tier is first reached
+    sent_outbound = False
 
     def skip(
         tier: str, model: str, reason: str, fix: str | None = None, kind: ErrorKind | None = None
@@ -202,14 +217,21 @@ async def escalate(
             yield skip(tier, spec.model, cooling)
             continue
 
-        asked += 1
-        yield AttemptStarted(tier, spec.model)
+        local = settings.is_local(tier)
+        prompt, context_text, history, evidence = request.prompt, request.context_text, request.history, failures
+        if not local:
+            frontier = frontier or Frontier(settings)
+            if outbound is None:
+                outbound = await frontier.outbound(request.prompt, request.context_text, request.history,
+                                                   request.sources)
+            prompt, context_text, history = outbound.prompt, outbound.context_text, outbound.history
+            evidence = await frontier.failures(failures, outbound)
         fixed = build_messages(
-            request.prompt,
+            prompt,
             intent=request.route.intent,
             domain=request.route.domain,
-            context_text=request.context_text,
-            failures=failures,
+            context_text=context_text,
+            failures=evidence,
             system=request.system,
         )
         options = GenerateOptions(
@@ -217,9 +239,19 @@ async def escalate(
             temperature=spec.temperature if sampling.temperature is None else sampling.temperature,
             stop=list(sampling.stop),
             max_ctx=spec.max_ctx,
+            include_usage=frontier is not None and not local and frontier.price_of(tier) is not None,
         )
-        fitted = fit_history(request.history, fixed, window_for(spec.max_ctx, options.num_predict))
+        fitted = fit_history(history, fixed, window_for(spec.max_ctx, options.num_predict))
         messages = [fixed[0], *fitted.kept, *fixed[1:]]
+        if frontier is not None and not local:
+            over = await frontier.budget(tier, messages, options.num_predict)
+            if over:
+                yield skip(tier, spec.model, over, kind="budget")
+                continue
+            sent_outbound = True
+
+        asked += 1
+        yield AttemptStarted(tier, spec.model)
         timeout_s = min(spec.timeout_s or routing.attempt_timeout_s, remaining)
         started = time.perf_counter()
         first_token_ms: float | None = None
@@ -248,6 +280,8 @@ async def escalate(
             error, error_kind = f"timeout: no complete answer within {timeout_s:.3g} s", "timeout"
         except BackendError as exc:
             error, error_kind, fix = exc.reason, exc.kind, exc.fix
+            if isinstance(exc, RateLimited):
+                health.cool_down(tier, exc.retry_after_s or settings.health.cooldown_s, exc.reason)
             if isinstance(exc, EndpointUnreachable):
                 dead_endpoints[endpoint] = (f"endpoint unreachable (found by tier {tier}): {exc.reason}", exc.fix)
         except Exception as exc:  # a bug or a library's unexpected exception: an error, never a crash
@@ -267,7 +301,8 @@ async def escalate(
             usage = Chunk(completion_tokens=monitor.chunks, prompt_tokens=usage.prompt_tokens if usage else None)
         elif error is not None:
             outcome, reason = "error", error
-            health.record_error(tier, error)
+            if error_kind != "rate_limited":  # a 429 already set its own cooldown
+                health.record_error(tier, error)
             if text.strip():
                 candidates.append(_Candidate(0, len(attempts), tier, text))
         else:
@@ -302,23 +337,27 @@ async def escalate(
             completion_tokens=usage.completion_tokens if usage else None,
             stopped_early=early is not None,
             history_dropped=fitted.dropped,
+            local=local,
         )
+        if frontier is not None and not local:
+            attempt.cost_usd = await frontier.charge(tier, attempt, messages, text)
         attempts.append(attempt)
         yield AttemptFinished(attempt)
         if outcome == "accepted":
-            yield Finished(
-                Assistance(answer=text, route=request.route, attempts=attempts, final_tier=tier, accepted=True)
-            )
+            yield Finished(_result(request, attempts, text, tier, True, outbound if sent_outbound else None))
             return
         failures.append(Failure(tier, spec.model, reason or "", text))
 
     best = max(candidates, key=lambda c: (c.rank, c.order), default=None)
-    yield Finished(
-        Assistance(
-            answer=best.text if best else "",
-            route=request.route,
-            attempts=attempts,
-            final_tier=best.tier if best else None,
-            accepted=False,
-        )
-    )
+    yield Finished(_result(request, attempts, best.text if best else "", best.tier if best else None, False,
+                           outbound if sent_outbound else None))
+
+
+def _result(request: Request, attempts: list[Attempt], answer: str, tier: str | None, accepted: bool,
+            outbound: Outbound | None) -> Assistance:
+    """The :class:`Assistance` of a finished chain: what was withheld from the non-local tiers it
+    reached and the total cost of the priced attempts."""
+    costs = [a.cost_usd for a in attempts if a.cost_usd is not None]
+    withheld: list[Withheld] = outbound.withheld if outbound is not None else []
+    return Assistance(answer=answer, route=request.route, attempts=attempts, final_tier=tier, accepted=accepted,
+                      withheld=withheld, cost_usd=round(sum(costs), 8) if costs else None)

@@ -42,7 +42,6 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from coding_director.routing.verify import code_blocks, language_of_tag
 
@@ -234,12 +233,6 @@ def python_environment(
     search = tuple(dict.fromkeys(str(p) for p in paths))
     roots = tuple(dict.fromkeys(str(p) for p in (root, document.parent if document else None) if p is not None))
     return PythonEnvironment(interpreter, search, roots)
-
-
-def path_of_uri(uri: str) -> Path | None:
-    """The local path of a ``file://`` URI, ``None`` for other schemes."""
-    parsed = urlparse(uri)
-    return Path(unquote(parsed.path)) if parsed.scheme == "file" else None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,101 @@
+"""The outbound filter (context/secrets.py): detect-secrets redaction, files withheld by pattern and
+by .gitignore, CodeContext related code from withheld files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from coding_director.context import extract_from_file
+from coding_director.context.models import RelatedSnippet
+from coding_director.context.secrets import ContextPart, OutboundFilter, find_secrets, redact_secrets
+from coding_director.settings import DEFAULT_WITHHOLD
+
+AWS = "AKIAIOSFODNN7EXAMPLE"
+GITHUB = "ghp_" + "Zy9Xw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0FeDcBa"  # 36 characters after the prefix
+KEY_BLOCK = ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n"
+             "4lgOEePzNm0tRgeLezV6ffAt0gunVTLw\n-----END RSA PRIVATE KEY-----")
+
+
+def test_redaction_replaces_whole_tokens_and_keeps_the_rest() -> None:
+    text = f'aws = "{AWS}"\ntoken = "{GITHUB}"\nname = "settle"\n'
+    redacted, counts = redact_secrets(text, "config.py")
+    assert redacted == 'aws = "[REDACTED:AWS Access Key]"\ntoken = "[REDACTED:GitHub Token]"\nname = "settle"\n'
+    assert counts == {"AWS Access Key": 1, "GitHub Token": 1}
+    # detect-secrets reports only the prefix group of a GitHub token ("ghp"): the whole match goes.
+    spans = {(s.type, s.start, s.end) for s in find_secrets(f"t = '{GITHUB}'", "a.py")}
+    assert ("GitHub Token", 5, 45) in spans
+
+
+def test_a_private_key_is_redacted_from_begin_to_end() -> None:
+    text = f'KEY = """{KEY_BLOCK}"""\nafter = 1\n'
+    redacted, counts = redact_secrets(text, "keys.py")
+    assert "MIIEow" not in redacted and "4lgOEe" not in redacted and counts == {"Private Key": 1}
+    assert redacted.startswith('KEY = """[REDACTED:Private Key]') and redacted.endswith('"""\nafter = 1\n')
+    assert redacted.count("\n") == text.count("\n")
+
+
+def test_ordinary_code_and_prose_are_left_alone() -> None:
+    code = Path(__file__).with_name("test_context_extract.py").read_text(encoding="utf-8")
+    assert redact_secrets(code, "test_context_extract.py") == (code, {})
+    prose = "Explain why the retry loop in settle() posts twice when the ledger times out."
+    assert redact_secrets(prose) == (prose, {})
+
+
+def test_a_secret_quoted_twice_counts_once() -> None:
+    _, counts = redact_secrets(f'a = "{AWS}"\nb = "{AWS}"\n', "x.py")
+    assert counts == {"AWS Access Key": 1}
+
+
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    (root / "sub").mkdir()
+    (root / ".gitignore").write_text("*.local\nbuild/\n", encoding="utf-8")
+    (root / "sub" / ".gitignore").write_text("!keep.local\n", encoding="utf-8")
+    return root
+
+
+def test_file_verdicts(tmp_path: Path) -> None:
+    root = repo(tmp_path)
+    filt = OutboundFilter(DEFAULT_WITHHOLD)
+    assert filt.file_verdict(root / ".env") == "matches '.env*' (placement.withhold)"
+    assert filt.file_verdict(root / "sub" / ".env.production") == "matches '.env*' (placement.withhold)"
+    assert filt.file_verdict(root / "deploy" / "server.pem") == "matches '*.pem' (placement.withhold)"
+    assert filt.file_verdict(root / "id_ed25519") == "matches 'id_ed25519' (placement.withhold)"
+    assert filt.file_verdict(root / "notes.local") == "ignored by git"
+    assert filt.file_verdict(root / "build" / "out.py") == "ignored by git"
+    assert filt.file_verdict(root / "sub" / "keep.local") is None  # re-included by the deeper .gitignore
+    assert filt.file_verdict(root / "app.py") is None
+    assert filt.file_verdict(root / "id_ed25519.pub") is None
+    # Outside any repository: patterns still apply by name, .gitignore cannot.
+    assert filt.file_verdict(tmp_path / "loose" / ".env") is not None
+    assert filt.file_verdict(tmp_path / "loose" / "a.local") is None
+    assert filt.display(root / "sub" / "x.py") == "sub/x.py"
+
+
+def test_parts_are_removed_or_redacted(tmp_path: Path) -> None:
+    root = repo(tmp_path)
+    filt = OutboundFilter(DEFAULT_WITHHOLD)
+    text, report = filt.part(ContextPart("STRIPE=sk_live_x", root / ".env"))
+    assert text is None and report is not None and (report.source, report.action) == (".env", "removed")
+    text, report = filt.part(ContextPart(f'k = "{AWS}"', root / "app.py"))
+    assert text == 'k = "[REDACTED:AWS Access Key]"' and report is not None
+    assert (report.source, report.action, report.reason) == ("app.py", "redacted", "1 secret: AWS Access Key")
+    assert filt.part(ContextPart("## Relevant code")) == ("## Relevant code", None)
+
+
+def test_code_context_drops_related_code_from_withheld_files(tmp_path: Path) -> None:
+    root = repo(tmp_path)
+    (root / "app.py").write_text(f'from creds import TOKEN\n\nKEY = "{AWS}"\n\ndef run():\n    return TOKEN\n',
+                                 encoding="utf-8")
+    ctx = extract_from_file(str(root / "app.py"), 6, 1, token_budget=2000)
+    related = RelatedSnippet(uri=(root / "creds.local").as_uri(), name="TOKEN", kind="variable", start_line=1,
+                             end_line=1, score=1.0, text='TOKEN = "tulip-harbour"')
+    filt = OutboundFilter(DEFAULT_WITHHOLD)
+    text, withheld = filt.code_context(ctx.model_copy(update={"related": [related]}))
+    assert text is not None and "tulip-harbour" not in text and AWS not in text and "def run():" in text
+    assert [(w.source, w.action) for w in withheld] == [("creds.local", "removed"), ("app.py", "redacted")]
+    dotenv = root / ".env"
+    dotenv.write_text("A=1\n", encoding="utf-8")
+    gone, reports = filt.code_context(extract_from_file(str(dotenv), 1, 1, token_budget=500))
+    assert gone is None and [(w.source, w.action) for w in reports] == [(".env", "removed")]

@@ -196,6 +196,37 @@ async def test_without_a_usable_plan_and_no_file_named_the_task_stops_with_the_r
     assert {s.role for s in result.steps} == {"planner"}
 
 
+async def test_the_planner_may_use_the_frontier_tier_and_gets_no_secrets(
+    ollama_emulator: OllamaEmulator, tmp_path: Path
+) -> None:
+    """Seed 003's cloud planner: ``[roles.planner] tier = "frontier"``; the frontier's request passes the
+    outbound filter (an AWS key in a workspace file is redacted), the local roles work as before."""
+    project = make_project(tmp_path / "project", git=False)
+    key = "AKIAIOSFODNN7ABCDEFG"
+    (project / "deploy.py").write_text(f'AWS_ACCESS_KEY_ID = "{key}"\n', encoding="utf-8")
+    scripted_team(ollama_emulator, {"lead": {"coder": [CODER_GOOD]}, "senior": {"tester": [TESTER]}})
+    frontier = "frontier-m:latest"
+    ollama_emulator.add_model(ScriptedModel(name=frontier, reply=PLAN))
+    settings = team_settings(
+        ollama_emulator.url,
+        tiers={"frontier": {"model": frontier, "provider": "openai", "base_url": f"{ollama_emulator.url}/v1"}},
+        routing={"frontier": "fallback"},
+        roles={"planner": {"tier": "frontier"}},
+        placement={"ledger_path": str(tmp_path / "ledger.sqlite3"), "daily_budget_usd": 0.5,
+                   "prices": {frontier: {"input_usd_per_mtok": 3.0, "output_usd_per_mtok": 15.0}}},
+        task={"test_timeout_s": 120},
+    )
+    result = await TaskRunner(CodingDirector(settings)).run(project, "Add a multiply(a, b) function to calc.py.")
+    assert result.error is None, result.error
+    first = result.steps[0]
+    assert (first.role, first.tier, first.outcome) == ("planner", "frontier", "accepted")
+    (body,) = [r.json for r in ollama_emulator.calls(path="/v1/chat/completions", model=frontier)]
+    sent = "".join(m["content"] for m in body["messages"])
+    assert "You are the planner" in sent and "deploy.py" in sent and key not in sent
+    assert not prompts_to(ollama_emulator, "principal", "planner")  # the local principal was not asked
+    assert result.tests is not None and result.tests.ok
+
+
 async def test_patch_that_does_not_apply_or_parse_is_rejected_and_the_next_tier_told_why(
     ollama_emulator: OllamaEmulator, tmp_path: Path
 ) -> None:

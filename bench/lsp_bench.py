@@ -23,7 +23,7 @@ from typing import Any
 from _common import emulator_process, print_rows, row
 from _lsp_client import complete, insert, open_doc
 from _lsp_client import start_server as start_lsp
-from coding_director.backends import GenerateOptions, Message
+from coding_director.backends import GenerateOptions, GeneratePrompt, Message
 from coding_director.backends.ollama import OllamaBackend
 from coding_director.lsp.convert import to_plain
 from lsprotocol import types
@@ -56,7 +56,7 @@ async def measure(url: str, n: int) -> list[dict[str, Any]]:
         insert(client, uri, version, 4, column, "x")  # a new prefix: no cache hit
         column += 1
         t0 = time.perf_counter()
-        async for _ in backend.generate_stream(MODEL, f"prefix {i}", options, suffix="\n"):
+        async for _ in backend.generate_stream(MODEL, GeneratePrompt(f"prefix {i}", suffix="\n"), options):
             pass
         t1 = time.perf_counter()
         result = await complete(client, uri, 4, column)

@@ -7,6 +7,7 @@ from coding_director.backends import (
     BadRequest,
     EndpointUnreachable,
     GenerateOptions,
+    GeneratePrompt,
     ModelNotFound,
     NotSupported,
     num_ctx_for,
@@ -36,7 +37,7 @@ async def test_ollama_models_capabilities_pull_and_embed(ollama_emulator: Ollama
         vectors = await backend.embed("embedder", ["a", "b"])
         assert len(vectors) == 2 and len(vectors[0]) == 16
         with pytest.raises(BadRequest, match="does not support insert"):
-            async for _ in backend.generate_stream("later:7b", "x", GenerateOptions(), suffix="y"):
+            async for _ in backend.generate_stream("later:7b", GeneratePrompt("x", suffix="y"), GenerateOptions()):
                 pass
     finally:
         await backend.aclose()
@@ -55,7 +56,8 @@ async def test_openai_compatible_listing_embed_and_no_pull(ollama_emulator: Olla
             async for _ in backend.pull("served:latest"):
                 pass
         assert len((await backend.embed("embedder", ["x"]))[0]) == 8
-        text = "".join([c.text async for c in backend.generate_stream("served:latest", "p", GenerateOptions())])
+        stream = backend.generate_stream("served:latest", GeneratePrompt("p"), GenerateOptions())
+        text = "".join([c.text async for c in stream])
         assert text == "ok"
     finally:
         await backend.aclose()

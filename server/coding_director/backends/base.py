@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import ClassVar, Literal, ParamSpec, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -116,6 +117,18 @@ class GenerateOptions(BaseModel):
     include_usage: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class GeneratePrompt:
+    """What ``generate_stream`` completes: ``prompt``; ``suffix`` asks for fill-in-the-middle (the
+    text after the cursor; Ollama needs the model's ``insert`` capability); ``system`` the system
+    prompt; ``raw`` sends ``prompt`` as is, without the model's template (Ollama's ``raw``)."""
+
+    prompt: str
+    suffix: str | None = None
+    system: str | None = None
+    raw: bool = False
+
+
 class Chunk(WireModel):
     """One piece of a streamed answer. The final chunk has ``done=True`` and, when the server
     reports them, token counts (``prompt_tokens``, ``completion_tokens``)."""
@@ -162,16 +175,7 @@ class Backend(Protocol):
         """Stream a chat answer."""
         ...
 
-    def generate_stream(
-        self,
-        model: str,
-        prompt: str,
-        options: GenerateOptions,
-        *,
-        suffix: str | None = None,
-        system: str | None = None,
-        raw: bool = False,
-    ) -> AsyncIterator[Chunk]:
+    def generate_stream(self, model: str, request: GeneratePrompt, options: GenerateOptions) -> AsyncIterator[Chunk]:
         """Stream a completion of ``prompt``; with ``suffix``, fill in the middle."""
         ...
 

@@ -49,6 +49,7 @@ from coding_director.backends.base import (
     Chunk,
     EndpointUnreachable,
     GenerateOptions,
+    GeneratePrompt,
     Message,
     ModelInfo,
     NotSupported,
@@ -430,18 +431,11 @@ class EmbeddedBackend:
             yield chunk
 
     async def generate_stream(
-        self,
-        model: str,
-        prompt: str,
-        options: GenerateOptions,
-        *,
-        suffix: str | None = None,
-        system: str | None = None,
-        raw: bool = False,
+        self, model: str, request: GeneratePrompt, options: GenerateOptions
     ) -> AsyncIterator[Chunk]:
         """Stream ``/v1/completions`` of the runtime (llama.cpp ignores ``suffix``: prefix only)."""
         backend = await self._backend()
-        async for chunk in backend.generate_stream(model, prompt, options, suffix=suffix, system=system, raw=raw):
+        async for chunk in backend.generate_stream(model, request, options):
             yield chunk
 
     async def list_models(self) -> list[ModelInfo]:

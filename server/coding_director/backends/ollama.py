@@ -34,6 +34,7 @@ from coding_director.backends.base import (
     Chunk,
     EndpointUnreachable,
     GenerateOptions,
+    GeneratePrompt,
     Message,
     ModelInfo,
     ModelNotFound,
@@ -157,26 +158,19 @@ class OllamaBackend:
 
     @checked
     async def generate_stream(
-        self,
-        model: str,
-        prompt: str,
-        options: GenerateOptions,
-        *,
-        suffix: str | None = None,
-        system: str | None = None,
-        raw: bool = False,
+        self, model: str, request: GeneratePrompt, options: GenerateOptions
     ) -> AsyncIterator[Chunk]:
         """Stream ``/api/generate``; ``suffix`` asks for fill-in-the-middle (needs ``insert``).
         A malformed stream raises :class:`MalformedResponse` (see :func:`checked_stream`)."""
-        size = len(prompt) + len(suffix or "") + len(system or "")
+        size = len(request.prompt) + len(request.suffix or "") + len(request.system or "")
         async with self._resident(model) as keep_alive:
             with self._translate(model):
                 stream = await self._client.generate(
                     model=model,
-                    prompt=prompt,
-                    suffix=suffix or "",
-                    system=system or "",
-                    raw=raw,
+                    prompt=request.prompt,
+                    suffix=request.suffix or "",
+                    system=request.system or "",
+                    raw=request.raw,
                     stream=True,
                     options=self._options(options, size),
                     keep_alive=keep_alive,

@@ -30,6 +30,7 @@ from coding_director.backends.base import (
     Chunk,
     EndpointUnreachable,
     GenerateOptions,
+    GeneratePrompt,
     Message,
     ModelInfo,
     ModelNotFound,
@@ -175,19 +176,12 @@ class OpenAICompatBackend:
 
     @checked
     async def generate_stream(
-        self,
-        model: str,
-        prompt: str,
-        options: GenerateOptions,
-        *,
-        suffix: str | None = None,
-        system: str | None = None,
-        raw: bool = False,
+        self, model: str, request: GeneratePrompt, options: GenerateOptions
     ) -> AsyncIterator[Chunk]:
         """Stream ``/completions`` (the legacy text endpoint; ``suffix`` where the server supports it).
         ``system`` is prepended to the prompt since the endpoint has no system role. Complete and
         malformed streams as for :meth:`chat_stream`."""
-        text = f"{system}\n\n{prompt}" if system else prompt
+        text = f"{request.system}\n\n{request.prompt}" if request.system else request.prompt
         finished = False
         with self._translate(model):
             stream: AsyncStream[Completion] = await self._client.completions.create(
@@ -197,7 +191,7 @@ class OpenAICompatBackend:
                 max_tokens=options.num_predict,
                 temperature=options.temperature,
                 stop=options.stop[:4] or None,
-                suffix=suffix,
+                suffix=request.suffix,
             )
             async with stream:
                 async for part in stream:

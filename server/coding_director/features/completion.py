@@ -14,7 +14,7 @@ Path of a request through :meth:`Completer.complete`:
    meanwhile, return ``None`` without calling the model.
 4. Model call, bounded as a whole (``/api/show`` included) by ``completion.timeout_ms``:
    - the completion tier's model has the ``insert`` capability -> fill-in-the-middle:
-     ``generate_stream(model, prefix, options, suffix=suffix)``. An empty suffix is sent as
+     ``generate_stream(model, GeneratePrompt(prefix, suffix=suffix), options)``. An empty suffix is sent as
      ``"\\n"``, because Ollama applies a model's FIM template only when ``suffix`` is non-empty (and
      would otherwise wrap the prefix in the chat template of an instruct model);
    - otherwise the prefix alone as a raw continuation prompt (``raw=True``, no suffix, no system):
@@ -41,7 +41,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 
-from coding_director.backends import Backend, BackendError, BackendPool, Chunk, GenerateOptions
+from coding_director.backends import Backend, BackendError, BackendPool, Chunk, GenerateOptions, GeneratePrompt
 from coding_director.backends.base import BackendTimeout, EndpointUnreachable, ModelNotFound
 from coding_director.context import DocumentStore, fim_window
 from coding_director.context.render import path_of_uri
@@ -340,9 +340,9 @@ class Completer:
         )
         prompt, removed = heal_prompt(request.prefix)
         if insert:
-            stream = backend.generate_stream(model, prompt, options, suffix=request.suffix or "\n")
+            stream = backend.generate_stream(model, GeneratePrompt(prompt, suffix=request.suffix or "\n"), options)
         else:
-            stream = backend.generate_stream(model, prompt, options, raw=True)
+            stream = backend.generate_stream(model, GeneratePrompt(prompt, raw=True), options)
         raw = unheal_completion(await _read(stream, request, single_line=single_line), removed)
         text = postprocess(
             raw,

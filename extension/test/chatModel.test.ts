@@ -8,6 +8,7 @@ import {
   endTurn,
   formatLatency,
   historyFor,
+  markFeedback,
   restoreTurns,
   routeLabel,
   speakingTier,
@@ -159,5 +160,17 @@ describe('chat transcript reducer', () => {
     assert.equal(chipLabel('a.py', { start: { line: 2, character: 0 }, end: { line: 2, character: 5 } }), 'a.py:3');
     assert.equal(chipLabel('a.py', { start: { line: 2, character: 0 }, end: { line: 8, character: 0 } }), 'a.py:3-8');
     assert.equal(chipLabel('a.py', { start: { line: 2, character: 0 }, end: { line: 8, character: 1 } }), 'a.py:3-9');
+  });
+});
+
+
+describe('team memory on a turn', () => {
+  test('a finished turn keeps the request id and the cached flag; helpful/unhelpful marks it', () => {
+    const done = completeTurn(startTurn('c1', 'Explain this'), { ...result, cached: true, requestId: 'r1' });
+    assert.equal(done.requestId, 'r1');
+    assert.equal(done.cached, true);
+    assert.equal(markFeedback(done, 'unhelpful').feedback, 'unhelpful');
+    assert.equal(markFeedback(done, 'inserted'), done);
+    assert.equal(markFeedback(startTurn('c2', 'x'), 'helpful').feedback, undefined);
   });
 });

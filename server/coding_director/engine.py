@@ -16,12 +16,12 @@ import contextlib
 import logging
 from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from coding_director.backends import BackendPool, HealthTracker, Message
 from coding_director.backends.embedded import TeamChoice, choose_team
 from coding_director.results import Assistance, Attempt, Domain, Intent, RouteDecision
-from coding_director.routing.escalation import Event, Finished, Request, Sampling, escalate
+from coding_director.routing.escalation import Event, Finished, Request, Sampling, TextDelta, escalate
 from coding_director.routing.prompts import build_messages
 from coding_director.routing.pycheck import (
     PythonChecker,
@@ -36,6 +36,8 @@ from coding_director.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from coding_director.context import CodeContext
+    from coding_director.memory import Memory, Source
+    from coding_director.memory.recorder import Recording
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +54,16 @@ class CodingDirector:
     Before the first request the team is chosen once (:meth:`ensure_team`): with no Ollama and no
     endpoint configured, the built-in runtime serves the tiers (``[embedded]``); ``self.settings``
     then holds the built-in team's settings.
+    ``memory`` (:func:`coding_director.memory.open_memory`) records every request and serves the
+    response cache; without it nothing is remembered.
     """
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, memory: Memory | None = None) -> None:
         self.settings = settings if settings is not None else load_settings()
         self.workspace_root: Path | None = None
         self.pool = BackendPool(self.settings)
         self.health = HealthTracker(self.settings.health.allowed_fails, self.settings.health.cooldown_s)
+        self.memory = memory
         self.team: TeamChoice | None = None
 
     async def ensure_team(self) -> TeamChoice:
@@ -87,6 +92,9 @@ class CodingDirector:
         extra_context: str | None = None,
         chain: Sequence[str] | None = None,
         sampling: Sampling | None = None,
+        source: Source = "api",
+        workspace: str | None = None,
+        use_cache: bool = True,
     ) -> AsyncGenerator[Event]:
         """Route ``prompt`` and run it through the chain, yielding events as they happen.
 
@@ -102,19 +110,38 @@ class CodingDirector:
         bodies, timeouts, unexpected exceptions) are recorded as ``error`` attempts, and a failure
         outside any attempt ends the request with an ``internal`` error attempt of tier ``engine``.
         The pool is leased for the whole request (see :meth:`BackendPool.lease`).
+
+        With memory, the request is recorded (``source``, ``workspace``) and may be answered from
+        the response cache (``Assistance.cached``) unless ``use_cache`` is false; the overrides
+        (intent, domain, language, chain, sampling) and ``extra_context`` are part of the cache key.
         """
         await self.ensure_team()
         decision: RouteDecision | None = None
         finished = False
+        recording: Recording | None = None
         async with self.pool.lease():
             try:
                 context_text, code, context_language = _context_parts(context)
                 if extra_context:
                     context_text = f"{context_text}\n\n{extra_context}" if context_text else extra_context
-                imports = list(context.imports) if context is not None and not isinstance(context, str) else None
-                decision = await route(
-                    self.settings, self.pool, prompt, code, imports=imports, intent=intent, domain=domain
+                overrides = f"{intent}|{domain}|{language}|{list(chain) if chain else None}|{sampling}"
+                recording = self._recording(
+                    prompt, context, context_text, history, overrides, source, workspace, use_cache, extra_checks
                 )
+                hit = await recording.exact_hit() if recording else None
+                if hit is None:
+                    imports = list(context.imports) if context is not None and not isinstance(context, str) else None
+                    decision = await route(
+                        self.settings, self.pool, prompt, code, imports=imports, intent=intent, domain=domain
+                    )
+                    hit = await recording.semantic_hit(decision) if recording else None
+                if hit is not None and recording is not None:
+                    yield TextDelta(hit.final_tier or "cache", hit.answer)
+                    recording.finish_cached(hit)
+                    finished = True
+                    yield Finished(hit)
+                    return
+                assert decision is not None
                 target_language = language or context_language or language_mentioned(prompt)
                 target = Target(
                     intent=decision.intent,
@@ -137,15 +164,49 @@ class CodingDirector:
                     chain=list(chain) if chain else None,
                     sampling=sampling,
                 )
-                events = escalate(self.settings, self.pool, self.health, request)
-                async with contextlib.aclosing(events):
-                    async for event in events:
-                        finished = finished or isinstance(event, Finished)
-                        yield event
+                async for event in self._observed(escalate(self.settings, self.pool, self.health, request), recording):
+                    finished = finished or isinstance(event, Finished)
+                    yield event
             except Exception as exc:  # last resort: a bug outside any attempt still ends in Finished
                 log.exception("request failed unexpectedly")
                 if not finished:
-                    yield Finished(_failed(exc, decision, intent, domain))
+                    failed = Finished(_failed(exc, decision, intent, domain))
+                    yield recording.observe(failed) if recording else failed
+            finally:
+                if recording is not None:
+                    recording.close()
+
+    def _recording(
+        self,
+        prompt: str,
+        context: CodeContext | str | None,
+        context_text: str | None,
+        history: Sequence[Message],
+        overrides: str,
+        source: Source,
+        workspace: str | None,
+        use_cache: bool,
+        extra_checks: Sequence[Check],
+    ) -> Recording | None:
+        """The memory's record of one request (see :mod:`coding_director.memory.recorder`), or
+        ``None`` without a usable memory."""
+        if self.memory is None or not self.memory.available:
+            return None
+        from coding_director.memory.recorder import Recording
+
+        return Recording(
+            self.memory, self.settings, prompt=prompt, context=context, context_text=context_text,
+            history=history, overrides=overrides, source=source, workspace=workspace,
+            use_cache=use_cache, extra_checks=extra_checks,
+        )  # fmt: skip
+
+    @staticmethod
+    async def _observed(events: AsyncGenerator[Event], recording: Recording | None) -> AsyncGenerator[Event]:
+        """``events`` (closed when the caller stops), each noted by ``recording`` when there is one
+        (a :class:`Finished` then carries the request id)."""
+        async with contextlib.aclosing(events):
+            async for event in events:
+                yield recording.observe(event) if recording else event
 
     def _python_checks(self, context: CodeContext | str | None, language: str | None) -> tuple[AsyncCheck, ...]:
         """The checks beyond parsing for Python answers (``checks.python``), see
@@ -183,11 +244,14 @@ class CodingDirector:
         chain: Sequence[str],
         context_text: str | None = None,
         extra_checks: Sequence[Check] = (),
+        workspace: str | None = None,
     ) -> AsyncGenerator[Event]:
         """Run one task role's request (see :mod:`coding_director.agents`) along ``chain``, with the
         role's ``system`` prompt instead of an intent's, no routing (``decided_by = "caller"``) and
         ``extra_checks`` as its verification (the generic checks for emptiness, refusal and loops
-        still apply). Events and failure behaviour as :meth:`stream_assistance`."""
+        still apply). Events and failure behaviour as :meth:`stream_assistance`. With memory, the
+        request is recorded with source ``task`` (and ``workspace``); it is never served from or
+        stored in the response cache (a role's answer depends on the task's state)."""
         await self.ensure_team()
         decision = RouteDecision(
             domain="general", intent="question", confidence=1.0, decided_by="caller", reason="task role"
@@ -200,10 +264,16 @@ class CodingDirector:
             chain=list(chain),
             system=system,
         )
-        events = escalate(self.settings, self.pool, self.health, request)
-        async with self.pool.lease(), contextlib.aclosing(events):
-            async for event in events:
-                yield event
+        recording = self._recording(
+            prompt, None, context_text, (), f"role|{system}|{list(chain)}", "task", workspace, False, extra_checks
+        )
+        try:
+            async with self.pool.lease():
+                async for event in self._observed(escalate(self.settings, self.pool, self.health, request), recording):
+                    yield event
+        finally:
+            if recording is not None:
+                recording.close()
 
     async def aget_assistance(
         self,
@@ -213,10 +283,12 @@ class CodingDirector:
         intent: Intent | None = None,
         domain: Domain | None = None,
         language: str | None = None,
+        **kwargs: Any,
     ) -> Assistance:
         """Like :meth:`stream_assistance` but returns only the final :class:`Assistance`."""
         result: Assistance | None = None
-        async for event in self.stream_assistance(prompt, context, intent=intent, domain=domain, language=language):
+        events = self.stream_assistance(prompt, context, intent=intent, domain=domain, language=language, **kwargs)
+        async for event in events:
             if isinstance(event, Finished):
                 result = event.assistance
         assert result is not None, "escalate() always ends with Finished"

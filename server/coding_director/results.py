@@ -95,7 +95,10 @@ class Assistance(WireModel):
     ``answer`` is the accepted answer, or when every tier failed the best rejected answer (with
     ``accepted = False``), or an empty string when no tier produced any text. ``final_tier`` is the
     tier whose text is in ``answer`` (``None`` when there is none). ``attempts`` lists every tier
-    tried or skipped, in order.
+    tried or skipped, in order. ``cached`` is true when the answer was served from the team's
+    response cache (no model was called; ``attempts`` is then empty and ``final_tier`` is the tier
+    that first gave it). ``request_id`` names the request in the memory (feedback refers to it);
+    ``None`` when memory is off.
     """
 
     answer: str
@@ -106,3 +109,5 @@ class Assistance(WireModel):
     #: The workspace code given to the team (``@codebase``, ``@file``, ``@symbol``, automatic
     #: retrieval), in prompt order.
     sources: list[Source] = Field(default_factory=list)
+    cached: bool = False
+    request_id: str | None = None

@@ -50,6 +50,12 @@ export interface ChatTurn {
   readonly accepted?: boolean;
   /** Workspace code the team was given (`@codebase`, `@file`, `@symbol`, automatic retrieval). */
   readonly sources?: readonly Source[];
+  /** The request in the server's team memory (feedback refers to it); absent without memory. */
+  readonly requestId?: string | null;
+  /** The answer came from the server's response cache (no model was called). */
+  readonly cached?: boolean;
+  /** What the user said about the answer. */
+  readonly feedback?: 'helpful' | 'unhelpful';
   /** Why the turn failed (status `error`). */
   readonly error?: string;
 }
@@ -119,7 +125,15 @@ export function completeTurn(turn: ChatTurn, result: Assistance): ChatTurn {
     finalTier: result.finalTier,
     accepted: result.accepted,
     sources: result.sources ?? [],
+    requestId: result.requestId,
+    cached: result.cached,
   };
+}
+
+/** Records the user's helpful / unhelpful mark on a finished turn (other kinds leave it unchanged). */
+export function markFeedback(turn: ChatTurn, kind: string): ChatTurn {
+  if (turn.status !== 'done' || (kind !== 'helpful' && kind !== 'unhelpful')) return turn;
+  return { ...turn, feedback: kind };
 }
 
 /** Ends a streaming turn because the user stopped it (`cancelled`) or the request failed (`error`). */

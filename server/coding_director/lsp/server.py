@@ -34,6 +34,7 @@ from coding_director.features.actions import ActionError, StaleDocument, list_co
 from coding_director.features.ask import answer_markdown, ask, save_answer
 from coding_director.features.chat import chat_event, run_chat
 from coding_director.features.completion import Completer, complete_at
+from coding_director.features.feedback import COMPLETION_ACCEPTED_COMMAND
 from coding_director.features.knowledge import KnowledgeService
 from coding_director.features.pull import pull_models
 from coding_director.features.runtime import offer_actions
@@ -52,6 +53,8 @@ from coding_director.lsp.protocol import (
     converter_factory,
     invalid_params,
 )
+from coding_director.memory import FeedbackParams
+from coding_director.memory.models import FEEDBACK_METHOD
 from coding_director.messages import (
     ASK_IN_CHAT_COMMAND,
     CHAT_EVENT_METHOD,
@@ -245,6 +248,8 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
     async def initialized(ls: DirectorServer, params: types.InitializedParams) -> None:
         ls.send_status(ls.status.set_idle(StatusParams(state="starting", message="Checking the model server...")))
         await ls.pull_configuration()
+        ls.session.feedback.workspace = ls.workspace.root_path
+        ls.session.report_memory_problems_to(lambda message: ls.show_once(f"Coding Director: {message}"))
         ls.spawn(ls.refresh_status())
         ls.spawn(index_workspace(ls))
         ls.spawn(watch_files(ls))
@@ -313,8 +318,9 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
         try:
             with invalid_params():
                 data = parse(ActionData, convert.to_plain(action.data), "data")
-                edit, _ = await resolve_edit(ls.director, ls.store, data, convert.WorkDoneProgress(ls), ls.observe,
-                                            ls.knowledge)
+                edit, assistance = await resolve_edit(
+                    ls.director, ls.store, data, convert.WorkDoneProgress(ls), ls.observe, ls.knowledge
+                )
         except StaleDocument as exc:
             raise JsonRpcContentModified(str(exc)) from exc
         except ActionError as exc:
@@ -322,6 +328,7 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
         finally:
             ls.send_status(ls.status.idle())
         action.edit = convert.workspace_edit(edit)
+        ls.session.edit_sent(edit, assistance)
         return action
 
     # -- chat --------------------------------------------------------------------------------------
@@ -339,7 +346,9 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
 
         try:
             with invalid_params():
-                return to_wire(await run_chat(ls.director, ls.store, request, forward, ls.knowledge))
+                return to_wire(await run_chat(
+                    ls.director, ls.store, request, forward, ls.knowledge, workspace=ls.workspace.root_path
+                ))
         finally:
             ls.send_status(ls.status.idle())
 
@@ -373,14 +382,33 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
     async def inline_completion(
         ls: DirectorServer, params: types.InlineCompletionParams
     ) -> types.InlineCompletionList | None:
-        pos = params.position
+        pos, uri, feedback = params.position, params.text_document.uri, ls.session.feedback
+        feedback.completion_requested(uri)
         result = await complete_at(
-            ls.store, ls.completer, ls.settings, params.text_document.uri, pos.line, pos.character
+            ls.store, ls.completer, ls.settings, uri, pos.line, pos.character, ls.session.completion_shown
         )
         if result is None:
             return None
         item = types.InlineCompletionItem(insert_text=result.text, range=types.Range(start=pos, end=pos))
+        request_id = feedback.shown_for(uri)
+        if request_id is not None:  # LSP 3.18: the editor runs it when the user accepts the completion
+            item.command = types.Command(title="", command=COMPLETION_ACCEPTED_COMMAND, arguments=[request_id])
         return types.InlineCompletionList(items=[item])
+
+    # -- feedback (team memory) --------------------------------------------------------------------
+    @server.feature(FEEDBACK_METHOD)
+    def feedback(ls: DirectorServer, params: Any) -> None:
+        with invalid_params():
+            ls.session.feedback.record(parse(FeedbackParams, convert.to_plain(params)))
+
+    @server.command(COMPLETION_ACCEPTED_COMMAND)
+    def completion_accepted(ls: DirectorServer, *args: Any) -> None:
+        if args and isinstance(args[0], str):
+            ls.session.feedback.completion_accepted(args[0])
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: DirectorServer, params: Any) -> None:
+        ls.session.close()
 
     # -- commands ----------------------------------------------------------------------------------
     @server.command(ASK_IN_CHAT_COMMAND)
@@ -388,7 +416,9 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
         try:
             with invalid_params():
                 request = parse_argument(ChatParams, args, ASK_IN_CHAT_COMMAND)
-                result = await ask(ls.director, ls.store, request, convert.WorkDoneProgress(ls), ls.observe)
+                result = await ask(
+                    ls.director, ls.store, request, convert.WorkDoneProgress(ls), ls.observe, ls.workspace.root_path
+                )
         finally:
             ls.send_status(ls.status.idle())
         await ls.show_answer(answer_markdown(request, result), result.answer or "No answer.")
@@ -415,6 +445,9 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
 
 def run_stdio(settings: Settings, config_path: Path | None = None) -> int:
     """Serve over stdin/stdout until the client exits. Returns the exit code."""
+    from coding_director.logs import install_file_log
+
+    install_file_log()
     server = create_server(settings, config_path)
     for name in ("pygls.protocol.json_rpc", "pygls.server", "pygls.io_"):
         logging.getLogger(name).addFilter(ExpectedErrorFilter())

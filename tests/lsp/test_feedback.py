@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 from coding_director.lsp.convert import to_plain
 from coding_director.memory.db import connect
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 
 from tests.emulator import OllamaEmulator
 from tests.helpers import add_team
@@ -137,3 +141,50 @@ async def test_chat_feedback_is_recorded_and_evicts_the_cached_answer(
     rows = await rows_when(db, lambda rows: ("chat", second["requestId"], "unhelpful") in rows)
     assert ("chat", second["requestId"], "unhelpful") in rows
     assert not (await ask())["cached"]
+
+
+async def test_dashboard_stats_request_returns_the_figures_of_stats(
+    lsp: LspFactory, emu: OllamaEmulator, tmp_path: Path
+) -> None:
+    """``codingDirector/stats`` (the dashboard's data) is ``coding-director stats --json`` of the same database."""
+    add_team(emu, lead={"reply": "a + b", "capabilities": ["completion", "insert"]})
+    db = tmp_path / "memory.sqlite3"
+    session = await lsp(emu.url, memory_toml(db))
+    uri = open_doc(session, tmp_path, text=CODE, name="add.py")
+    await session.client.protocol.send_request_async("codingDirector/chat", {"chatId": "c1", "prompt": "What is add?"})
+    first = await complete(session, uri, 1, 11)
+    assert first is not None
+    send = session.client.protocol.send_request_async
+    report: dict[str, Any] = {}
+    for _ in range(100):  # the writer thread commits moments after each request
+        report = to_plain(await send("codingDirector/stats", {"since": "7d"}))
+        if report["requests"] >= 2:
+            break
+        await asyncio.sleep(0.1)
+    assert report["bySource"] == {"chat": 1, "completion": 1} and report["completionsShown"] == 1
+    cli_config = tmp_path / "cli.toml"
+    cli_config.write_text(f'[memory]\npath = "{db}"\n', encoding="utf-8")
+    command = [sys.executable, "-m", "coding_director", "stats", "--config", str(cli_config), "--json"]
+    proc = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    cli = json.loads(proc.stdout)
+    assert abs(cli.pop("since") - report.pop("since")) < 60  # both "7 days before now"
+    assert cli == report
+    assert to_plain(await send("codingDirector/stats", {}))["requests"] == 2  # since defaults to 7d
+    try:
+        await send("codingDirector/stats", {"since": "forever"})
+        raise AssertionError("a bad since was accepted")
+    except JsonRpcException as exc:
+        assert exc.code == -32602 and "since" in str(exc.message)
+
+
+async def test_dashboard_stats_request_without_memory_fails_with_the_reason(
+    lsp: LspFactory, emu: OllamaEmulator
+) -> None:
+    add_team(emu)
+    session = await lsp(emu.url, "[memory]\nenabled = false\n")
+    try:
+        await session.client.protocol.send_request_async("codingDirector/stats", {"since": "7d"})
+        raise AssertionError("stats without memory did not fail")
+    except JsonRpcException as exc:
+        assert exc.code == -32803 and "[memory] enabled = false" in str(exc.message)

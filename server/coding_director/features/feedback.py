@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass
 
 from coding_director.features.completion import CompletionRequest, CompletionResult
-from coding_director.memory import FeedbackParams, Memory
+from coding_director.memory import FeedbackParams, Memory, Source
 from coding_director.memory.keys import place_of
 from coding_director.memory.records import AttemptRecord, RequestRecord
 
@@ -69,20 +69,7 @@ class FeedbackTracker:
         """Record a completion returned to the editor; returns its request id (``None`` without memory)."""
         if not self.active or self.memory is None:
             return None
-        request_id = uuid.uuid4().hex
-        record = RequestRecord(
-            id=request_id, created_at=time.time(), source="completion", workspace=self.workspace,
-            intent="complete", files=[request.uri], languages=[request.language] if request.language else [],
-            context_tokens=(len(request.prefix) + len(request.suffix)) // 4, prompt=request.prefix,
-            answer=result.text, final_tier=tier, accepted=True, cached=result.from_cache,
-            place=place_of(request.uri, request.prefix), latency_ms=round(latency_ms, 3),
-        )  # fmt: skip
-        if not result.from_cache:
-            attempt = AttemptRecord(
-                tier, result.model, None, "accepted", None, None, latency_ms, None, None, None, result.text
-            )
-            record.attempts.append(attempt)
-        self.memory.record(record)
+        request_id = record_completion(self.memory, request, result, tier, latency_ms, workspace=self.workspace)
         self.memory.feedback(request_id, "shown")
         self._shown[request.uri] = request_id
         return request_id
@@ -146,6 +133,37 @@ class FeedbackTracker:
         """Feedback sent by the client (``codingDirector/feedback``)."""
         if self.memory is not None:
             self.memory.feedback(params.request_id, params.kind, params.detail)
+
+
+def record_completion(
+    memory: Memory,
+    request: CompletionRequest,
+    result: CompletionResult,
+    tier: str,
+    latency_ms: float,
+    *,
+    source: Source = "completion",
+    workspace: str | None = None,
+) -> str:
+    """Queue the record of one completion (intent ``complete``; the prefix as its prompt, the
+    completion as its answer; one accepted attempt of ``tier`` unless it came from the completion
+    cache) and return its new request id. ``latency_ms`` is the wall time of the request in
+    milliseconds. Returns at once: the write happens on the memory's writer thread."""
+    request_id = uuid.uuid4().hex
+    record = RequestRecord(
+        id=request_id, created_at=time.time(), source=source, workspace=workspace,
+        intent="complete", files=[request.uri], languages=[request.language] if request.language else [],
+        context_tokens=(len(request.prefix) + len(request.suffix)) // 4, prompt=request.prefix,
+        answer=result.text, final_tier=tier, accepted=True, cached=result.from_cache,
+        place=place_of(request.uri, request.prefix), latency_ms=round(latency_ms, 3),
+    )  # fmt: skip
+    if not result.from_cache:
+        attempt = AttemptRecord(
+            tier, result.model, None, "accepted", None, None, latency_ms, None, None, None, result.text
+        )
+        record.attempts.append(attempt)
+    memory.record(record)
+    return request_id
 
 
 def text_after_edit(before: str, start_line: int, end_line: int, end_character: int, new_text: str) -> str:

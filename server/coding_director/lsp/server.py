@@ -39,9 +39,10 @@ from coding_director.features.knowledge import KnowledgeService
 from coding_director.features.pull import pull_models
 from coding_director.features.runtime import offer_actions
 from coding_director.features.session import Session
+from coding_director.features.stats import StatsUnavailable, memory_stats
 from coding_director.features.status import StatusTracker
 from coding_director.features.task import run_task_in_editor
-from coding_director.features.validation import parse, parse_argument
+from coding_director.features.validation import InvalidRequest, parse, parse_argument
 from coding_director.lsp import convert
 from coding_director.lsp.knowledge import index_workspace, watch_files
 from coding_director.lsp.protocol import (
@@ -54,7 +55,7 @@ from coding_director.lsp.protocol import (
     invalid_params,
 )
 from coding_director.memory import FeedbackParams
-from coding_director.memory.models import FEEDBACK_METHOD
+from coding_director.memory.models import FEEDBACK_METHOD, STATS_METHOD, StatsParams
 from coding_director.messages import (
     ASK_IN_CHAT_COMMAND,
     CHAT_EVENT_METHOD,
@@ -400,6 +401,18 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
     def feedback(ls: DirectorServer, params: Any) -> None:
         with invalid_params():
             ls.session.feedback.record(parse(FeedbackParams, convert.to_plain(params)))
+
+    @server.feature(STATS_METHOD)
+    async def stats(ls: DirectorServer, params: Any) -> dict[str, Any]:
+        with invalid_params():
+            request = parse(StatsParams, convert.to_plain(params) or {})
+            try:
+                report = await memory_stats(ls.session.memory, request.since)
+            except ValueError as exc:
+                raise InvalidRequest(str(exc).replace("--since", "since")) from None
+            except StatsUnavailable as exc:
+                raise RequestFailed(str(exc)) from None
+        return to_wire(report)
 
     @server.command(COMPLETION_ACCEPTED_COMMAND)
     def completion_accepted(ls: DirectorServer, *args: Any) -> None:

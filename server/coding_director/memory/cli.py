@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import get_args
 
-from coding_director.memory.models import FeedbackKind
+from coding_director.memory.models import DEFAULT_SINCE, FeedbackKind
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_MEMORY = 0, 1, 2, 4
 
@@ -130,7 +130,7 @@ def _feedback(args: argparse.Namespace) -> int:
 def add_memory_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
     """Register ``stats``, ``export``, ``forget`` and ``feedback`` on ``sub``."""
     stats = sub.add_parser("stats", parents=[common], help="what the memory says about the team")
-    stats.add_argument("--since", default="7d", help="a duration: 7d (default), 12h, 30m, 2w")
+    stats.add_argument("--since", default=DEFAULT_SINCE, help="a duration: 7d (default), 12h, 30m, 2w")
     stats.add_argument("--json", action="store_true", help="print the StatsReport as JSON")
     stats.set_defaults(func=_stats, is_async=False)
 

@@ -26,6 +26,10 @@ FeedbackKind = Literal[
 NEGATIVE_FEEDBACK: frozenset[str] = frozenset({"unhelpful", "undone", "dismissed"})
 
 FEEDBACK_METHOD = "codingDirector/feedback"
+#: Request (client -> server) of the in-editor dashboard: :class:`StatsParams` -> :class:`StatsReport`.
+STATS_METHOD = "codingDirector/stats"
+#: The period of ``coding-director stats`` without ``--since``; also the dashboard's and ``GET /metrics``'.
+DEFAULT_SINCE = "7d"
 
 
 class FeedbackParams(WireModel):
@@ -35,6 +39,13 @@ class FeedbackParams(WireModel):
     request_id: str = Field(min_length=1)
     kind: FeedbackKind
     detail: str | None = None
+
+
+class StatsParams(WireModel):
+    """Params of ``codingDirector/stats``: ``since`` is a duration back from now, as ``stats --since``
+    takes it (``90s``, ``30m``, ``12h``, ``7d``, ``2w``)."""
+
+    since: str = Field(default=DEFAULT_SINCE, max_length=32)
 
 
 class Percentiles(WireModel):

@@ -14,9 +14,10 @@ from typing import Any
 
 import apsw
 
-from coding_director.memory.models import Percentiles, RouteStats, StatsReport, TierStats, TimelinePoint
+from coding_director.memory.models import DEFAULT_SINCE, Percentiles, RouteStats, StatsReport, TierStats, TimelinePoint
 
 _SINCE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+__all__ = ["DEFAULT_SINCE", "compute_stats", "parse_since", "percentile", "render_text"]
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
@@ -132,8 +133,10 @@ def compute_stats(conn: apsw.Connection, since: float) -> StatsReport:
     ).fetchone()
     shown = by_source.get("completion", 0)
     accepted_completions = int(completion_accepted[0]) if completion_accepted else 0
-    answered = sum(n for s, n in by_source.items() if s != "completion")
-    hits = sum(1 for r in requests if r[5] and r[1] != "completion")
+    # Inline completions (from the editor, or /v1/completions of the API) have their own cache.
+    answered_rows = [r for r in requests if r[1] != "completion" and r[3] != "complete"]
+    answered = len(answered_rows)
+    hits = sum(1 for r in answered_rows if r[5])
     return StatsReport(
         since=since,
         requests=len(requests),

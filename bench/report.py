@@ -55,6 +55,7 @@ BENCHES: list[tuple[str, str, list[str], list[str]]] = [
     ("early rej.", "early_reject_bench.py", ["--n", "3"], ["--n", "1", "--chunk-ms", "5"]),
     ("index", "index_bench.py", ["--runs", "20", "--searches", "200"], ["--runs", "3", "--searches", "20"]),
     ("retrieval", "retrieval_eval.py", [], []),
+    ("memory", "memory_bench.py", ["--n", "300"], ["--n", "30"]),
     ("real model", "real_model_bench.py", ["--n", "8"], ["--n", "2"]),
 ]
 #: Rows whose paired median must be <= 1.05 (issue 6).

@@ -23,3 +23,11 @@ def ollama_emulator() -> Iterator[OllamaEmulator]:
     """A started Ollama emulator (no models; add them with ``add_model``), stopped after the test."""
     with OllamaEmulator() as emu:
         yield emu
+
+
+@pytest.fixture(autouse=True)
+def _private_user_data(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets its own user data directory (platformdirs honours XDG_DATA_HOME), so the
+    team memory and its response cache never leak between tests or into the real home."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))  # the server's log file

@@ -353,6 +353,17 @@ def test_cli_task_json_shape_and_untouched_workspace(ollama_emulator: OllamaEmul
     assert result["patch"].startswith("--- a/calc.py")
     assert tree_hashes(project) == before
     assert "planner (principal) is working" in proc.stderr
+    # Each role's request is in the team memory with source "task" (issue 12): as many as its steps.
+    stats = subprocess.run(
+        [sys.executable, "-m", "coding_director", "stats", "--config", str(config), "--json"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert stats.returncode == 0, stats.stderr
+    report = json.loads(stats.stdout)
+    assert report["bySource"] == {"task": len(result["steps"])}
+    assert report["routerDecisions"] == {"task": {"caller": len(result["steps"])}}
+    planned = {t["tier"]: t["outcomes"] for t in report["tiers"]}
+    assert planned["principal"] == {"accepted": 1} and planned["lead"] == {"accepted": 1}
 
 
 # -- the parts ------------------------------------------------------------------------------------

@@ -24,7 +24,16 @@ export function activate(context: vscode.ExtensionContext): void {
   const status = new StatusBar();
   const proposals = new ProposalProvider();
   // The chat view talks to the server through the manager, created just below (used only after activation).
-  const chatView = new ChatViewProvider(context, { chat: (params, token) => manager.chat(params, token), task: (params, token) => manager.task(params, token) }, proposals, log);
+  const chatView = new ChatViewProvider(
+    context,
+    {
+      chat: (params, token) => manager.chat(params, token),
+      task: (params, token) => manager.task(params, token),
+      feedback: (params) => manager.feedback(params),
+    },
+    proposals,
+    log,
+  );
   const manager = new ServerManager(context, log, status, {
     onStatus: (params) => status.update({ origin: 'server', params }),
     onChatEvent: (event) => chatView.onChatEvent(event),

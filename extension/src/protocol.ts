@@ -8,6 +8,7 @@ export type {
   ChatEvent,
   ChatMessage,
   ChatParams,
+  FeedbackParams,
   RouteDecision,
   Settings,
   Source,
@@ -28,6 +29,8 @@ export const TASK_PREFIX = '/task ';
 export const CHAT_EVENT_METHOD = 'codingDirector/chatEvent';
 /** Notification, server -> client: `StatusParams`. */
 export const STATUS_METHOD = 'codingDirector/status';
+/** Notification, client -> server: `FeedbackParams` (helpful / unhelpful, a code block inserted or applied). */
+export const FEEDBACK_METHOD = 'codingDirector/feedback';
 /** Client-side command with one `ChatParams`-shaped argument (without `chatId`). */
 export const ASK_IN_CHAT_COMMAND = 'codingDirector.askInChat';
 /** Server command (workspace/executeCommand): pull the missing models, reporting work-done progress. */

@@ -9,6 +9,7 @@ import {
   endTurn,
   formatLatency,
   historyFor,
+  markFeedback,
   restoreTurns,
   routeLabel,
   speakingTier,
@@ -187,5 +188,16 @@ describe('frontier answers', () => {
     const turn = completeTurn(startTurn('c1', 'Explain'), result);
     assert.equal(costLabel(turn), undefined);
     assert.deepEqual(withheldLines(turn), []);
+  });
+});
+
+describe('team memory on a turn', () => {
+  test('a finished turn keeps the request id and the cached flag; helpful/unhelpful marks it', () => {
+    const done = completeTurn(startTurn('c1', 'Explain this'), { ...result, cached: true, requestId: 'r1' });
+    assert.equal(done.requestId, 'r1');
+    assert.equal(done.cached, true);
+    assert.equal(markFeedback(done, 'unhelpful').feedback, 'unhelpful');
+    assert.equal(markFeedback(done, 'inserted'), done);
+    assert.equal(markFeedback(startTurn('c2', 'x'), 'helpful').feedback, undefined);
   });
 });

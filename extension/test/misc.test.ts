@@ -99,6 +99,15 @@ describe('webview messages', () => {
     assert.equal(parseWebviewMessage('stop'), undefined);
   });
 
+  test('feedback and regenerate messages name their chat; unknown kinds are refused', () => {
+    assert.deepEqual(parseWebviewMessage({ type: 'feedback', chatId: 'c', kind: 'unhelpful' }), { type: 'feedback', chatId: 'c', kind: 'unhelpful' });
+    assert.equal(parseWebviewMessage({ type: 'feedback', chatId: 'c', kind: 'undone' }), undefined);
+    assert.deepEqual(parseWebviewMessage({ type: 'regenerate', chatId: 'c' }), { type: 'regenerate', chatId: 'c' });
+    assert.equal(parseWebviewMessage({ type: 'regenerate' }), undefined);
+    assert.deepEqual(parseWebviewMessage({ type: 'insert', code: 'x', chatId: 'c' }), { type: 'insert', code: 'x', chatId: 'c' });
+    assert.deepEqual(parseWebviewMessage({ type: 'insert', code: 'x' }), { type: 'insert', code: 'x' });
+  });
+
   test('links open only over http(s)', () => {
     assert.deepEqual(parseWebviewMessage({ type: 'openLink', href: 'https://example.com' }), { type: 'openLink', href: 'https://example.com' });
     assert.equal(parseWebviewMessage({ type: 'openLink', href: 'command:workbench.action.terminal.new' }), undefined);

@@ -64,14 +64,19 @@ async def _ask(args: argparse.Namespace) -> int:
         except ValueError as exc:
             _note(f"error: --line {args.line}: {exc}")
             return EXIT_USAGE
-    director = CodingDirector(settings)
+    from coding_director.memory import open_memory
+
+    memory = open_memory(settings, lambda message: _note(f"warning: {message}"))
+    director = CodingDirector(settings, memory)
     stream = (not args.json and sys.stdout.isatty()) or args.stream
     result = None
     try:
         team = await director.ensure_team()
         if team.runtime == "embedded":
             _note(f"{team.reason}: using the built-in small model ({director.settings.embedded.model_alias})")
-        async for event in director.stream_assistance(args.prompt, context):
+        async for event in director.stream_assistance(
+            args.prompt, context, source="cli", workspace=str(Path.cwd()), use_cache=not args.no_cache
+        ):
             if isinstance(event, Finished):
                 result = event.assistance
             elif args.json:
@@ -94,7 +99,11 @@ async def _ask(args: argparse.Namespace) -> int:
         spent = await director.frontier.spent_today() if result is not None and result.cost_usd is not None else None
     finally:
         await director.aclose()
+        if memory is not None:
+            memory.close()
     assert result is not None
+    if result.cached:
+        _note(f"served from the cache (an answer of {result.final_tier}; --no-cache asks the team again)")
     if args.json:
         _print_json(to_wire(result))
     else:
@@ -290,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--line", type=_positive, help="1-based line in --file (default 1)")
     ask.add_argument("--json", action="store_true", help="print the Assistance object as JSON")
     ask.add_argument("--stream", action="store_true", help="stream text even when stdout is not a terminal")
+    ask.add_argument("--no-cache", action="store_true", help="ask the team even when the answer is cached")
     ask.set_defaults(func=_ask, is_async=True)
 
     rte = sub.add_parser("route", parents=[common], help="classify prompts (domain, intent)")
@@ -332,6 +342,10 @@ def build_parser() -> argparse.ArgumentParser:
     from coding_director.knowledge.cli import add_knowledge_commands
 
     add_knowledge_commands(sub, common)
+
+    from coding_director.memory.cli import add_memory_commands
+
+    add_memory_commands(sub, common)
 
     from coding_director.features.task import add_task_command
 

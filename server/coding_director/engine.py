@@ -16,7 +16,7 @@ import contextlib
 import logging
 from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from coding_director.backends import BackendPool, HealthTracker, Message
 from coding_director.backends.embedded import TeamChoice, choose_team
@@ -24,7 +24,7 @@ from coding_director.context.render import path_of_uri
 from coding_director.context.secrets import ContextPart
 from coding_director.results import Assistance, Attempt, Domain, Intent, RouteDecision
 from coding_director.routing.complexity import ComplexityInput, estimate_complexity
-from coding_director.routing.escalation import Event, Finished, Request, Sampling, chain_for, escalate
+from coding_director.routing.escalation import Event, Finished, Request, Sampling, TextDelta, chain_for, escalate
 from coding_director.routing.frontier import Frontier, OutboundSources
 from coding_director.routing.prompts import build_messages
 from coding_director.routing.pycheck import (
@@ -40,6 +40,8 @@ from coding_director.tokens import estimate_tokens
 
 if TYPE_CHECKING:
     from coding_director.context import CodeContext
+    from coding_director.memory import Memory, Source
+    from coding_director.memory.recorder import Recording
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +61,17 @@ class CodingDirector:
     Before the first request the team is chosen once (:meth:`ensure_team`): with no Ollama and no
     endpoint configured, the built-in runtime serves the tiers (``[embedded]``); ``self.settings``
     then holds the built-in team's settings.
+    ``memory`` (:func:`coding_director.memory.open_memory`) records every request and serves the
+    response cache; without it nothing is remembered.
     """
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, memory: Memory | None = None) -> None:
         self.settings = settings if settings is not None else load_settings()
         self.workspace_root: Path | None = None
         self.pool = BackendPool(self.settings)
         self.health = HealthTracker(self.settings.health.allowed_fails, self.settings.health.cooldown_s)
         self.frontier = self._new_frontier()
+        self.memory = memory
         self.team: TeamChoice | None = None
 
     def _new_frontier(self) -> Frontier:
@@ -100,6 +105,9 @@ class CodingDirector:
         extra_context: str | Sequence[ContextPart] | None = None,
         chain: Sequence[str] | None = None,
         sampling: Sampling | None = None,
+        source: Source = "api",
+        workspace: str | None = None,
+        use_cache: bool = True,
     ) -> AsyncGenerator[Event]:
         """Route ``prompt`` and run it through the chain, yielding events as they happen.
 
@@ -118,10 +126,15 @@ class CodingDirector:
         bodies, timeouts, unexpected exceptions) are recorded as ``error`` attempts, and a failure
         outside any attempt ends the request with an ``internal`` error attempt of tier ``engine``.
         The pool is leased for the whole request (see :meth:`BackendPool.lease`).
+
+        With memory, the request is recorded (``source``, ``workspace``) and may be answered from
+        the response cache (``Assistance.cached``) unless ``use_cache`` is false; the overrides
+        (intent, domain, language, chain, sampling) and ``extra_context`` are part of the cache key.
         """
         await self.ensure_team()
         decision: RouteDecision | None = None
         finished = False
+        recording: Recording | None = None
         async with self.pool.lease():
             try:
                 context_text, code, context_language = _context_parts(context)
@@ -129,10 +142,24 @@ class CodingDirector:
                 extra_text = "\n\n".join(part.text for part in parts if part.text)
                 if extra_text:
                     context_text = f"{context_text}\n\n{extra_text}" if context_text else extra_text
-                imports = list(context.imports) if context is not None and not isinstance(context, str) else None
-                decision = await route(
-                    self.settings, self.pool, prompt, code, imports=imports, intent=intent, domain=domain
+                overrides = f"{intent}|{domain}|{language}|{list(chain) if chain else None}|{sampling}"
+                recording = self._recording(
+                    prompt, context, context_text, history, overrides, source, workspace, use_cache, extra_checks
                 )
+                hit = await recording.exact_hit() if recording else None
+                if hit is None:
+                    imports = list(context.imports) if context is not None and not isinstance(context, str) else None
+                    decision = await route(
+                        self.settings, self.pool, prompt, code, imports=imports, intent=intent, domain=domain
+                    )
+                    hit = await recording.semantic_hit(decision) if recording else None
+                if hit is not None and recording is not None:
+                    yield TextDelta(hit.final_tier or "cache", hit.answer)
+                    recording.finish_cached(hit)
+                    finished = True
+                    yield Finished(hit)
+                    return
+                assert decision is not None
                 shape = ComplexityInput(prompt=prompt, intent=decision.intent, code=code, language=context_language,
                                         context_tokens=estimate_tokens(context_text or ""),
                                         files=_file_count(context, parts))
@@ -169,16 +196,51 @@ class CodingDirector:
                     sources=OutboundSources(context, tuple(parts)),
                 )
                 events = escalate(self.settings, self.pool, self.health, request, self.frontier)
-                async with contextlib.aclosing(events):
-                    async for event in events:
-                        if isinstance(event, Finished):
-                            finished = True
-                            await self.frontier.record(complexity.score, decision, event.assistance.attempts)
-                        yield event
+                async for event in self._observed(events, recording):
+                    if isinstance(event, Finished):
+                        finished = True
+                        await self.frontier.record(complexity.score, decision, event.assistance.attempts)
+                    yield event
             except Exception as exc:  # last resort: a bug outside any attempt still ends in Finished
                 log.exception("request failed unexpectedly")
                 if not finished:
-                    yield Finished(_failed(exc, decision, intent, domain))
+                    failed = Finished(_failed(exc, decision, intent, domain))
+                    yield recording.observe(failed) if recording else failed
+            finally:
+                if recording is not None:
+                    recording.close()
+
+    def _recording(
+        self,
+        prompt: str,
+        context: CodeContext | str | None,
+        context_text: str | None,
+        history: Sequence[Message],
+        overrides: str,
+        source: Source,
+        workspace: str | None,
+        use_cache: bool,
+        extra_checks: Sequence[Check],
+    ) -> Recording | None:
+        """The memory's record of one request (see :mod:`coding_director.memory.recorder`), or
+        ``None`` without a usable memory."""
+        if self.memory is None or not self.memory.available:
+            return None
+        from coding_director.memory.recorder import Recording
+
+        return Recording(
+            self.memory, self.settings, prompt=prompt, context=context, context_text=context_text,
+            history=history, overrides=overrides, source=source, workspace=workspace,
+            use_cache=use_cache, extra_checks=extra_checks,
+        )  # fmt: skip
+
+    @staticmethod
+    async def _observed(events: AsyncGenerator[Event], recording: Recording | None) -> AsyncGenerator[Event]:
+        """``events`` (closed when the caller stops), each noted by ``recording`` when there is one
+        (a :class:`Finished` then carries the request id)."""
+        async with contextlib.aclosing(events):
+            async for event in events:
+                yield recording.observe(event) if recording else event
 
     def _python_checks(self, context: CodeContext | str | None, language: str | None) -> tuple[AsyncCheck, ...]:
         """The checks beyond parsing for Python answers (``checks.python``), see
@@ -216,11 +278,14 @@ class CodingDirector:
         chain: Sequence[str],
         context_text: str | None = None,
         extra_checks: Sequence[Check] = (),
+        workspace: str | None = None,
     ) -> AsyncGenerator[Event]:
         """Run one task role's request (see :mod:`coding_director.agents`) along ``chain``, with the
         role's ``system`` prompt instead of an intent's, no routing (``decided_by = "caller"``) and
         ``extra_checks`` as its verification (the generic checks for emptiness, refusal and loops
-        still apply). Events and failure behaviour as :meth:`stream_assistance`."""
+        still apply). Events and failure behaviour as :meth:`stream_assistance`. With memory, the
+        request is recorded with source ``task`` (and ``workspace``); it is never served from or
+        stored in the response cache (a role's answer depends on the task's state)."""
         await self.ensure_team()
         decision = RouteDecision(
             domain="general", intent="question", confidence=1.0, decided_by="caller", reason="task role"
@@ -233,10 +298,17 @@ class CodingDirector:
             chain=list(chain),
             system=system,
         )
-        events = escalate(self.settings, self.pool, self.health, request, self.frontier)
-        async with self.pool.lease(), contextlib.aclosing(events):
-            async for event in events:
-                yield event
+        recording = self._recording(
+            prompt, None, context_text, (), f"role|{system}|{list(chain)}", "task", workspace, False, extra_checks
+        )
+        try:
+            async with self.pool.lease():
+                events = escalate(self.settings, self.pool, self.health, request, self.frontier)
+                async for event in self._observed(events, recording):
+                    yield event
+        finally:
+            if recording is not None:
+                recording.close()
 
     async def aget_assistance(
         self,
@@ -246,10 +318,12 @@ class CodingDirector:
         intent: Intent | None = None,
         domain: Domain | None = None,
         language: str | None = None,
+        **kwargs: Any,
     ) -> Assistance:
         """Like :meth:`stream_assistance` but returns only the final :class:`Assistance`."""
         result: Assistance | None = None
-        async for event in self.stream_assistance(prompt, context, intent=intent, domain=domain, language=language):
+        events = self.stream_assistance(prompt, context, intent=intent, domain=domain, language=language, **kwargs)
+        async for event in events:
             if isinstance(event, Finished):
                 result = event.assistance
         assert result is not None, "escalate() always ends with Finished"

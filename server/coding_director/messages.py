@@ -86,6 +86,7 @@ class ChatParams(WireModel):
     ``text_document`` and ``range`` name the code the question is about (the selection, or the
     cursor when ``start == end``); the server extracts the code context from its own copy of the
     document. ``intent`` forces the intent (Explain, Add docstring ...) instead of classifying it.
+    ``no_cache`` asks the team even when the answer is cached (the *Regenerate* button).
     """
 
     chat_id: str | None = Field(default=None, min_length=1)
@@ -94,6 +95,7 @@ class ChatParams(WireModel):
     range: Range | None = None
     history: list[ChatMessage] = Field(default_factory=list)
     intent: Intent | None = None
+    no_cache: bool = False
 
 
 class ChatEvent(WireModel):

@@ -165,7 +165,10 @@ class Assistance(WireModel):
     ``answer`` is the accepted answer, or when every tier failed the best rejected answer (with
     ``accepted = False``), or an empty string when no tier produced any text. ``final_tier`` is the
     tier whose text is in ``answer`` (``None`` when there is none). ``attempts`` lists every tier
-    tried or skipped, in order.
+    tried or skipped, in order. ``cached`` is true when the answer was served from the team's
+    response cache (no model was called; ``attempts`` is then empty and ``final_tier`` is the tier
+    that first gave it). ``request_id`` names the request in the memory (feedback refers to it);
+    ``None`` when memory is off.
     """
 
     answer: str
@@ -180,3 +183,5 @@ class Assistance(WireModel):
     withheld: list[Withheld] = Field(default_factory=list)
     #: Sum of the attempts' ``cost_usd`` (``None`` when no priced model was asked).
     cost_usd: Annotated[float, Field(ge=0.0)] | None = None
+    cached: bool = False
+    request_id: str | None = None

@@ -20,6 +20,7 @@ def _registry() -> dict[str, type[BaseModel]]:
     from coding_director.context.models import CodeContext, SyntaxProblem
     from coding_director.features.api_health import HealthReport
     from coding_director.features.openai_api import CodingDirectorInfo
+    from coding_director.memory.models import DpoLine, FeedbackParams, SftLine, StatsParams, StatsReport
     from coding_director.messages import ActionData, ChatEvent, ChatParams, PullResult, ServerStats, StatusParams
     from coding_director.results import Assistance, Attempt, PlacementReport, RouteDecision
     from coding_director.settings import Settings
@@ -40,6 +41,11 @@ def _registry() -> dict[str, type[BaseModel]]:
         "SyntaxProblem": SyntaxProblem,
         "CodingDirectorInfo": CodingDirectorInfo,
         "HealthReport": HealthReport,
+        "FeedbackParams": FeedbackParams,
+        "StatsParams": StatsParams,
+        "StatsReport": StatsReport,
+        "SftLine": SftLine,
+        "DpoLine": DpoLine,
     }
 
 

@@ -349,6 +349,34 @@ class EmbeddedSettings(_Section):
     probe_timeout_s: float = Field(default=1.5, gt=0, description="How long auto waits for Ollama to answer.")
 
 
+class MemorySettings(_Section):
+    """The team's memory (:mod:`coding_director.memory`): a local SQLite store of every request,
+    attempt and piece of feedback, and the response cache built on it.
+
+    ``path`` defaults to ``memory.sqlite3`` in the platform's user data directory (platformdirs).
+    With ``store_text = false`` no prompt or answer text is written (and the response cache, which
+    needs answers, is off). ``retention_days``: rows older than this are pruned when the store opens.
+    ``cache_ttl_s`` and ``cache_max_entries`` bound the response cache; ``semantic_threshold`` is the
+    cosine similarity a semantic hit needs; ``semantic_for_code`` allows semantic hits for intents
+    that change code (off: only exact hits for fix/generate/test/refactor/docs).
+    """
+
+    enabled: bool = True
+    path: str | None = None
+    store_text: bool = True
+    retention_days: int = Field(default=90, ge=1)
+    cache: bool = True
+    semantic_cache: bool = True
+    semantic_threshold: float = Field(default=0.93, ge=0.0, le=1.0)
+    semantic_for_code: bool = False
+    cache_ttl_s: float = Field(default=7 * 86400.0, gt=0)
+    cache_max_entries: int = Field(default=10000, ge=1)
+    busy_timeout_ms: int = Field(default=2000, ge=0)
+    undo_window_s: float = Field(
+        default=30.0, gt=0, description="An edit reverted within this many seconds counts as undone."
+    )
+
+
 #: The roles of a task (``coding-director task``) and the tier each one uses by default
 #: (seed 003's team: the strongest model plans, the lead codes, the senior tests, debugs and reviews,
 #: the router-sized model documents).
@@ -408,6 +436,7 @@ class Settings(BaseSettings):
 
     api: ApiSettings = Field(default_factory=ApiSettings)
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
     roles: dict[str, RoleSettings] = Field(default_factory=dict, validate_default=True)
     task: TaskSettings = Field(default_factory=TaskSettings)
 

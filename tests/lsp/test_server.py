@@ -184,7 +184,7 @@ async def test_fix_for_version_n_is_refused_when_the_document_is_at_n_plus_1(
     lsp: LspFactory, emu: OllamaEmulator, tmp_path: Path
 ) -> None:
     add_team(emu, lead={"reply": FIXED, "first_token_delay_ms": 800})
-    session = await lsp(emu.url)
+    session = await lsp(emu.url, "[memory]\ncache = false\n")  # the same Fix twice: the team must work twice
     uri = open_doc(session, tmp_path, version=1)
     fix = by_title(await list_actions(session, uri, rng(7, 0, 8, 0)), "Fix")
     # The user types after the action was listed: its selection no longer means the same lines.
@@ -419,7 +419,7 @@ async def test_pull_models_command_reports_progress(lsp: LspFactory, emu: Ollama
 
 async def test_reset_engine_clears_cooldowns(lsp: LspFactory, emu: OllamaEmulator) -> None:
     add_team(emu, lead=None)
-    session = await lsp(emu.url, "[health]\nallowed_fails = 0\ncooldown_s = 600\n")
+    session = await lsp(emu.url, "[health]\nallowed_fails = 0\ncooldown_s = 600\n[memory]\ncache = false\n")
     await chat(session, chatId="r1", prompt="Explain recursion")
     second = await chat(session, chatId="r2", prompt="Explain recursion")
     assert second["attempts"][0]["outcome"] == "skipped"  # the lead is cooling down

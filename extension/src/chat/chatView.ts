@@ -6,13 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
 import * as vscode from 'vscode';
-import { TASK_PREFIX, type Assistance, type ChatEvent, type ChatParams } from '../protocol';
+import { TASK_PREFIX, type Assistance, type ChatEvent, type ChatParams, type FeedbackParams } from '../protocol';
 import { previewAndApply, type ProposalProvider } from '../commands/preview';
 import { chooseApplyTarget, fitTrailingNewline } from '../commands/textEdits';
 import type { AskRequest } from './askArgs';
 import { chatHtml, makeNonce } from './html';
 import { parseWebviewMessage, type FromWebview, type ToWebview } from './messages';
-import { applyChatEvent, chipLabel, completeTurn, endTurn, historyFor, restoreTurns, startTurn, type ChatTurn, type ContextChip, type PlainRange } from './model';
+import { applyChatEvent, chipLabel, completeTurn, endTurn, historyFor, markFeedback, restoreTurns, startTurn, type ChatTurn, type ContextChip, type PlainRange } from './model';
 
 const HISTORY_KEY = 'codingDirector.chatHistory';
 const MAX_STORED_TURNS = 50;
@@ -24,6 +24,8 @@ export interface ChatBackend {
   chat(params: ChatParams, token: vscode.CancellationToken): Promise<Assistance>;
   /** A `/task ...` prompt: the team's roles plan, code, test, debug, review and document. */
   task(params: ChatParams, token: vscode.CancellationToken): Promise<Assistance>;
+  /** `codingDirector/feedback` (team memory); optional for backends without memory. */
+  feedback?(params: FeedbackParams): Promise<void>;
 }
 
 function toPlainRange(range: vscode.Range): PlainRange {
@@ -150,6 +152,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
       ...(chip ? { textDocument: { uri: chip.uri } } : {}),
       ...(chip?.range ? { range: chip.range } : {}),
       ...(request.intent ? { intent: request.intent } : {}),
+      ...(request.noCache ? { noCache: true } : {}),
     };
     const source = new vscode.CancellationTokenSource();
     this.active = { chatId, source };
@@ -254,11 +257,31 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
         if (!editor) return void vscode.window.showInformationMessage('Open an editor to insert the code into.');
         await editor.edit((builder) => builder.replace(editor.selection, message.code));
         await vscode.window.showTextDocument(editor.document, editor.viewColumn);
+        if (message.chatId) this.sendFeedback(message.chatId, 'inserted');
         return;
       }
       case 'apply':
         await this.apply(message.code, message.chatId);
+        this.sendFeedback(message.chatId, 'applied');
         return;
+      case 'feedback': {
+        this.sendFeedback(message.chatId, message.kind);
+        this.finish(message.chatId, (turn) => markFeedback(turn, message.kind));
+        return;
+      }
+      case 'regenerate': {
+        const turn = this.turns.find((t) => t.chatId === message.chatId);
+        if (!turn) return;
+        const chip = turn.chip;
+        await this.ask({
+          prompt: turn.prompt,
+          noCache: true,
+          ...(chip ? { textDocument: { uri: chip.uri } } : {}),
+          ...(chip?.range ? { range: chip.range } : {}),
+          ...(turn.intent ? { intent: turn.intent as AskRequest['intent'] } : {}),
+        });
+        return;
+      }
       case 'openLink':
         await vscode.env.openExternal(vscode.Uri.parse(message.href));
         return;
@@ -275,6 +298,13 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
         return;
       }
     }
+  }
+
+  /** Feedback on the answer of `chatId` to the server's team memory (answers without a request id have none). */
+  private sendFeedback(chatId: string, kind: FeedbackParams['kind']): void {
+    const requestId = this.turns.find((t) => t.chatId === chatId)?.requestId;
+    if (!requestId || !this.backend.feedback) return;
+    this.backend.feedback({ requestId, kind }).catch((error: unknown) => this.log.warn(`feedback not sent: ${String(error)}`));
   }
 
   /** Apply with diff preview: the turn's range if it was about a selection of that document, else the selection, else the file. */

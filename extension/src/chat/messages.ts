@@ -22,7 +22,9 @@ export type FromWebview =
   | { readonly type: 'addSelection' }
   | { readonly type: 'removeChip' }
   | { readonly type: 'copy'; readonly code: string }
-  | { readonly type: 'insert'; readonly code: string }
+  | { readonly type: 'insert'; readonly code: string; readonly chatId?: string }
+  | { readonly type: 'feedback'; readonly chatId: string; readonly kind: 'helpful' | 'unhelpful' }
+  | { readonly type: 'regenerate'; readonly chatId: string }
   | { readonly type: 'apply'; readonly code: string; readonly chatId: string }
   | { readonly type: 'openLink'; readonly href: string }
   | { readonly type: 'openSource'; readonly uri: string; readonly startLine: number; readonly endLine: number };
@@ -48,10 +50,23 @@ export function parseWebviewMessage(raw: unknown): FromWebview | undefined {
       const prompt = str('prompt', 100_000)?.trim();
       return prompt ? { type, prompt } : undefined;
     }
-    case 'copy':
-    case 'insert': {
+    case 'copy': {
       const code = str('code', 5_000_000);
       return code !== undefined ? { type, code } : undefined;
+    }
+    case 'insert': {
+      const code = str('code', 5_000_000);
+      const chatId = str('chatId', 200);
+      return code !== undefined ? { type, code, ...(chatId !== undefined ? { chatId } : {}) } : undefined;
+    }
+    case 'feedback': {
+      const chatId = str('chatId', 200);
+      const kind = m.kind;
+      return chatId !== undefined && (kind === 'helpful' || kind === 'unhelpful') ? { type, chatId, kind } : undefined;
+    }
+    case 'regenerate': {
+      const chatId = str('chatId', 200);
+      return chatId !== undefined ? { type, chatId } : undefined;
     }
     case 'apply': {
       const code = str('code', 5_000_000);

@@ -54,6 +54,12 @@ export interface ChatTurn {
   readonly withheld?: readonly Withheld[];
   /** What the frontier attempts cost, in US dollars (absent when no priced model was asked). */
   readonly costUsd?: number | null;
+  /** The request in the server's team memory (feedback refers to it); absent without memory. */
+  readonly requestId?: string | null;
+  /** The answer came from the server's response cache (no model was called). */
+  readonly cached?: boolean;
+  /** What the user said about the answer. */
+  readonly feedback?: 'helpful' | 'unhelpful';
   /** Why the turn failed (status `error`). */
   readonly error?: string;
 }
@@ -125,6 +131,8 @@ export function completeTurn(turn: ChatTurn, result: Assistance): ChatTurn {
     sources: result.sources ?? [],
     withheld: result.withheld ?? [],
     costUsd: result.costUsd ?? null,
+    requestId: result.requestId,
+    cached: result.cached,
   };
 }
 
@@ -138,6 +146,12 @@ export function costLabel(turn: ChatTurn): string | undefined {
 /** One line per thing kept from the non-local tiers (`.env: removed (matches '.env*')`), oldest first. */
 export function withheldLines(turn: ChatTurn): string[] {
   return (turn.withheld ?? []).map((w) => `${w.source}: ${w.action} (${w.reason})`);
+}
+
+/** Records the user's helpful / unhelpful mark on a finished turn (other kinds leave it unchanged). */
+export function markFeedback(turn: ChatTurn, kind: string): ChatTurn {
+  if (turn.status !== 'done' || (kind !== 'helpful' && kind !== 'unhelpful')) return turn;
+  return { ...turn, feedback: kind };
 }
 
 /** Ends a streaming turn because the user stopped it (`cancelled`) or the request failed (`error`). */

@@ -16,12 +16,17 @@ export interface CodingDirectorSchemas {
   ChatParams: ChatParams;
   CodeContext: CodeContext;
   CodingDirectorInfo: CodingDirectorInfo;
+  DpoLine: DpoLine;
+  FeedbackParams: FeedbackParams;
   HealthReport: HealthReport;
   PlacementReport: PlacementReport;
   PullResult: PullResult;
   RouteDecision: RouteDecision;
   ServerStats: ServerStats;
   Settings: Settings;
+  SftLine: SftLine;
+  StatsParams: StatsParams;
+  StatsReport: StatsReport;
   StatusParams: StatusParams;
   SyntaxProblem: SyntaxProblem;
 }
@@ -49,14 +54,19 @@ export interface ActionData {
  * ``answer`` is the accepted answer, or when every tier failed the best rejected answer (with
  * ``accepted = False``), or an empty string when no tier produced any text. ``final_tier`` is the
  * tier whose text is in ``answer`` (``None`` when there is none). ``attempts`` lists every tier
- * tried or skipped, in order.
+ * tried or skipped, in order. ``cached`` is true when the answer was served from the team's
+ * response cache (no model was called; ``attempts`` is then empty and ``final_tier`` is the tier
+ * that first gave it). ``request_id`` names the request in the memory (feedback refers to it);
+ * ``None`` when memory is off.
  */
 export interface Assistance {
   accepted: boolean;
   answer: string;
   attempts: Attempt[];
+  cached?: boolean;
   costUsd?: number | null;
   finalTier: string | null;
+  requestId?: string | null;
   route: RouteDecision;
   sources?: Source[];
   withheld?: Withheld[];
@@ -191,6 +201,7 @@ export interface ChatEvent {
  * ``text_document`` and ``range`` name the code the question is about (the selection, or the
  * cursor when ``start == end``); the server extracts the code context from its own copy of the
  * document. ``intent`` forces the intent (Explain, Add docstring ...) instead of classifying it.
+ * ``no_cache`` asks the team even when the answer is cached (the *Regenerate* button).
  */
 export interface ChatParams {
   chatId?: string | null;
@@ -210,6 +221,7 @@ export interface ChatParams {
         | 'question'
       )
     | null;
+  noCache?: boolean;
   prompt: string;
   range?: Range | null;
   textDocument?: TextDocumentIdentifier | null;
@@ -366,6 +378,23 @@ export interface CodingDirectorInfo {
   route: RouteDecision;
 }
 /**
+ * One line of ``export --format dpo``: TRL's preference shape (``DPOTrainer``, standard format).
+ */
+export interface DpoLine {
+  chosen: string;
+  prompt: string;
+  rejected: string;
+}
+/**
+ * Params of the ``codingDirector/feedback`` notification (client -> server) and of
+ * ``coding-director feedback``. ``request_id`` is ``Assistance.requestId`` of the answer.
+ */
+export interface FeedbackParams {
+  detail?: string | null;
+  kind: 'helpful' | 'unhelpful' | 'shown' | 'accepted' | 'dismissed' | 'applied' | 'kept' | 'undone' | 'inserted';
+  requestId: string;
+}
+/**
  * The health of the team. ``status`` is ``ok`` (every doctor check passed), ``degraded``
  * (some failed: a model missing, no FIM) or ``down`` (no endpoint answered; the API answers 503).
  * ``checks`` are ``coding-director doctor``'s; ``unreachable`` lists the endpoints that did not
@@ -518,6 +547,7 @@ export interface Settings {
   embedded?: EmbeddedSettings;
   health?: HealthSettings;
   index?: IndexSettings;
+  memory?: MemorySettings;
   ollama?: OllamaSettings;
   placement?: PlacementSettings;
   residency?: ResidencySettings;
@@ -669,6 +699,34 @@ export interface IndexSettings {
    */
   token_budget?: number;
   top_k?: number;
+}
+/**
+ * The team's memory (:mod:`coding_director.memory`): a local SQLite store of every request,
+ * attempt and piece of feedback, and the response cache built on it.
+ *
+ * ``path`` defaults to ``memory.sqlite3`` in the platform's user data directory (platformdirs).
+ * With ``store_text = false`` no prompt or answer text is written (and the response cache, which
+ * needs answers, is off). ``retention_days``: rows older than this are pruned when the store opens.
+ * ``cache_ttl_s`` and ``cache_max_entries`` bound the response cache; ``semantic_threshold`` is the
+ * cosine similarity a semantic hit needs; ``semantic_for_code`` allows semantic hits for intents
+ * that change code (off: only exact hits for fix/generate/test/refactor/docs).
+ */
+export interface MemorySettings {
+  busy_timeout_ms?: number;
+  cache?: boolean;
+  cache_max_entries?: number;
+  cache_ttl_s?: number;
+  enabled?: boolean;
+  path?: string | null;
+  retention_days?: number;
+  semantic_cache?: boolean;
+  semantic_for_code?: boolean;
+  semantic_threshold?: number;
+  store_text?: boolean;
+  /**
+   * An edit reverted within this many seconds counts as undone.
+   */
+  undo_window_s?: number;
 }
 /**
  * Where the default Ollama server lives and how the client talks to it.
@@ -865,6 +923,98 @@ export interface TierSettings {
    * Per-attempt timeout; routing default.
    */
   timeout_s?: number | null;
+}
+/**
+ * One line of ``export --format sft``: OpenAI's chat fine-tuning shape ``{"messages": [...]}``.
+ */
+export interface SftLine {
+  messages: SftMessage[];
+}
+/**
+ * One chat message of an SFT line (OpenAI chat fine-tuning format).
+ */
+export interface SftMessage {
+  content: string;
+  role: 'system' | 'user' | 'assistant';
+}
+/**
+ * Params of ``codingDirector/stats``: ``since`` is a duration back from now, as ``stats --since``
+ * takes it (``90s``, ``30m``, ``12h``, ``7d``, ``2w``).
+ */
+export interface StatsParams {
+  since?: string;
+}
+/**
+ * Output of ``coding-director stats --json`` (and the dashboard's data). ``since`` is a Unix time.
+ */
+export interface StatsReport {
+  bySource: {
+    [k: string]: number | undefined;
+  };
+  cacheHitRate: number | null;
+  cacheHits: number;
+  completionAcceptanceRate: number | null;
+  completionsAccepted: number;
+  completionsShown: number;
+  feedback: {
+    [k: string]: number | undefined;
+  };
+  requests: number;
+  routerDecisions: {
+    [k: string]:
+      | {
+          [k: string]: number | undefined;
+        }
+      | undefined;
+  };
+  routes: RouteStats[];
+  since: number;
+  tiers: TierStats[];
+  timeline: TimelinePoint[];
+}
+/**
+ * Per route (``domain/intent``): requests, how many escalated past their first tier, the rate.
+ */
+export interface RouteStats {
+  escalated: number;
+  escalationRate: number;
+  requests: number;
+  route: string;
+}
+/**
+ * Per tier: attempts by outcome, acceptance rate (accepted / attempts that were not skipped),
+ * error and rejection reasons with counts, latency and time to first token, and decode speed
+ * (completion tokens / (latency - time to first token), tokens per second, median).
+ */
+export interface TierStats {
+  acceptanceRate: number | null;
+  attempts: number;
+  firstTokenMs: Percentiles;
+  latencyMs: Percentiles;
+  outcomes: {
+    [k: string]: number | undefined;
+  };
+  reasons: {
+    [k: string]: number | undefined;
+  };
+  tier: string;
+  tokensPerS: number | null;
+}
+/**
+ * p50 and p95 in milliseconds (``None`` without samples); nearest-rank percentiles.
+ */
+export interface Percentiles {
+  p50?: number | null;
+  p95?: number | null;
+}
+/**
+ * Requests per day (``day`` is ``YYYY-MM-DD`` in UTC).
+ */
+export interface TimelinePoint {
+  accepted: number;
+  cached: number;
+  day: string;
+  requests: number;
 }
 /**
  * One ERROR or MISSING node found by the parser.

@@ -24,7 +24,7 @@ import {
   type CodeAction as LspCodeAction,
   type Command as LspCommand,
 } from 'vscode-languageclient/node';
-import { ASK_IN_CHAT_COMMAND, CHAT_EVENT_METHOD, CHAT_METHOD, STATUS_METHOD, TASK_METHOD, type Assistance, type ChatEvent, type ChatParams, type StatusParams } from '../protocol';
+import { ASK_IN_CHAT_COMMAND, CHAT_EVENT_METHOD, CHAT_METHOD, FEEDBACK_METHOD, STATUS_METHOD, TASK_METHOD, type Assistance, type ChatEvent, type ChatParams, type FeedbackParams, type StatusParams } from '../protocol';
 import { CONFIG_SECTION } from '../settings/mapping';
 import { OPEN_SETTINGS_URI } from '../protocol';
 import { completionsEnabled, currentServerSettings } from '../settings/read';
@@ -265,6 +265,12 @@ export class ServerManager implements vscode.Disposable {
   /** `codingDirector/task`; cancelling `token` stops every model call and test run of the task. */
   async task(params: ChatParams, token: vscode.CancellationToken): Promise<Assistance> {
     return (await this.requireClient(token)).sendRequest<Assistance>(TASK_METHOD, params, token);
+  }
+
+  /** `codingDirector/feedback` on an answer (by its `requestId`); dropped when the server is not running. */
+  async feedback(params: FeedbackParams): Promise<void> {
+    if (!this.client || !this.running) return;
+    await this.client.sendNotification(FEEDBACK_METHOD, params);
   }
 
   /** Runs a server command through `workspace/executeCommand`. */

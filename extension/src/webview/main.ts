@@ -58,7 +58,7 @@ function decorateCodeBlocks(container: HTMLElement, chatId: string, final: boole
     const bar = el('div', 'code-actions');
     bar.append(button('Copy', 'copy', () => vscode.postMessage({ type: 'copy', code: text() })));
     if (final) {
-      bar.append(button('Insert', 'insert', () => vscode.postMessage({ type: 'insert', code: text() })));
+      bar.append(button('Insert', 'insert', () => vscode.postMessage({ type: 'insert', code: text(), chatId })));
       bar.append(button('Apply', 'apply', () => vscode.postMessage({ type: 'apply', code: text(), chatId })));
     }
     const wrapper = el('div', 'code-block');
@@ -104,6 +104,21 @@ function renderSources(turn: ChatTurn): HTMLElement | undefined {
   return box;
 }
 
+/** Helpful / Unhelpful (team memory; only for answers the server recorded) and Regenerate (bypasses the cache). */
+function renderFeedbackBar(turn: ChatTurn): HTMLElement {
+  const bar = el('div', 'feedback-actions');
+  if (turn.requestId) {
+    for (const kind of ['helpful', 'unhelpful'] as const) {
+      const b = button(kind === 'helpful' ? 'Helpful' : 'Unhelpful', kind, () => vscode.postMessage({ type: 'feedback', chatId: turn.chatId, kind }));
+      if (turn.feedback === kind) b.classList.add('chosen');
+      b.setAttribute('aria-pressed', String(turn.feedback === kind));
+      bar.append(b);
+    }
+  }
+  bar.append(button('Regenerate', 'regenerate', () => vscode.postMessage({ type: 'regenerate', chatId: turn.chatId })));
+  return bar;
+}
+
 function renderTurn(turn: ChatTurn): HTMLElement {
   const root = el('article', `turn status-${turn.status}`);
   root.dataset.chatId = turn.chatId;
@@ -127,6 +142,11 @@ function renderTurn(turn: ChatTurn): HTMLElement {
     const badge = el('span', 'cost-badge', cost);
     badge.title = 'What the frontier tier cost for this answer';
     meta.append(badge);
+  }
+  if (turn.status === 'done' && turn.cached) {
+    const cached = el('span', 'state-badge cached', 'cached');
+    cached.title = 'Served from the team memory\'s response cache: no model was called. Regenerate asks the team again.';
+    meta.append(cached);
   }
   if (turn.status === 'streaming') meta.append(el('span', 'state-badge streaming', 'answering…'));
   if (turn.status === 'cancelled') meta.append(el('span', 'state-badge cancelled', 'stopped'));
@@ -170,6 +190,7 @@ function renderTurn(turn: ChatTurn): HTMLElement {
   if (sources) root.append(sources);
   const trail = renderTrail(turn);
   if (trail) root.append(trail);
+  if (turn.status === 'done') root.append(renderFeedbackBar(turn));
   return root;
 }
 

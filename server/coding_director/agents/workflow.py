@@ -109,6 +109,8 @@ class TaskRunner:
         #: After :meth:`run`: ``{path: (text before, text after)}`` of every changed file
         #: (``None`` before: a new file).
         self.changes: dict[str, tuple[str | None, str]] = {}
+        #: The workspace of the running task (recorded in the team memory with each role's request).
+        self.workspace: str | None = None
 
     async def run(
         self, workspace: Path, prompt: str, *, test_command: str | None = None, apply: bool = False
@@ -121,6 +123,7 @@ class TaskRunner:
         cannot be made; every other failure is reported in :attr:`TaskResult.error`.
         """
         started = time.perf_counter()
+        self.workspace = str(workspace)
         test_runs: list[TestRun] = []
         review: list[Finding] = []
         plan: Plan | None = None
@@ -292,7 +295,7 @@ class TaskRunner:
         self.progress(TaskProgress("role", f"{role} ({tier}) is working"))
         result = None
         async for event in self.director.stream_role(
-            prompt, system=SYSTEM_PROMPTS[role], chain=chain, extra_checks=[check]
+            prompt, system=SYSTEM_PROMPTS[role], chain=chain, extra_checks=[check], workspace=self.workspace
         ):
             self.on_event(role, event)
             if isinstance(event, AttemptFinished):

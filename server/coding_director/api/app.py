@@ -43,8 +43,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from coding_director.backends import BackendError
 from coding_director.engine import CodingDirector
 from coding_director.features.api_health import health_report
-from coding_director.features.api_metrics import CONTENT_TYPE_LATEST, ApiMetrics
+from coding_director.features.api_metrics import CONTENT_TYPE_LATEST, ApiMetrics, render_stats
 from coding_director.features.completion import Completer, CompletionRequest, CompletionResult
+from coding_director.features.feedback import record_completion
 from coding_director.features.openai_api import (
     ApiError,
     ChatCompletionRequest,
@@ -65,6 +66,9 @@ from coding_director.features.openai_api import (
     unavailable,
     validation_error,
 )
+from coding_director.features.stats import StatsUnavailable, memory_stats
+from coding_director.memory import Memory, open_memory
+from coding_director.memory.models import DEFAULT_SINCE
 from coding_director.results import Attempt
 from coding_director.routing.escalation import Finished, TextDelta
 from coding_director.settings import Settings
@@ -140,13 +144,16 @@ class EngineRun:
 @dataclass(eq=False)
 class ApiState:
     """Everything the handlers share: settings, the engine, the completer, metrics, the token,
-    the runs in flight, and whether the server is draining (shutting down)."""
+    the runs in flight, and whether the server is draining (shutting down). ``memory`` is the team
+    memory the engine records into (``None`` when off); ``owns_memory``: this state closes it."""
 
     settings: Settings
     director: CodingDirector
     completer: Completer
     metrics: ApiMetrics
     token: str | None
+    memory: Memory | None = None
+    owns_memory: bool = False
     started: int = field(default_factory=now)
     in_flight: int = 0
     draining: bool = False
@@ -167,6 +174,8 @@ class ApiState:
             await asyncio.wait(tasks, timeout=5)
         await self.completer.aclose()
         await self.director.aclose()
+        if self.owns_memory and self.memory is not None:
+            await asyncio.to_thread(self.memory.close)  # commits what is queued; off the event loop
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -248,7 +257,7 @@ async def chat_completions(request: Request) -> Response:
     body = await _parse(request, ChatCompletionRequest)
     call = chat_call(state.settings, body)
     events = state.director.stream_assistance(
-        call.prompt, history=call.history, chain=call.chain, sampling=call.sampling
+        call.prompt, history=call.history, chain=call.chain, sampling=call.sampling, source="api"
     )
     run = EngineRun(decisive_events(events, stream=body.stream), state.runs)
     watcher = asyncio.create_task(_watch_disconnect(request.receive, run))
@@ -335,10 +344,16 @@ async def completions(request: Request) -> Response:
     call = completion_call(state.settings, body)
     request_in = CompletionRequest(uri="api:", version=0, language=None, prefix=call.prefix, suffix=call.suffix)
 
-    def job() -> Awaitable[CompletionResult | None]:
-        return state.completer.complete_now(
+    started = time.perf_counter()
+
+    async def job() -> CompletionResult | None:
+        result = await state.completer.complete_now(
             request_in, tier=call.tier, max_tokens=call.max_tokens, temperature=call.temperature, stop=call.stop
         )
+        if result is not None and state.memory is not None and state.memory.available:
+            latency_ms = (time.perf_counter() - started) * 1000
+            record_completion(state.memory, request_in, result, call.tier, latency_ms, source="api")
+        return result
 
     run = EngineRun(_one(job), state.runs)
     watcher = asyncio.create_task(_watch_disconnect(request.receive, run))
@@ -380,8 +395,20 @@ async def health(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    """``GET /metrics``: Prometheus text format."""
-    return Response(_state(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    """``GET /metrics[?since=7d]``: Prometheus text format: this process's HTTP and attempt
+    counters, then the team memory's figures over ``since`` (those of ``coding-director stats``;
+    absent when the memory is off). 400 for a ``since`` that is not a duration."""
+    state = _state(request)
+    body = state.metrics.render()
+    try:
+        report = await memory_stats(state.memory, request.query_params.get("since", DEFAULT_SINCE))
+    except ValueError as exc:
+        raise ApiError(400, str(exc).replace("--since", "since"), code="invalid_since") from None
+    except StatsUnavailable as exc:
+        log.debug("/metrics without the memory's figures: %s", exc)
+    else:
+        body += render_stats(report)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 # -- errors ---------------------------------------------------------------------------------------
@@ -511,16 +538,23 @@ def create_app(settings: Settings, *, token: str | None = None, director: Coding
     """The Starlette app serving ``settings`` (``api`` section: body limit, concurrency, CORS).
 
     ``token``: the bearer token every request must carry (``None``: no authentication).
-    ``director``: the engine (default: a new :class:`CodingDirector` on ``settings``). The app's
-    :class:`ApiState` is ``app.state.api``; the lifespan closes the engine on shutdown.
+    ``director``: the engine (default: a new :class:`CodingDirector` on ``settings`` with the team
+    memory of ``settings``, opened here; a memory problem is logged once and the API goes on without
+    it). The app's :class:`ApiState` is ``app.state.api``; the lifespan closes the engine (and the
+    memory it opened) on shutdown.
     """
-    engine = director if director is not None else CodingDirector(settings)
+    owns_memory = director is None
+    if director is None:
+        director = CodingDirector(settings, open_memory(settings, lambda message: log.warning("%s", message)))
+    engine = director
     state = ApiState(
         settings=settings,
         director=engine,
         completer=Completer(settings, engine.pool),
         metrics=ApiMetrics(),
         token=token or None,
+        memory=engine.memory,
+        owns_memory=owns_memory,
     )
 
     @contextlib.asynccontextmanager

@@ -404,7 +404,7 @@ async def stream_edit(
     event: Event
     async for event in director.stream_assistance(
         prompt, ctx, intent=intent, language=language, extra_checks=(splice_check, unit_check),
-        extra_context=gathered.parts if gathered else None,
+        extra_context=gathered.parts if gathered else None, source="code_action",
     ):
         yield event
         if isinstance(event, Finished):

@@ -33,9 +33,11 @@ async def ask(
     params: ChatParams,
     progress: Progress,
     on_event: Callable[[Event], None],
+    workspace: str | None = None,
 ) -> Assistance:
-    """Answer ``params`` like ``codingDirector/chat`` (see :func:`run_chat`), reporting each
-    tier's work to ``progress``. Raises what :func:`run_chat` raises."""
+    """Answer ``params`` like ``codingDirector/chat`` (see :func:`run_chat`; recorded in the team
+    memory as a chat request of ``workspace``), reporting each tier's work to ``progress``. Raises
+    what :func:`run_chat` raises."""
 
     def observe(event: Event) -> None:
         on_event(event)
@@ -43,7 +45,7 @@ async def ask(
 
     await progress.begin(f"Coding Director: {params.intent or 'answer'}")
     try:
-        return await run_chat(director, store, params, observe)
+        return await run_chat(director, store, params, observe, workspace=workspace)
     finally:
         progress.end()
 

@@ -35,6 +35,7 @@ async def run_chat(
     params: ChatParams,
     on_event: Callable[[Event], None],
     knowledge: KnowledgeService | None = None,
+    workspace: str | None = None,
 ) -> Assistance:
     """Answer ``params``; ``on_event`` sees every engine event as it happens.
 
@@ -67,8 +68,11 @@ async def run_chat(
             params.prompt, intent=params.intent, store=store,
             uri=params.text_document.uri if params.text_document else None, focus=focus)
     result: Assistance | None = None
-    async for event in director.stream_assistance(params.prompt, context, intent=params.intent, history=history,
-                                                  extra_context=gathered.parts if gathered else None):
+    events = director.stream_assistance(
+        params.prompt, context, intent=params.intent, history=history, source="chat",
+        workspace=workspace, use_cache=not params.no_cache, extra_context=gathered.parts if gathered else None,
+    )  # fmt: skip
+    async for event in events:
         on_event(event)
         if isinstance(event, Finished):
             result = event.assistance

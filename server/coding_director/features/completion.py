@@ -38,7 +38,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from coding_director.backends import Backend, BackendError, BackendPool, Chunk, GenerateOptions, GeneratePrompt
@@ -445,11 +445,18 @@ FIM_PREFIX_TOKENS, FIM_SUFFIX_TOKENS = 1500, 500
 
 
 async def complete_at(
-    store: DocumentStore, completer: Completer, settings: Settings, uri: str, line: int, character: int
+    store: DocumentStore,
+    completer: Completer,
+    settings: Settings,
+    uri: str,
+    line: int,
+    character: int,
+    on_shown: Callable[[CompletionRequest, CompletionResult, float], None] | None = None,
 ) -> CompletionResult | None:
     """Ghost text at ``(line, character)`` (LSP position, UTF-16 column) of ``uri``, or ``None``:
     completions disabled, document not open or binary, no completion in time, or the document changed
-    while the model worked (the result would be for a version the user already edited)."""
+    while the model worked (the result would be for a version the user already edited).
+    ``on_shown(request, result, latency_ms)`` sees each completion returned (the team memory)."""
     if not settings.completion.enabled:
         return None
     doc = store.get(uri)
@@ -457,8 +464,11 @@ async def complete_at(
         return None
     prefix, suffix = fim_window(store, uri, line, character, FIM_PREFIX_TOKENS, FIM_SUFFIX_TOKENS)
     request = CompletionRequest(uri=uri, version=doc.version, language=doc.language, prefix=prefix, suffix=suffix)
+    started = time.perf_counter()
     result = await completer.complete(request)
     current = store.get(uri)
     if result is None or current is None or current.version != request.version:
         return None
+    if on_shown is not None:
+        on_shown(request, result, (time.perf_counter() - started) * 1000)
     return result

@@ -5,16 +5,20 @@ parts to the use cases; nothing here knows LSP."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import Any
 
 from coding_director.context import DocumentStore, TextChange
 from coding_director.doctor import diagnose
 from coding_director.engine import CodingDirector
-from coding_director.features.completion import Completer
+from coding_director.features.actions import LineEdit
+from coding_director.features.completion import Completer, CompletionRequest, CompletionResult
+from coding_director.features.feedback import FeedbackTracker, text_after_edit
 from coding_director.features.status import StatusTracker, status_from_report
+from coding_director.memory import open_memory
 from coding_director.messages import ServerStats, StatusParams
+from coding_director.results import Assistance
 from coding_director.settings import EditorLayers, Settings
 
 log = logging.getLogger(__name__)
@@ -34,7 +38,12 @@ class Session:
         self.settings = settings
         self.layers = EditorLayers(config_path)
         self.store = DocumentStore(max_file_bytes=settings.context.max_file_bytes)
-        self.director = CodingDirector(settings)
+        #: Problems of the team memory not yet reported; :meth:`report_memory_problems_to` takes them.
+        self.memory_problems: list[str] = []
+        self._report: Callable[[str], None] | None = None
+        self.memory = open_memory(settings, self._memory_problem)
+        self.feedback = FeedbackTracker(self.memory, settings.memory.undo_window_s)
+        self.director = CodingDirector(settings, self.memory)
         self.completer = Completer(settings, self.director.pool)
         self.status = StatusTracker()
         self._unknown_uris: set[str] = set()
@@ -46,6 +55,40 @@ class Session:
             self._unknown(uri, "didChange")
             return
         self.store.change(uri, version, changes)
+        doc = self.store.get(uri)
+        if doc is not None:
+            self.feedback.document_changed(uri, doc.text)
+
+    def _memory_problem(self, message: str) -> None:
+        if self._report is None:
+            self.memory_problems.append(message)
+        else:
+            self._report(message)
+
+    def report_memory_problems_to(self, report: Callable[[str], None]) -> None:
+        """Send the memory's problems (one line each: locked, corrupt ...) to ``report`` from now
+        on, starting with those found before."""
+        self._report = report
+        pending, self.memory_problems = self.memory_problems, []
+        for message in pending:
+            report(message)
+
+    def completion_shown(self, request: CompletionRequest, result: CompletionResult, latency_ms: float) -> None:
+        """Record an inline completion returned to the editor (see :mod:`.feedback`)."""
+        self.feedback.completion_shown(request, result, self.settings.completion.tier, latency_ms)
+
+    def edit_sent(self, edit: LineEdit, assistance: Assistance) -> None:
+        """A Fix/docstring edit went to the editor: watch ``didChange`` for it being applied, then undone."""
+        doc = self.store.get(edit.uri)
+        if doc is not None:
+            after = text_after_edit(doc.text, edit.start_line, edit.end_line, edit.end_character, edit.new_text)
+            self.feedback.edit_resolved(edit.uri, assistance.request_id, doc.text, after)
+
+    def close(self) -> None:
+        """The connection ends: applied edits not undone were kept; commit the memory."""
+        self.feedback.close()
+        if self.memory is not None:
+            self.memory.close()
 
     def close_document(self, uri: str) -> None:
         """Apply ``didClose`` (closing a document that is not open is logged once and ignored)."""
@@ -80,7 +123,7 @@ class Session:
         pools, no cooldowns, an empty completion cache. Returns the coroutine that closes the old
         ones; run it in the background."""
         old_director, old_completer = self.director, self.completer
-        self.director = CodingDirector(self.settings)
+        self.director = CodingDirector(self.settings, self.memory)
         self.director.workspace_root = old_director.workspace_root
         self.completer = Completer(self.settings, self.director.pool)
 

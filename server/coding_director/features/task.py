@@ -43,17 +43,29 @@ async def run_task(
     apply: bool = False,
     progress: ProgressFn | None = None,
 ) -> TaskResult:
-    """Run ``prompt`` as a task on ``workspace`` with a fresh :class:`CodingDirector` (closed after).
+    """Run ``prompt`` as a task on ``workspace`` with a fresh :class:`CodingDirector` (closed after)
+    and the team memory of ``settings`` (each role's request is recorded with source ``task``; a
+    memory problem is reported once through ``progress`` as a note and the task goes on without it).
 
     Raises :class:`~coding_director.agents.scratch.ScratchError` when the workspace cannot be copied.
     """
-    from coding_director.engine import CodingDirector
+    import asyncio
 
-    director = CodingDirector(settings)
+    from coding_director.engine import CodingDirector
+    from coding_director.memory import open_memory
+
+    def problem(message: str) -> None:
+        if progress is not None:
+            progress(TaskProgress("note", f"warning: {message}"))
+
+    memory = await asyncio.to_thread(open_memory, settings, problem)
+    director = CodingDirector(settings, memory)
     try:
         return await TaskRunner(director, progress).run(workspace, prompt, test_command=test_command, apply=apply)
     finally:
         await director.aclose()
+        if memory is not None:
+            await asyncio.to_thread(memory.close)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,10 @@ DEFAULT_EXCLUDES = (
     ".ruff_cache/", ".pytest_cache/", ".tox/", ".e2e-cache/", "*.lock", "package-lock.json",
     "*.min.js", "*.min.css", "*.map", "*.pyc", "*.so", "*.dll", "*.dylib", "*.png", "*.jpg", "*.jpeg",
     "*.gif", "*.ico", "*.pdf", "*.zip", "*.gz", "*.whl", "*.tar", "*.sqlite", "*.db", "*.gguf",
+    # SQLite databases and their WAL/shared-memory files: reading one in this process and closing it
+    # drops the process's POSIX locks on it (SQLite's "posix advisory locks" caveat, sqlite.org/howtocorrupt.html
+    # section 2.2), e.g. those of the team memory when its database lies inside the workspace.
+    "*.sqlite3", "*.db3", "*-wal", "*-shm", "*-journal",
 )
 _BINARY_PROBE_BYTES = 8192
 

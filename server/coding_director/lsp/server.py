@@ -36,14 +36,16 @@ from coding_director.features.ask import answer_markdown, ask, save_answer
 from coding_director.features.chat import chat_event, run_chat
 from coding_director.features.chat_stream import TextCoalescer
 from coding_director.features.completion import Completer, complete_at
+from coding_director.features.feedback import COMPLETION_ACCEPTED_COMMAND
 from coding_director.features.knowledge import KnowledgeService
 from coding_director.features.pull import pull_models
 from coding_director.features.residency import warm_up_logged
 from coding_director.features.runtime import offer_actions
 from coding_director.features.session import Session
+from coding_director.features.stats import StatsUnavailable, memory_stats
 from coding_director.features.status import StatusTracker
 from coding_director.features.task import run_task_in_editor
-from coding_director.features.validation import parse, parse_argument
+from coding_director.features.validation import InvalidRequest, parse, parse_argument
 from coding_director.lsp import convert
 from coding_director.lsp.knowledge import index_workspace, watch_files
 from coding_director.lsp.protocol import (
@@ -55,6 +57,8 @@ from coding_director.lsp.protocol import (
     converter_factory,
     invalid_params,
 )
+from coding_director.memory import FeedbackParams
+from coding_director.memory.models import FEEDBACK_METHOD, STATS_METHOD, StatsParams
 from coding_director.messages import (
     ASK_IN_CHAT_COMMAND,
     CHAT_EVENT_METHOD,
@@ -264,6 +268,8 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
     async def initialized(ls: DirectorServer, params: types.InitializedParams) -> None:
         ls.send_status(ls.status.set_idle(StatusParams(state="starting", message="Checking the model server...")))
         await ls.pull_configuration()
+        ls.session.feedback.workspace = ls.workspace.root_path
+        ls.session.report_memory_problems_to(lambda message: ls.show_once(f"Coding Director: {message}"))
         ls.spawn(ls.refresh_status())
         ls.spawn(index_workspace(ls))
         ls.spawn(watch_files(ls))
@@ -332,8 +338,9 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
         try:
             with invalid_params():
                 data = parse(ActionData, convert.to_plain(action.data), "data")
-                edit, _ = await resolve_edit(ls.director, ls.store, data, convert.WorkDoneProgress(ls), ls.observe,
-                                            ls.knowledge)
+                edit, assistance = await resolve_edit(
+                    ls.director, ls.store, data, convert.WorkDoneProgress(ls), ls.observe, ls.knowledge
+                )
         except StaleDocument as exc:
             raise JsonRpcContentModified(str(exc)) from exc
         except ActionError as exc:
@@ -341,6 +348,7 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
         finally:
             ls.send_status(ls.status.idle())
         action.edit = convert.workspace_edit(edit)
+        ls.session.edit_sent(edit, assistance)
         return action
 
     # -- chat --------------------------------------------------------------------------------------
@@ -351,7 +359,9 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
         forward, stream = ls.chat_forwarder(request.chat_id or str(ls.protocol.msg_id))
         try:
             with invalid_params():
-                return to_wire(await run_chat(ls.director, ls.store, request, forward, ls.knowledge))
+                return to_wire(await run_chat(
+                    ls.director, ls.store, request, forward, ls.knowledge, workspace=ls.workspace.root_path
+                ))
         finally:
             stream.flush()
             ls.send_status(ls.status.idle())
@@ -380,14 +390,45 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
     async def inline_completion(
         ls: DirectorServer, params: types.InlineCompletionParams
     ) -> types.InlineCompletionList | None:
-        pos = params.position
+        pos, uri, feedback = params.position, params.text_document.uri, ls.session.feedback
+        feedback.completion_requested(uri)
         result = await complete_at(
-            ls.store, ls.completer, ls.settings, params.text_document.uri, pos.line, pos.character
+            ls.store, ls.completer, ls.settings, uri, pos.line, pos.character, ls.session.completion_shown
         )
         if result is None:
             return None
         item = types.InlineCompletionItem(insert_text=result.text, range=types.Range(start=pos, end=pos))
+        request_id = feedback.shown_for(uri)
+        if request_id is not None:  # LSP 3.18: the editor runs it when the user accepts the completion
+            item.command = types.Command(title="", command=COMPLETION_ACCEPTED_COMMAND, arguments=[request_id])
         return types.InlineCompletionList(items=[item])
+
+    # -- feedback (team memory) --------------------------------------------------------------------
+    @server.feature(FEEDBACK_METHOD)
+    def feedback(ls: DirectorServer, params: Any) -> None:
+        with invalid_params():
+            ls.session.feedback.record(parse(FeedbackParams, convert.to_plain(params)))
+
+    @server.feature(STATS_METHOD)
+    async def stats(ls: DirectorServer, params: Any) -> dict[str, Any]:
+        with invalid_params():
+            request = parse(StatsParams, convert.to_plain(params) or {})
+            try:
+                report = await memory_stats(ls.session.memory, request.since)
+            except ValueError as exc:
+                raise InvalidRequest(str(exc).replace("--since", "since")) from None
+            except StatsUnavailable as exc:
+                raise RequestFailed(str(exc)) from None
+        return to_wire(report)
+
+    @server.command(COMPLETION_ACCEPTED_COMMAND)
+    def completion_accepted(ls: DirectorServer, *args: Any) -> None:
+        if args and isinstance(args[0], str):
+            ls.session.feedback.completion_accepted(args[0])
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: DirectorServer, params: Any) -> None:
+        ls.session.close()
 
     # -- commands ----------------------------------------------------------------------------------
     @server.command(ASK_IN_CHAT_COMMAND)
@@ -395,7 +436,9 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
         try:
             with invalid_params():
                 request = parse_argument(ChatParams, args, ASK_IN_CHAT_COMMAND)
-                result = await ask(ls.director, ls.store, request, convert.WorkDoneProgress(ls), ls.observe)
+                result = await ask(
+                    ls.director, ls.store, request, convert.WorkDoneProgress(ls), ls.observe, ls.workspace.root_path
+                )
         finally:
             ls.send_status(ls.status.idle())
         await ls.show_answer(answer_markdown(request, result), result.answer or "No answer.")
@@ -422,6 +465,9 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
 
 def run_stdio(settings: Settings, config_path: Path | None = None) -> int:
     """Serve over stdin/stdout until the client exits. Returns the exit code."""
+    from coding_director.logs import install_file_log
+
+    install_file_log()
     server = create_server(settings, config_path)
     for name in ("pygls.protocol.json_rpc", "pygls.server", "pygls.io_"):
         logging.getLogger(name).addFilter(ExpectedErrorFilter())

@@ -276,9 +276,9 @@ def test_sqlite_databases_and_their_wal_files_are_never_read(tmp_path: Path) -> 
     """Reading and closing a live SQLite database (or its -wal/-shm) in the server's process drops
     the process's POSIX locks on it; another process may then delete the WAL under the writer (seen
     with the team memory's database inside the workspace, tests/lsp/test_feedback.py)."""
-    from coding_director.knowledge.walker import IgnoreRules, walk_workspace
+    from coding_director.knowledge.walker import ignore_rules, walk_workspace
 
     for name in ("memory.sqlite3", "memory.sqlite3-wal", "memory.sqlite3-shm", "x.db-journal", "code.py"):
         (tmp_path / name).write_text("x = 1\n", encoding="utf-8")
-    found = {entry.path for entry in walk_workspace(tmp_path, IgnoreRules(tmp_path), 1 << 20, 100)}
+    found = {entry.path for entry in walk_workspace(tmp_path, ignore_rules(tmp_path), 1 << 20, 100)}
     assert found == {"code.py"}

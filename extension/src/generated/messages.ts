@@ -24,6 +24,7 @@ export interface CodingDirectorSchemas {
   ServerStats: ServerStats;
   Settings: Settings;
   SftLine: SftLine;
+  StatsParams: StatsParams;
   StatsReport: StatsReport;
   StatusParams: StatusParams;
   SyntaxProblem: SyntaxProblem;
@@ -767,6 +768,13 @@ export interface SftLine {
 export interface SftMessage {
   content: string;
   role: 'system' | 'user' | 'assistant';
+}
+/**
+ * Params of ``codingDirector/stats``: ``since`` is a duration back from now, as ``stats --since``
+ * takes it (``90s``, ``30m``, ``12h``, ``7d``, ``2w``).
+ */
+export interface StatsParams {
+  since?: string;
 }
 /**
  * Output of ``coding-director stats --json`` (and the dashboard's data). ``since`` is a Unix time.

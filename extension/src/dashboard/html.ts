@@ -1,10 +1,10 @@
 /**
  * The dashboard webview's HTML shell. It holds no data: the script (`out/webview/dashboard.js`, with
  * Chart.js bundled in) asks for the figures and draws them on canvases. The Content Security Policy is
- * the chat panel's ({@link chatCsp}): only the extension's own script (by nonce) and stylesheet, no
+ * the chat panel's (`chatCsp`): only the extension's own script (by nonce) and stylesheet, no
  * inline script or style, no network access.
  */
-import { chatCsp } from '../chat/html';
+import { attr, pageHead } from '../chat/html';
 import { PERIODS, DEFAULT_PERIOD } from './messages';
 
 /** Inputs of {@link dashboardHtml}. */
@@ -19,23 +19,12 @@ export interface DashboardHtmlInputs {
   readonly styleUri: string;
 }
 
-function attr(value: string): string {
-  return value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
 /** The complete HTML of the dashboard. */
 export function dashboardHtml(inputs: DashboardHtmlInputs): string {
-  const csp = chatCsp(inputs.cspSource, inputs.nonce);
   const periods = PERIODS.map((p) => `<option value="${p}"${p === DEFAULT_PERIOD ? ' selected' : ''}>last ${p}</option>`).join('');
   return `<!DOCTYPE html>
 <html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${attr(csp)}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${attr(inputs.styleUri)}">
-<title>Coding Director Dashboard</title>
-</head>
+${pageHead(inputs.cspSource, inputs.nonce, inputs.styleUri, 'Coding Director Dashboard')}
 <body>
 <header id="toolbar">
   <h1>Team memory</h1>

@@ -275,12 +275,14 @@ describe('Coding Director in code-server', { skip }, () => {
   test('the same question again is answered from the team memory\'s cache, with a badge', () => step(wb(), 'cached-answer', async () => {
     const frame = wb().chatFrame();
     let cached = false;
+    // The cache key holds the conversation so far: the same question in a fresh chat is the same request.
     // The first answer enters the cache moments after it is recorded (the memory's writer thread).
     for (let attempt = 0; attempt < 5 && !cached; attempt++) {
-      const doneBefore = await frame.locator(chat.doneTurn).count();
+      await runCommand(wb().page, 'Coding Director: Clear Chat History');
+      await frame.locator(chat.turn).first().waitFor({ state: 'detached', timeout: 10_000 });
       await frame.locator(chat.prompt).fill('Which function does app.py print the result of?');
       await frame.locator(chat.prompt).press('Enter');
-      const fresh = frame.locator(chat.doneTurn).nth(doneBefore);
+      const fresh = frame.locator(chat.doneTurn).first();
       await fresh.waitFor({ timeout: 60_000 });
       cached = (await fresh.locator(chat.cachedBadge).count()) === 1;
     }

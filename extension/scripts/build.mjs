@@ -1,5 +1,5 @@
 // Builds the extension with esbuild.
-//   node extension/scripts/build.mjs            extension bundle (CommonJS, node20) + webview bundle (browser IIFE)
+//   node extension/scripts/build.mjs            extension bundle (CommonJS, node20) + webview bundles (chat, dashboard: browser IIFE)
 //   node extension/scripts/build.mjs --watch    same, rebuilding on change
 //   node extension/scripts/build.mjs --tests    unit tests, one bundle per test file, `vscode` aliased to the mock
 //   node extension/scripts/build.mjs --e2e      end-to-end tests (playwright-core stays external)
@@ -66,6 +66,15 @@ if (args.has('--tests')) {
       ...common,
       entryPoints: [join(ext, 'src', 'webview', 'main.ts')],
       outfile: join(out, 'webview', 'chat.js'),
+      platform: 'browser',
+      target: 'chrome120',
+      format: 'iife',
+      minify: production,
+    },
+    {
+      ...common,
+      entryPoints: [join(ext, 'src', 'webview', 'dashboard.ts')],
+      outfile: join(out, 'webview', 'dashboard.js'),
       platform: 'browser',
       target: 'chrome120',
       format: 'iife',

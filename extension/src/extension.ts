@@ -9,7 +9,8 @@ import { parseAskArgs } from './chat/askArgs';
 import { ChatViewProvider } from './chat/chatView';
 import { registerEditorCommands } from './commands/editorCommands';
 import { ProposalProvider } from './commands/preview';
-import { PULL_MODELS_COMMAND, SHOW_STATS_COMMAND, ASK_IN_CHAT_COMMAND } from './protocol';
+import { DashboardPanel } from './dashboard/panel';
+import { PULL_MODELS_COMMAND, ASK_IN_CHAT_COMMAND } from './protocol';
 import { ServerManager } from './server/client';
 import { completionsEnabled } from './settings/read';
 import { CONFIG_SECTION, needsRestart } from './settings/mapping';
@@ -47,6 +48,7 @@ export function activate(context: vscode.ExtensionContext): void {
     },
   });
   server = manager;
+  const dashboard = new DashboardPanel(context, { stats: (since) => manager.stats(since) }, log);
   status.setCompletions(completionsEnabled());
 
   const toggleCompletions = async (): Promise<void> => {
@@ -83,11 +85,7 @@ export function activate(context: vscode.ExtensionContext): void {
       case 'openChat':
         return chatView.reveal();
       case 'showStats':
-        try {
-          await manager.executeServerCommand(SHOW_STATS_COMMAND);
-        } catch (error) {
-          log.error(`showStats failed: ${String(error)}`);
-        }
+        dashboard.show();
         return;
     }
   };
@@ -98,6 +96,8 @@ export function activate(context: vscode.ExtensionContext): void {
     proposals,
     manager,
     chatView,
+    dashboard,
+    vscode.commands.registerCommand('codingDirector.showDashboard', () => dashboard.show()),
     vscode.window.registerWebviewViewProvider(ChatViewProvider.viewId, chatView, { webviewOptions: { retainContextWhenHidden: true } }),
     vscode.commands.registerCommand('codingDirector.openChat', () => chatView.reveal()),
     vscode.commands.registerCommand('codingDirector.chat.stop', () => chatView.stop()),

@@ -12,6 +12,8 @@ export type {
   RouteDecision,
   Settings,
   Source,
+  StatsParams,
+  StatsReport,
   StatusParams,
   Withheld,
 } from './generated/messages';
@@ -31,6 +33,8 @@ export const CHAT_EVENT_METHOD = 'codingDirector/chatEvent';
 export const STATUS_METHOD = 'codingDirector/status';
 /** Notification, client -> server: `FeedbackParams` (helpful / unhelpful, a code block inserted or applied). */
 export const FEEDBACK_METHOD = 'codingDirector/feedback';
+/** Request, client -> server: params `StatsParams` (`{since: "7d"}`), result `StatsReport` (the dashboard's figures). */
+export const STATS_METHOD = 'codingDirector/stats';
 /** Client-side command with one `ChatParams`-shaped argument (without `chatId`). */
 export const ASK_IN_CHAT_COMMAND = 'codingDirector.askInChat';
 /** Server command (workspace/executeCommand): pull the missing models, reporting work-done progress. */

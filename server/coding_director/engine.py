@@ -144,8 +144,9 @@ class CodingDirector:
                     context_text = f"{context_text}\n\n{extra_text}" if context_text else extra_text
                 overrides = f"{intent}|{domain}|{language}|{list(chain) if chain else None}|{sampling}"
                 recording = self._recording(
-                    prompt, context, context_text, history, overrides, source, workspace, use_cache, extra_checks
-                )
+                    prompt=prompt, context=context, context_text=context_text, history=history, overrides=overrides,
+                    source=source, workspace=workspace, use_cache=use_cache, extra_checks=extra_checks,
+                )  # fmt: skip
                 hit = await recording.exact_hit() if recording else None
                 if hit is None:
                     imports = list(context.imports) if context is not None and not isinstance(context, str) else None
@@ -210,29 +211,15 @@ class CodingDirector:
                 if recording is not None:
                     recording.close()
 
-    def _recording(
-        self,
-        prompt: str,
-        context: CodeContext | str | None,
-        context_text: str | None,
-        history: Sequence[Message],
-        overrides: str,
-        source: Source,
-        workspace: str | None,
-        use_cache: bool,
-        extra_checks: Sequence[Check],
-    ) -> Recording | None:
-        """The memory's record of one request (see :mod:`coding_director.memory.recorder`), or
-        ``None`` without a usable memory."""
+    def _recording(self, **fields: Any) -> Recording | None:
+        """The memory's record of one request, built from ``fields`` (the keyword arguments of
+        :class:`~coding_director.memory.recorder.Recording` after memory and settings), or ``None``
+        without a usable memory."""
         if self.memory is None or not self.memory.available:
             return None
         from coding_director.memory.recorder import Recording
 
-        return Recording(
-            self.memory, self.settings, prompt=prompt, context=context, context_text=context_text,
-            history=history, overrides=overrides, source=source, workspace=workspace,
-            use_cache=use_cache, extra_checks=extra_checks,
-        )  # fmt: skip
+        return Recording(self.memory, self.settings, **fields)
 
     @staticmethod
     async def _observed(events: AsyncGenerator[Event], recording: Recording | None) -> AsyncGenerator[Event]:
@@ -299,8 +286,9 @@ class CodingDirector:
             system=system,
         )
         recording = self._recording(
-            prompt, None, context_text, (), f"role|{system}|{list(chain)}", "task", workspace, False, extra_checks
-        )
+            prompt=prompt, context=None, context_text=context_text, history=(), overrides=f"role|{system}|{chain}",
+            source="task", workspace=workspace, use_cache=False, extra_checks=extra_checks,
+        )  # fmt: skip
         try:
             async with self.pool.lease():
                 events = escalate(self.settings, self.pool, self.health, request, self.frontier)

@@ -60,11 +60,16 @@ async def rows_when(db: Path, done: Any) -> list[tuple[str, str, str]]:
     return rows
 
 
-async def test_accepted_inline_completion_is_recorded(lsp: LspFactory, emu: OllamaEmulator, tmp_path: Path) -> None:
+async def completion_session(lsp: LspFactory, emu: OllamaEmulator, tmp_path: Path) -> tuple[Session, Path, str]:
+    """A server whose lead completes ``a + b`` (FIM), its memory database, and ``add.py`` open in it."""
     add_team(emu, lead={"reply": "a + b", "capabilities": ["completion", "insert"]})
     db = tmp_path / "memory.sqlite3"
     session = await lsp(emu.url, memory_toml(db))
-    uri = open_doc(session, tmp_path, text=CODE, name="add.py")
+    return session, db, open_doc(session, tmp_path, text=CODE, name="add.py")
+
+
+async def test_accepted_inline_completion_is_recorded(lsp: LspFactory, emu: OllamaEmulator, tmp_path: Path) -> None:
+    session, db, uri = await completion_session(lsp, emu, tmp_path)
     first = await complete(session, uri, 1, 11)
     assert first is not None
     (item,) = first.items
@@ -82,10 +87,7 @@ async def test_accepted_inline_completion_is_recorded(lsp: LspFactory, emu: Olla
 async def test_completion_not_accepted_before_the_next_request_is_dismissed(
     lsp: LspFactory, emu: OllamaEmulator, tmp_path: Path
 ) -> None:
-    add_team(emu, lead={"reply": "a + b", "capabilities": ["completion", "insert"]})
-    db = tmp_path / "memory.sqlite3"
-    session = await lsp(emu.url, memory_toml(db))
-    uri = open_doc(session, tmp_path, text=CODE, name="add.py")
+    session, db, uri = await completion_session(lsp, emu, tmp_path)
     first = await complete(session, uri, 1, 11)
     assert first is not None and first.items[0].command is not None
     (request_id,) = first.items[0].command.arguments or []
@@ -147,10 +149,7 @@ async def test_dashboard_stats_request_returns_the_figures_of_stats(
     lsp: LspFactory, emu: OllamaEmulator, tmp_path: Path
 ) -> None:
     """``codingDirector/stats`` (the dashboard's data) is ``coding-director stats --json`` of the same database."""
-    add_team(emu, lead={"reply": "a + b", "capabilities": ["completion", "insert"]})
-    db = tmp_path / "memory.sqlite3"
-    session = await lsp(emu.url, memory_toml(db))
-    uri = open_doc(session, tmp_path, text=CODE, name="add.py")
+    session, db, uri = await completion_session(lsp, emu, tmp_path)
     await session.client.protocol.send_request_async("codingDirector/chat", {"chatId": "c1", "prompt": "What is add?"})
     first = await complete(session, uri, 1, 11)
     assert first is not None

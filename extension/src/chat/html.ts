@@ -39,22 +39,27 @@ export function chatCsp(cspSource: string, nonce: string): string {
   ].join('; ');
 }
 
-function attr(value: string): string {
+/** `value` escaped for an HTML attribute (double quotes) or text. */
+export function attr(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** The `<head>` of one of our webview pages: {@link chatCsp}, the viewport, one stylesheet, a title. */
+export function pageHead(cspSource: string, nonce: string, styleUri: string, title: string): string {
+  return `<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${attr(chatCsp(cspSource, nonce))}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${attr(styleUri)}">
+<title>${attr(title)}</title>
+</head>`;
 }
 
 /** The complete HTML of the chat view. */
 export function chatHtml(inputs: ChatHtmlInputs): string {
-  const csp = chatCsp(inputs.cspSource, inputs.nonce);
   return `<!DOCTYPE html>
 <html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${attr(csp)}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${attr(inputs.styleUri)}">
-<title>Coding Director</title>
-</head>
+${pageHead(inputs.cspSource, inputs.nonce, inputs.styleUri, 'Coding Director')}
 <body>
 <main id="transcript" aria-live="polite"></main>
 <section id="composer">

@@ -24,7 +24,7 @@ import {
   type CodeAction as LspCodeAction,
   type Command as LspCommand,
 } from 'vscode-languageclient/node';
-import { ASK_IN_CHAT_COMMAND, CHAT_EVENT_METHOD, CHAT_METHOD, FEEDBACK_METHOD, STATUS_METHOD, TASK_METHOD, type Assistance, type ChatEvent, type ChatParams, type FeedbackParams, type StatusParams } from '../protocol';
+import { ASK_IN_CHAT_COMMAND, CHAT_EVENT_METHOD, CHAT_METHOD, FEEDBACK_METHOD, STATS_METHOD, STATUS_METHOD, TASK_METHOD, type Assistance, type ChatEvent, type ChatParams, type FeedbackParams, type StatsParams, type StatsReport, type StatusParams } from '../protocol';
 import { CONFIG_SECTION } from '../settings/mapping';
 import { OPEN_SETTINGS_URI } from '../protocol';
 import { completionsEnabled, currentServerSettings } from '../settings/read';
@@ -271,6 +271,12 @@ export class ServerManager implements vscode.Disposable {
   async feedback(params: FeedbackParams): Promise<void> {
     if (!this.client || !this.running) return;
     await this.client.sendNotification(FEEDBACK_METHOD, params);
+  }
+
+  /** `codingDirector/stats`: the team memory's figures over the last `since` (e.g. `7d`); waits for the server to start. */
+  async stats(since: string): Promise<StatsReport> {
+    const params: StatsParams = { since };
+    return (await this.requireClient()).sendRequest<StatsReport>(STATS_METHOD, params);
   }
 
   /** Runs a server command through `workspace/executeCommand`. */

@@ -103,7 +103,7 @@ export function menuItems(snapshot: StatusSnapshot, completionsEnabled: boolean)
     label: completionsEnabled ? '$(circle-slash) Turn inline completions off' : '$(sparkle) Turn inline completions on',
   });
   items.push({ action: 'openChat', label: '$(comment-discussion) Open chat' });
-  if (serverUp) items.push({ action: 'showStats', label: '$(graph) Show statistics' });
+  if (serverUp) items.push({ action: 'showStats', label: '$(graph) Show dashboard' });
   items.push({ action: 'openLogs', label: '$(output) Open logs' });
   items.push({ action: 'restartServer', label: '$(debug-restart) Restart server' });
   items.push({ action: 'openSettings', label: '$(gear) Open settings' });

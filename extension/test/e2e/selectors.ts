@@ -7,8 +7,10 @@ export const sel = {
   statusItem: '.statusbar-item',
   /** The activity-bar entry of the Coding Director view container. */
   activityBarEntry: '.activitybar .action-item a[aria-label^="Coding Director"]',
-  /** Outer iframe of our webview (its src names the extension), then the inner content frame. */
+  /** Outer iframe of any of our webviews (its src names the extension), then the inner content frame. */
   chatOuterFrame: 'iframe.webview[src*="extensionId=coding-director.coding-director"]',
+  /** The chat view's outer iframe only (a view's src says purpose=webviewView; the dashboard panel's does not). */
+  chatViewFrame: 'iframe.webview[src*="extensionId=coding-director.coding-director"][src*="purpose=webviewView"]',
   webviewInnerFrame: '#active-frame',
   editor: '.monaco-editor[data-uri$="{file}"]',
   anyEditorLines: '.editor-instance .monaco-editor .view-lines',
@@ -39,4 +41,17 @@ export const chat = {
   discarded: 'details.discarded',
   codeButton: '.code-actions button',
   sourceLink: '.sources .source-link',
+  /** The badge of an answer served from the team memory's response cache. */
+  cachedBadge: '.meta .state-badge.cached',
+} as const;
+
+/** Selectors inside the dashboard webview (src/dashboard/html.ts and src/webview/dashboard.ts). */
+export const dashboard = {
+  root: '#dashboard',
+  ready: 'body[data-state="ready"]',
+  tile: '#tiles .tile',
+  tileValue: '.tile-value',
+  card: '#dashboard section.card',
+  canvas: '#dashboard canvas',
+  reasonRow: '#reasons-table tr',
 } as const;

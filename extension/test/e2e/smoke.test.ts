@@ -8,8 +8,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { chat, sel } from './selectors';
-import { editorContextMenu, missingPrerequisite, openChat, openFile, step, serverPython, startEmulator, startWorkbench, statusItem, type Emulator, type Workbench } from './workbench';
+import { chat, dashboard, sel } from './selectors';
+import { editorContextMenu, missingPrerequisite, openChat, openFile, runCommand, step, serverPython, startEmulator, startWorkbench, statusItem, type Emulator, type Workbench } from './workbench';
 
 const skip = missingPrerequisite();
 
@@ -270,5 +270,55 @@ describe('Coding Director in code-server', { skip }, () => {
     }
     assert.ok(content.includes('def multiply(a, b):\n    return a * b\n'), content);
     await wb().screenshot('17-task-applied');
+  }));
+
+  test('the same question again is answered from the team memory\'s cache, with a badge', () => step(wb(), 'cached-answer', async () => {
+    const frame = wb().chatFrame();
+    let cached = false;
+    // The cache key holds the conversation so far: the same question in a fresh chat is the same request.
+    // The first answer enters the cache moments after it is recorded (the memory's writer thread).
+    for (let attempt = 0; attempt < 5 && !cached; attempt++) {
+      await runCommand(wb().page, 'Coding Director: Clear Chat History');
+      await frame.locator(chat.turn).first().waitFor({ state: 'detached', timeout: 10_000 });
+      await frame.locator(chat.prompt).fill('Which function does app.py print the result of?');
+      await frame.locator(chat.prompt).press('Enter');
+      const fresh = frame.locator(chat.doneTurn).first();
+      await fresh.waitFor({ timeout: 60_000 });
+      cached = (await fresh.locator(chat.cachedBadge).count()) === 1;
+    }
+    assert.ok(cached, 'the repeated question was not served from the cache');
+    await wb().screenshot('18a-cached-answer');
+  }));
+
+  test('Show Dashboard plots the team memory of the requests above with Chart.js', () => step(wb(), 'dashboard', async () => {
+    const page = wb().page;
+    await page.keyboard.press('Escape');
+    await runCommand(page, 'Coding Director: Show Dashboard');
+    const frame = await wb().dashboardFrame();
+    await frame.locator(dashboard.ready).waitFor({ timeout: 60_000 });
+    // Requests of every kind made above: chat, code actions, completions, task roles.
+    const requests = frame.locator(dashboard.tile).filter({ hasText: 'Requests' });
+    const detail = (await requests.textContent()) ?? '';
+    for (const source of ['chat', 'code_action', 'completion', 'task']) assert.match(detail, new RegExp(`${source} [1-9]`), detail);
+    const hits = frame.locator(dashboard.tile).filter({ hasText: 'Cache hit rate' });
+    assert.match((await hits.textContent()) ?? '', /[1-9]\d* answered from the cache/);
+    assert.ok(Number(await requests.locator(dashboard.tileValue).textContent()) >= 8, detail);
+    // One canvas per chart, drawn by Chart.js (it sizes the canvas's backing store to its box).
+    const charts = ['attempts', 'acceptance', 'latency', 'ttft', 'speed', 'escalation', 'router', 'reasons', 'cache', 'completions', 'timeline'];
+    const cards = frame.locator(dashboard.card);
+    const ids: (string | null)[] = [];
+    for (let i = 0; i < (await cards.count()); i++) ids.push(await cards.nth(i).getAttribute('data-chart'));
+    assert.deepEqual(ids, charts);
+    const canvases = frame.locator(dashboard.canvas);
+    assert.equal(await canvases.count(), charts.length);
+    for (let i = 0; i < charts.length; i++) {
+      const [width, height] = [await canvases.nth(i).getAttribute('width'), await canvases.nth(i).getAttribute('height')];
+      assert.ok(Number(width) > 100 && Number(height) > 100, `${charts[i] ?? ''}: ${width ?? '-'} x ${height ?? '-'}`);
+    }
+    // The failed Fix of broken.js left its reasons.
+    assert.ok((await frame.locator(dashboard.reasonRow).count()) > 1);
+    await wb().screenshot('18-dashboard');
+    await frame.locator('#dashboard section.card[data-chart="timeline"]').scrollIntoViewIfNeeded();
+    await wb().screenshot('19-dashboard-timeline-and-reasons');
   }));
 });

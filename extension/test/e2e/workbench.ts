@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type FrameLocator, type Page } from 'playwright-core';
-import { chat, sel } from './selectors';
+import { chat, dashboard, sel } from './selectors';
 
 /** Repository root (this file is bundled to extension/out/e2e/). */
 export const repoRoot = join(__dirname, '..', '..', '..');
@@ -105,6 +105,8 @@ export interface Workbench {
   screenshot(step: string): Promise<void>;
   /** The chat webview's content frame. */
   chatFrame(): FrameLocator;
+  /** The dashboard panel's content frame, once it is open (waits up to 30 s for it). */
+  dashboardFrame(): Promise<FrameLocator>;
   /** Text of the extension's log files (LogOutputChannel) so far. */
   extensionLog(): string;
   stop(): Promise<void>;
@@ -213,7 +215,19 @@ export async function startWorkbench(options: WorkbenchOptions): Promise<Workben
       await page.screenshot({ path: join(outDir, `${step}.png`) });
     },
     chatFrame() {
-      return page.frameLocator(sel.chatOuterFrame).frameLocator(sel.webviewInnerFrame);
+      return page.frameLocator(sel.chatViewFrame).frameLocator(sel.webviewInnerFrame);
+    },
+    async dashboardFrame() {
+      // Both our webviews (the chat view and the dashboard panel) are iframes of this extension.
+      for (let attempt = 0; attempt < 120; attempt++) {
+        const outer = page.locator(sel.chatOuterFrame);
+        for (let i = 0; i < (await outer.count()); i++) {
+          const frame = outer.nth(i).contentFrame().frameLocator(sel.webviewInnerFrame);
+          if ((await frame.locator(dashboard.root).count()) > 0) return frame;
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      throw new Error('the dashboard webview did not appear');
     },
     extensionLog,
     async stop() {

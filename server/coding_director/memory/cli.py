@@ -9,10 +9,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import get_args
+from typing import TYPE_CHECKING, TypeVar, get_args
 
 from coding_director.memory.models import DEFAULT_SINCE, FeedbackKind
+
+if TYPE_CHECKING:
+    import apsw
+
+T = TypeVar("T")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_MEMORY = 0, 1, 2, 4
 
@@ -42,10 +48,9 @@ def _since(args: argparse.Namespace) -> float | None:
         return None
 
 
-def _stats(args: argparse.Namespace) -> int:
-    from coding_director.memory.stats import compute_stats, render_text
-    from coding_director.wire import to_wire
-
+def _read_since(args: argparse.Namespace, query: Callable[[apsw.Connection, float], T]) -> T | int:
+    """``query(conn, since)`` on the memory of ``args`` (``--config``, ``--since``), the memory closed
+    after; an exit code instead when ``--since`` is bad or there is no memory."""
     since = _since(args)
     if since is None:
         return EXIT_USAGE
@@ -53,9 +58,19 @@ def _stats(args: argparse.Namespace) -> int:
     if memory is None:
         return EXIT_NO_MEMORY
     try:
-        report = memory.read_sync(lambda conn: compute_stats(conn, since))
+        result: T = memory.read_sync(lambda conn: query(conn, since))
     finally:
         memory.close()
+    return result
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from coding_director.memory.stats import compute_stats, render_text
+    from coding_director.wire import to_wire
+
+    report = _read_since(args, compute_stats)
+    if isinstance(report, int):
+        return report
     if args.json:
         sys.stdout.write(json.dumps(to_wire(report), ensure_ascii=False) + "\n")
     else:
@@ -66,16 +81,9 @@ def _stats(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from coding_director.memory.export import export_lines
 
-    since = _since(args)
-    if since is None:
-        return EXIT_USAGE
-    memory = _open(args)
-    if memory is None:
-        return EXIT_NO_MEMORY
-    try:
-        lines = memory.read_sync(lambda conn: list(export_lines(conn, args.format, since)))
-    finally:
-        memory.close()
+    lines = _read_since(args, lambda conn, since: list(export_lines(conn, args.format, since)))
+    if isinstance(lines, int):
+        return lines
     text = "".join(line + "\n" for line in lines)
     if str(args.output) == "-":
         sys.stdout.write(text)

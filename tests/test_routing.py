@@ -51,14 +51,13 @@ def test_offline_confidence_orders_clear_and_unclear_prompts() -> None:
     assert classify(UNSURE).confidence < THRESHOLD
 
 
-def test_numerical_imports_in_the_code_context_are_weak_math_evidence() -> None:
-    # Alone they do not make a request math, but they make the offline decision unsure enough for
-    # the router model to be asked (routing.router = "auto").
+def test_numerical_imports_in_the_code_context_count_for_math() -> None:
+    # Issue 10: the code context counts. "Vectorise this" alone is unsure; with numpy imported in the
+    # code it is numerical work (routing/README.md: vectorising numerical code is math).
     plain = classify("speed this function up with vectorised operations")
     with_numpy = classify("speed this function up with vectorised operations", "import numpy as np\n")
-    assert (plain.domain, with_numpy.domain) == ("general", "general")
-    assert with_numpy.confidence < RoutingSettings().confidence_threshold <= plain.confidence
-    assert "numerical import" in with_numpy.evidence
+    assert plain.confidence < RoutingSettings().confidence_threshold  # unsure: the router model is asked
+    assert with_numpy.domain == "math" and with_numpy.confidence > plain.confidence
 
 
 @pytest.mark.parametrize("text", ["math", "General", " `math` ", "general.", '{"domain": "math"}', "**general**"])

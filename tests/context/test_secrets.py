@@ -26,6 +26,18 @@ def test_redaction_replaces_whole_tokens_and_keeps_the_rest() -> None:
     assert ("GitHub Token", 5, 45) in spans
 
 
+def test_a_bearer_token_is_redacted_for_the_frontier_as_for_the_memory() -> None:
+    """The memory's redaction had a Bearer pattern the outbound filter lacked; both use one scan now."""
+    from coding_director.memory.redact import redact
+
+    text = "curl -H 'Authorization: Bearer abcdefghijklmnop1234567890' https://api.example.com\n"
+    redacted, counts = redact_secrets(text)
+    assert redacted == "curl -H 'Authorization: Bearer [REDACTED:Bearer Token]' https://api.example.com\n"
+    assert counts == {"Bearer Token": 1}
+    assert redact(text) == "curl -H 'Authorization: Bearer [REDACTED:BearerToken]' https://api.example.com\n"
+    assert redact(f'aws = "{AWS}"\n') == 'aws = "[REDACTED:AWSKey]"\n'
+
+
 def test_a_private_key_is_redacted_from_begin_to_end() -> None:
     text = f'KEY = """{KEY_BLOCK}"""\nafter = 1\n'
     redacted, counts = redact_secrets(text, "keys.py")

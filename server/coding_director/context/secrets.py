@@ -21,9 +21,10 @@ so callers on an event loop run it in a worker thread.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -36,12 +37,15 @@ from coding_director.context.models import CodeContext
 from coding_director.context.render import path_of_uri, render_context
 from coding_director.results import Withheld
 
-__all__ = ["ContextPart", "OutboundFilter", "SecretSpan", "find_secrets", "redact_secrets"]
+__all__ = ["ContextPart", "OutboundFilter", "SecretSpan", "find_secrets", "plugin_label", "redact_secrets"]
 
 #: The secret types whose finding means "from here to the END line" (detect-secrets' PrivateKeyDetector).
 _BLOCK_TYPES = frozenset({"Private Key"})
 #: Lines searched for the end of a private key block.
 _BLOCK_MAX_LINES = 200
+#: ``Authorization: Bearer <token>``, which detect-secrets 1.5 has no plugin for (group 1: the token).
+_BEARER = re.compile(r"(?i)\bbearer\s+([A-Za-z0-9\-._~+/]{16,}=*)")
+BEARER_TYPE = "Bearer Token"
 #: detect-secrets keeps its configuration in a process-wide object; scans hold this lock.
 _LOCK = threading.Lock()
 
@@ -140,7 +144,18 @@ def find_secrets(text: str, filename: str = "context.txt") -> list[SecretSpan]:
         line = lines[index]
         plugin = plugins.get(secret.type)
         spans += [SecretSpan(secret.type, index, a, b) for a, b in _spans_of(line, secret.secret_value or "", plugin)]
+    for index, line in enumerate(lines):
+        spans += [SecretSpan(BEARER_TYPE, index, *m.span(1)) for m in _BEARER.finditer(line)]
     return sorted(set(spans), key=lambda s: (s.line, s.start, -s.end))
+
+
+def plugin_label(secret_type: str) -> str:
+    """The short name of the detect-secrets plugin that finds ``secret_type`` (``"AWS Access Key"``
+    -> ``"AWSKey"``, its class ``AWSKeyDetector``); types without a plugin lose their spaces
+    (``"Bearer Token"`` -> ``"BearerToken"``)."""
+    with _LOCK:
+        plugin = _plugins_by_type().get(secret_type)
+    return type(plugin).__name__.removesuffix("Detector") if plugin is not None else secret_type.replace(" ", "")
 
 
 def _specific_first(types: set[str]) -> str:
@@ -149,10 +164,13 @@ def _specific_first(types: set[str]) -> str:
     return (named or sorted(types))[0]
 
 
-def redact_secrets(text: str, filename: str = "context.txt") -> tuple[str, Counter[str]]:
-    """``text`` with each secret of :func:`find_secrets` replaced by ``[REDACTED:<type>]``, and how
-    many distinct secrets of each type were replaced (a key quoted twice counts once). Overlapping
-    findings are merged into one redaction named by the most specific type. Line breaks are kept."""
+def redact_secrets(
+    text: str, filename: str = "context.txt", label: Callable[[str], str] = str
+) -> tuple[str, Counter[str]]:
+    """``text`` with each secret of :func:`find_secrets` replaced by ``[REDACTED:<label(type)>]``
+    (``label`` defaults to the type itself, ``[REDACTED:AWS Access Key]``), and how many distinct
+    secrets of each type were replaced (a key quoted twice counts once). Overlapping findings are
+    merged into one redaction named by the most specific type. Line breaks are kept."""
     spans = find_secrets(text, filename)
     if not spans:
         return text, Counter()
@@ -175,7 +193,7 @@ def redact_secrets(text: str, filename: str = "context.txt") -> tuple[str, Count
             name = _specific_first(types)
             if not continued:
                 seen.add((name, body[start:end]))
-            body = f"{body[:start]}[REDACTED:{name}]{body[end:]}"
+            body = f"{body[:start]}[REDACTED:{label(name)}]{body[end:]}"
         lines[index] = body + line[len(line.rstrip("\r\n")):]
     return "".join(lines), Counter(name for name, _value in seen)
 

@@ -31,7 +31,7 @@ from coding_director.settings import load_settings
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from tests.helpers import fix_code_action_union
+from tests.helpers import alive, fix_code_action_union
 
 pytestmark = pytest.mark.realmodel
 
@@ -99,14 +99,6 @@ def runtime_children(pid: int) -> list[int]:
     return found
 
 
-def alive(pid: int) -> bool:
-    """Whether ``pid`` exists and is not a zombie."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
 
 def wait_for(predicate: Any, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
@@ -117,6 +109,14 @@ def wait_for(predicate: Any, timeout_s: float) -> bool:
     return bool(predicate())
 
 
+def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``coding-director ARGS`` in ``cwd`` on the built-in team; it answered (exit 0) or our checks
+    rejected the answers (exit 1), never an error."""
+    proc = subprocess.run([*CLI, *args], env=clean_env(), capture_output=True, text=True, timeout=300, cwd=cwd)
+    assert proc.returncode in (0, 1), proc.stderr
+    return proc
+
+
 def check_attempt(attempt: dict[str, Any]) -> None:
     assert attempt["model"] == "smollm2-135m-instruct"
     assert attempt["outcome"] in ("accepted", "rejected"), attempt  # a verdict of our checks, not an error
@@ -125,15 +125,7 @@ def check_attempt(attempt: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("prompt", list(PROMPTS))
 def test_ask_answers_seed_prompt_with_the_builtin_model(prompt: str, tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [*CLI, "ask", "--json", "--config", str(smoke_config(tmp_path)), prompt],
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-    )
-    assert proc.returncode in (0, 1), proc.stderr
+    proc = run_cli(["ask", "--json", "--config", str(smoke_config(tmp_path)), prompt], tmp_path)
     result = json.loads(proc.stdout)
     assert result["route"]["domain"] == PROMPTS[prompt]
     (attempt,) = result["attempts"]
@@ -152,15 +144,7 @@ def test_task_runs_to_its_end_on_the_builtin_model_and_says_what_failed(tmp_path
     before = {p.name: p.read_bytes() for p in project.iterdir()}
     config = smoke_config(tmp_path)
     config.write_text(config.read_text() + "\n[task]\nmax_debug_rounds = 1\ntimeout_s = 240\n", encoding="utf-8")
-    proc = subprocess.run(
-        [*CLI, "task", "--json", "--config", str(config), "Add a function multiply(a, b) to calc.py."],
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=project,
-    )
-    assert proc.returncode in (0, 1), proc.stderr
+    proc = run_cli(["task", "--json", "--config", str(config), "Add a function multiply(a, b) to calc.py."], project)
     result = json.loads(proc.stdout)
     assert result["steps"] and result["steps"][0]["role"] == "planner"
     for step in result["steps"]:

@@ -18,7 +18,7 @@ from coding_director.agents.workflow import TaskRunner
 from coding_director.engine import CodingDirector
 
 from tests.emulator import OllamaEmulator, ScriptedModel, ScriptRequest
-from tests.helpers import TIER_MODELS, team_settings
+from tests.helpers import TIER_MODELS, alive, team_settings
 
 CALC = "def add(a, b):\n    return a + b\n"
 TEST_CALC = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
@@ -110,14 +110,6 @@ def prompts_to(emu: OllamaEmulator, tier: str, role: str) -> list[str]:
     bodies = [r.json for r in emu.calls(path="/api/chat", model=TIER_MODELS[tier])]
     return [b["messages"][-1]["content"] for b in bodies if f"You are the {role}" in b["messages"][0]["content"]]
 
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie waiting for its new parent to reap it does not)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state not in ("Z", "X")
 
 
 def runner(emu: OllamaEmulator, **task: object) -> TaskRunner:

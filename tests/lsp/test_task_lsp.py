@@ -13,8 +13,9 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from tests.emulator import OllamaEmulator
+from tests.helpers import alive
 from tests.lsp.conftest import LspFactory
-from tests.test_task import CALC, CODER_BUGGY, CODER_GOOD, DEBUGGER, TEST_CALC, TESTER, alive, scripted_team
+from tests.test_task import CALC, CODER_BUGGY, CODER_GOOD, DEBUGGER, TEST_CALC, TESTER, scripted_team
 
 
 async def test_task_streams_roles_runs_tests_and_proposes_an_edit_needing_confirmation(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,3 +51,14 @@ def print_rows(rows: list[dict[str, Any]], as_json: bool = False) -> None:
         print(
             f"{r['metric']:<{width}}  {r['p50']:>10.3f}  {r['p95']:>10.3f}  {r['unit']:<6}  {r['n']:<5} {r['baseline']}"
         )
+
+
+def pip_download(requirement: str, into: Path, *, wheel: bool) -> Path:
+    """Download one distribution of ``requirement`` (``name==version``, no dependencies) into the
+    folder ``into`` with this interpreter's pip: the wheel when ``wheel``, else the sdist. Returns
+    the downloaded file. Raises ``subprocess.CalledProcessError`` when pip fails."""
+    kind = ["--only-binary", ":all:"] if wheel else ["--no-binary", ":all:"]
+    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", *kind, requirement, "-d", str(into), "-q"],
+                   check=True, stdout=subprocess.DEVNULL)
+    (found,) = into.glob("*.whl" if wheel else "*.tar.gz")
+    return found

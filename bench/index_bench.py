@@ -26,7 +26,6 @@ import hashlib
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,7 +36,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "server")]
 
-from _common import print_rows, row  # noqa: E402
+from _common import pip_download, print_rows, row  # noqa: E402
 from coding_director.knowledge.index import WorkspaceIndex  # noqa: E402
 from coding_director.settings import Settings  # noqa: E402
 
@@ -75,12 +74,10 @@ def fetch(cache: Path) -> Path:
     root = cache / f"{name}-{version}-wheel"
     if not root.is_dir():
         cache.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-                            f"{name}=={version}", "-d", tmp, "-q"], check=True, stdout=subprocess.DEVNULL)
-            (wheel,) = Path(tmp).glob("*.whl")
-            with zipfile.ZipFile(wheel) as archive:
-                archive.extractall(root)
+        with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(
+            pip_download(f"{name}=={version}", Path(tmp), wheel=True)
+        ) as archive:
+            archive.extractall(root)
     return root
 
 

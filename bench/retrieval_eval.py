@@ -35,6 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "server"))
 
+from _common import pip_download  # noqa: E402
 from coding_director.knowledge.index import WorkspaceIndex  # noqa: E402
 from coding_director.settings import Settings  # noqa: E402
 
@@ -61,12 +62,10 @@ def fetch_requests(cache: Path) -> Path:
     root = cache / f"{name}-{version}"
     if not root.is_dir():
         cache.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-                            f"{name}=={version}", "-d", tmp, "-q"], check=True, stdout=subprocess.DEVNULL)
-            (sdist,) = Path(tmp).glob("*.tar.gz")
-            with tarfile.open(sdist) as archive:
-                _safe_extract(archive, cache)
+        with tempfile.TemporaryDirectory() as tmp, tarfile.open(
+            pip_download(f"{name}=={version}", Path(tmp), wheel=False)
+        ) as archive:
+            _safe_extract(archive, cache)
     return root
 
 

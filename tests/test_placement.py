@@ -206,3 +206,11 @@ def test_a_frontier_tier_does_not_stop_the_built_in_team_from_serving_the_local_
     frontier = {"frontier": {"model": "m", "provider": "openai", "base_url": "https://openrouter.ai/api/v1"}}
     assert not endpoint_configured(load_settings(tiers=frontier))
     assert endpoint_configured(load_settings(tiers={**frontier, "lead": {"model": "x", "base_url": "http://gpu:1"}}))
+
+
+def test_the_ledger_gives_the_latest_rows_since_a_time_oldest_first(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    for at in (100.0, 300.0, 200.0, 400.0, 50.0):
+        ledger.record(HistoryRow(0.5, "general", "fix", True, True, at))
+    assert [r.at for r in ledger.placement_rows(100.0, 10)] == [100.0, 200.0, 300.0, 400.0]
+    assert [r.at for r in ledger.placement_rows(100.0, 2)] == [300.0, 400.0]  # the latest two

@@ -239,7 +239,7 @@ class Frontier:
     def _rows(self) -> Sequence[HistoryRow]:
         since = self._clock() - self.settings.placement.history_days * 86400
         source: PlacementHistory = self._history or self.ledger
-        return list(source.placement_rows(since))[-MAX_HISTORY_ROWS:]
+        return source.placement_rows(since, MAX_HISTORY_ROWS)
 
     def _learn(self, rows: Sequence[HistoryRow]) -> ThresholdState:
         """The threshold for ``rows``; a move from the last logged value is logged (stderr and ledger)."""

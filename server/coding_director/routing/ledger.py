@@ -142,15 +142,17 @@ class Ledger:
                  int(row.accepted_first)),
             )
 
-    def placement_rows(self, since: float) -> Sequence[HistoryRow]:
-        """The recorded requests at or after ``since`` (Unix seconds), oldest first
-        (:class:`~coding_director.routing.placement.PlacementHistory`)."""
+    def placement_rows(self, since: float, limit: int) -> Sequence[HistoryRow]:
+        """The latest ``limit`` recorded requests at or after ``since`` (Unix seconds), oldest first
+        (:class:`~coding_director.routing.placement.PlacementHistory`); the limit is applied by
+        SQLite, so a long history is not read whole on every request."""
         with self._lock:
             rows = self._db().execute(
                 "SELECT complexity, domain, intent, local_first, accepted_first, at FROM placements"
-                " WHERE at >= ? ORDER BY at", (since,),
+                " WHERE at >= ? ORDER BY at DESC LIMIT ?", (since, limit),
             ).fetchall()
-        return [HistoryRow(_num(c), str(d), str(i), bool(lf), bool(af), _num(at)) for c, d, i, lf, af, at in rows]
+        return [HistoryRow(_num(c), str(d), str(i), bool(lf), bool(af), _num(at))
+                for c, d, i, lf, af, at in reversed(rows)]
 
     def log_threshold(self, old: float | None, new: float, reason: str, at: float | None = None) -> None:
         """Record a move of the learned threshold."""

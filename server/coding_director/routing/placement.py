@@ -64,8 +64,8 @@ class HistoryRow:
 class PlacementHistory(Protocol):
     """Where recorded requests come from (the team memory, or the placement ledger until it lands)."""
 
-    def placement_rows(self, since: float) -> Sequence[HistoryRow]:
-        """Rows of the requests made at or after ``since`` (Unix seconds), oldest first."""
+    def placement_rows(self, since: float, limit: int) -> Sequence[HistoryRow]:
+        """Rows of the latest ``limit`` requests made at or after ``since`` (Unix seconds), oldest first."""
         ...
 
 

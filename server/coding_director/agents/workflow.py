@@ -324,15 +324,15 @@ class TaskRunner:
         """The workspace as the planner sees it: every file's path, then the text of the files the
         prompt names and of small files, within ``task.context_chars``."""
         listing = "\n".join(scratch.files[:500])
-        named = [f for f in scratch.files if f in prompt or Path(f).name in prompt]
+        named = _named_files(scratch, prompt)
         small = [f for f in scratch.files if f not in named and (scratch.root / f).stat().st_size <= 4000]
         return f"Files in the workspace:\n{listing}\n\n{self._files(scratch, [*named, *small])}"
 
     def _default_plan(self, scratch: Scratch, prompt: str, failed: _RoleFailed) -> Plan:
         """The plan when no planner answer was usable: the task itself as the one step, on the files the
-        task names (as in :meth:`_overview`). A small model often cannot write the planner's JSON but
+        task names (:func:`_named_files`). A small model often cannot write the planner's JSON but
         can still edit a named file. Re-raises ``failed`` when the task names no file."""
-        named = [f for f in scratch.files if f in prompt or Path(f).name in prompt]
+        named = _named_files(scratch, prompt)
         if not named:
             raise failed
         self.progress(TaskProgress("note", f"{failed}; going on with a default plan on {', '.join(named)}"))
@@ -359,6 +359,11 @@ class TaskRunner:
             parts.append(block)
             used += len(block)
         return "Current files:\n\n" + "\n\n".join(parts) if parts else ""
+
+
+def _named_files(scratch: Scratch, prompt: str) -> list[str]:
+    """The workspace files ``prompt`` names, by relative path or by file name."""
+    return [f for f in scratch.files if f in prompt or Path(f).name in prompt]
 
 
 def _parses(parse: Callable[[str], object]) -> Callable[[str], str | None]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from tests.emulator import OllamaEmulator, ScriptedModel
+from tests.emulator import OllamaEmulator, ScriptedModel, ScriptRequest
 from tests.helpers import BAD_PY, GOOD_PY, add_team
 from tests.test_cli import config, run
 
@@ -176,3 +177,25 @@ def test_paraphrase_is_a_semantic_hit_but_not_for_code_changing_intents(
     run("ask", "--config", cfg, "--json", "Write a Python function that reverses a list.")
     other = json.loads(run("ask", "--config", cfg, "--json", "Write a Python function which reverses a list.").stdout)
     assert not other["cached"] and _chat_calls(ollama_emulator) > calls + 1  # generate: exact hits only
+
+
+def test_prompts_differing_in_a_number_or_identifier_are_never_a_semantic_hit(
+    ollama_emulator: OllamaEmulator, tmp_path: Path
+) -> None:
+    """Regression: 50 concurrent "Explain recursion, request number N" chats got request 0's answer."""
+
+    def numbered(request: ScriptRequest) -> str:
+        found = re.search(r"request number (\d+)|(parse_args|parseArgs)", request.prompt)
+        return "Answer for " + ((found.group(1) or found.group(2)) if found else "?")
+
+    add_team(ollama_emulator, lead={"reply": numbered})
+    cfg = str(config(tmp_path, ollama_emulator.url))
+    first = json.loads(run("ask", "--config", cfg, "--json", "Explain recursion, request number 0").stdout)
+    assert not first["cached"] and first["answer"] == "Answer for 0"
+    other = json.loads(run("ask", "--config", cfg, "--json", "Explain recursion, request number 38").stdout)
+    assert not other["cached"] and other["answer"] == "Answer for 38"
+    snake = json.loads(run("ask", "--config", cfg, "--json", "What does parse_args return?").stdout)
+    camel = json.loads(run("ask", "--config", cfg, "--json", "What does parseArgs return?").stdout)
+    assert not camel["cached"] and (snake["answer"], camel["answer"]) == ("Answer for parse_args", "Answer for parseArgs")
+    paraphrase = json.loads(run("ask", "--config", cfg, "--json", "Explain recursion: request number 38").stdout)
+    assert paraphrase["cached"] and paraphrase["answer"] == "Answer for 38"  # same literals: still a hit

@@ -167,3 +167,16 @@ def test_kill_9_loses_at_most_the_request_in_flight(tmp_path: Path) -> None:
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     done = conn.execute("SELECT count(*) FROM requests WHERE id LIKE 'done%'").fetchone()
     assert done == (50,)
+
+
+def test_semantic_scope_separates_prompts_by_their_literals() -> None:
+    from coding_director.memory.keys import literals_of, semantic_scope
+
+    assert literals_of("Explain recursion, request number 38") == ["38"]
+    assert literals_of("How do I reverse a list in Python?") == []
+    assert literals_of('what does os.path.join do with "a b"?') == ['"a b"', "os.path.join"]
+    assert literals_of("rename getItem to get_item in file2") == ["file2", "getItem", "get_item"]
+    assert literals_of("it's what I don't want") == []  # apostrophes are not quotes
+    assert semantic_scope("s", "port 8080 please") != semantic_scope("s", "port 8081 please")
+    assert semantic_scope("s", "How do I reverse a list?") == semantic_scope("s", "How can I reverse a list?")
+    assert semantic_scope("s", "port 8080") != semantic_scope("t", "port 8080")

@@ -1,8 +1,8 @@
 """The response cache store: answers that passed every check, keyed exactly and by embedding.
 
 - **exact**: ``key`` = SHA-256 of (normalised prompt, scope, caller overrides); see :mod:`.keys`.
-- **semantic**: among entries of the same ``scope`` (equal context digest and equal tier chain and
-  model settings), the nearest prompt embedding with cosine similarity >= the threshold. The
+- **semantic**: among entries of the same ``scope`` (equal context digest, tier chains, model
+  settings and prompt literals, :func:`.keys.semantic_scope`), the nearest prompt embedding with cosine similarity >= the threshold. The
   nearest neighbours are found by sqlite-vec over 256-bit binary quantised vectors (Hamming
   distance, ``vec_quantize_binary``), then re-ranked by exact cosine on the float32 vectors kept in
   ``cache.embedding``: measured here, a binary KNN over 10,000 rows takes about 0.5 ms where the

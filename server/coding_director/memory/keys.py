@@ -4,13 +4,17 @@
 - context digest: SHA-256 of the rendered code context and the conversation so far;
 - settings digest: SHA-256 of both tier chains and every tier's model settings (model, provider,
   endpoint, temperature, num_predict, max_ctx), so changing a model invalidates its answers;
-- scope = digest(context digest, settings digest): semantic hits never cross a scope.
+- scope = digest(context digest, settings digest): semantic hits never cross a scope;
+- semantic scope = digest(scope, literals of the prompt): two prompts that differ in a number, a
+  quoted string or an identifier ("port 8080" / "port 8081", ``parse_a`` / ``parse_b``) are close
+  in embedding space but not the same question, so a semantic hit also needs equal literals.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 
 from coding_director.backends import Message
@@ -43,6 +47,27 @@ def settings_digest(settings: Settings) -> str:
         for name, t in sorted(settings.tiers.items())
     }
     return _sha(json.dumps([routing.general_chain, routing.math_chain, routing.router, tiers], sort_keys=True))
+
+
+#: Literals: quoted or back-ticked spans, numbers, and code-like identifiers (an underscore, a dot,
+#: a digit or an inner capital), e.g. ``"utf-8"``, ``8080``, ``3.5``, ``parse_args``, ``os.path``,
+#: ``getItem``, ``md5``.
+_LITERAL = re.compile(
+    r"""`[^`]+`|"[^"]+"|(?<!\w)'[^'\s][^']*'(?!\w)"""
+    r"|\d+(?:\.\d+)*"
+    r"|[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+"
+    r"|[A-Za-z]*[a-z][A-Z]\w*|\w*_\w+|[A-Za-z]+\d\w*"
+)
+
+
+def literals_of(prompt: str) -> list[str]:
+    """The sorted literals of ``prompt`` (numbers, quoted spans, code-like identifiers), as written."""
+    return sorted(match.group(0) for match in _LITERAL.finditer(prompt))
+
+
+def semantic_scope(scope: str, prompt: str) -> str:
+    """The partition a semantic hit is searched in: ``scope`` and the literals of ``prompt``."""
+    return _sha(scope, *literals_of(prompt))
 
 
 def scope_of(context: str, settings: str) -> str:

@@ -83,6 +83,7 @@ class Recording:
         self._checks = tuple(extra_checks)
         self._scope = keys.scope_of(keys.context_digest(context_text, history), _settings_digest(settings))
         self._key = keys.exact_key(prompt, self._scope, overrides)
+        self._semantic_scope = keys.semantic_scope(self._scope, prompt)
         self._texts: list[list[str]] = []
         self._tiers: list[str] = []
         self._finished = False
@@ -122,7 +123,7 @@ class Recording:
             return None
         from coding_director.memory.embed import embed
 
-        scope, now, threshold = self._scope, time.time(), self.memory.settings.semantic_threshold
+        scope, now, threshold = self._semantic_scope, time.time(), self.memory.settings.semantic_threshold
         prompt = keys.normalise_prompt(self._prompt)
 
         def lookup(conn: apsw.Connection) -> cache.CacheEntry | None:
@@ -181,7 +182,7 @@ class Recording:
         memory, settings = self.memory, self.memory.settings
         semantic = self._semantic_allowed(result.route.intent)
         prompt = keys.normalise_prompt(self._prompt)
-        entry_args = (self._key, self._scope, self.id, self.record.workspace, result.route.intent)
+        entry_args = (self._key, self._semantic_scope, self.id, self.record.workspace, result.route.intent)
         route_json, tier, answer = result.route.model_dump_json(), result.final_tier or "", result.answer
 
         def write(conn: apsw.Connection) -> None:

@@ -196,6 +196,7 @@ def test_prompts_differing_in_a_number_or_identifier_are_never_a_semantic_hit(
     assert not other["cached"] and other["answer"] == "Answer for 38"
     snake = json.loads(run("ask", "--config", cfg, "--json", "What does parse_args return?").stdout)
     camel = json.loads(run("ask", "--config", cfg, "--json", "What does parseArgs return?").stdout)
-    assert not camel["cached"] and (snake["answer"], camel["answer"]) == ("Answer for parse_args", "Answer for parseArgs")
+    assert not camel["cached"]
+    assert (snake["answer"], camel["answer"]) == ("Answer for parse_args", "Answer for parseArgs")
     paraphrase = json.loads(run("ask", "--config", cfg, "--json", "Explain recursion: request number 38").stdout)
     assert paraphrase["cached"] and paraphrase["answer"] == "Answer for 38"  # same literals: still a hit

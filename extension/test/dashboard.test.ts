@@ -111,6 +111,14 @@ describe('dashboard charts', () => {
     assert.deepEqual(tiles.map((t) => [t.label, t.value]), [['Requests', '4'], ['Cache hit rate', '33.3%'], ['Completion acceptance', '100%'], ['Feedback', '3']]);
     assert.equal(tiles[0]?.detail, 'api 1, chat 2, completion 1');
     assert.equal(percentText(null), '-');
+    const placed = summaryTiles({
+      ...REPORT,
+      placement: {
+        mode: 'complex', threshold: 0.6, configured: 0.85, thresholdMin: 0.4, thresholdMax: 0.9, reason: 'learned from 60 requests',
+        bands: [], changes: [{ at: 1_700_000_000, old: 0.85, new: 0.6, reason: 'learned' }], spentTodayUsd: null, dailyBudgetUsd: 1,
+      },
+    });
+    assert.deepEqual(placed.at(-1), { label: 'Placement', value: 'complex', detail: 'threshold 0.60: learned from 60 requests; moved 1x, last 0.85 -> 0.6' });
   });
 });
 

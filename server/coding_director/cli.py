@@ -147,6 +147,7 @@ def _note(message: str) -> None:
 # -- route ----------------------------------------------------------------------------------------
 async def _route(args: argparse.Namespace) -> int:
     from coding_director.backends import BackendPool
+    from coding_director.memory import open_memory
     from coding_director.routing.complexity import ComplexityInput
     from coding_director.routing.escalation import chain_for
     from coding_director.routing.frontier import Frontier
@@ -170,13 +171,17 @@ async def _route(args: argparse.Namespace) -> int:
             _note("error: give a PROMPT or --jsonl")
             return EXIT_USAGE
         decision = await route(settings, pool, args.prompt)
-        frontier = Frontier(settings)
+        memory = open_memory(settings, lambda message: _note(f"warning: {message}"))
+        history = memory.placement_history(settings.is_local) if memory is not None and memory.available else None
+        frontier = Frontier(settings, history=history)
         try:
             decision, tiers, _ = await frontier.place(decision, chain_for(settings, decision),
                                                       ComplexityInput(prompt=args.prompt, intent=decision.intent))
             state = to_wire(await frontier.report())
         finally:
             frontier.close()
+            if memory is not None:
+                memory.close()
     finally:
         await pool.aclose()
     if args.json:

@@ -70,12 +70,16 @@ class CodingDirector:
         self.workspace_root: Path | None = None
         self.pool = BackendPool(self.settings)
         self.health = HealthTracker(self.settings.health.allowed_fails, self.settings.health.cooldown_s)
-        self.frontier = self._new_frontier()
         self.memory = memory
+        self.frontier = self._new_frontier()
         self.team: TeamChoice | None = None
 
     def _new_frontier(self) -> Frontier:
-        return Frontier(self.settings, lambda: [self.workspace_root] if self.workspace_root else [])
+        """A :class:`Frontier` for the current settings; with a usable memory the learned threshold
+        reads the team memory's requests (else the placement ledger's)."""
+        memory = self.memory
+        history = memory.placement_history(self.settings.is_local) if memory and memory.available else None
+        return Frontier(self.settings, lambda: [self.workspace_root] if self.workspace_root else [], history=history)
 
     async def ensure_team(self) -> TeamChoice:
         """Choose the team once (:func:`~coding_director.backends.embedded.choose_team`: at most one

@@ -161,6 +161,7 @@ async def test_dashboard_stats_request_returns_the_figures_of_stats(
             break
         await asyncio.sleep(0.1)
     assert report["bySource"] == {"chat": 1, "completion": 1} and report["completionsShown"] == 1
+    assert report["placement"]["mode"] == "off" and "nothing leaves this machine" in report["placement"]["reason"]
     cli_config = tmp_path / "cli.toml"
     cli_config.write_text(f'[memory]\npath = "{db}"\n', encoding="utf-8")
     command = [sys.executable, "-m", "coding_director", "stats", "--config", str(cli_config), "--json"]

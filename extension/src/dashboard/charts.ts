@@ -101,7 +101,16 @@ function shorten(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
-/** The headline figures: requests (by source), cache hit rate, completion acceptance, feedback. */
+/** The placement tile: where requests run (routing.frontier), the threshold in force and why. */
+function placementTile(report: StatsReport): Tile[] {
+  const p = report.placement;
+  if (!p) return [];
+  const changes = p.changes ?? [];
+  const moved = changes.length > 0 ? `; moved ${changes.length}x, last ${changes[0]?.old ?? '-'} -> ${changes[0]?.new}` : '';
+  return [{ label: 'Placement', value: p.mode, detail: `threshold ${p.threshold.toFixed(2)}: ${p.reason}${moved}` }];
+}
+
+/** The headline figures: requests (by source), cache hit rate, completion acceptance, feedback, placement. */
 export function summaryTiles(report: StatsReport): Tile[] {
   const sources = Object.entries(report.bySource)
     .sort(([a], [b]) => a.localeCompare(b))
@@ -120,6 +129,7 @@ export function summaryTiles(report: StatsReport): Tile[] {
       detail: `${report.completionsAccepted} of ${report.completionsShown} shown`,
     },
     { label: 'Feedback', value: String(Object.values(report.feedback).reduce<number>((a, n) => a + (n ?? 0), 0)), detail: feedback || 'none yet' },
+    ...placementTile(report),
   ];
 }
 

@@ -945,7 +945,9 @@ export interface StatsParams {
   since?: string;
 }
 /**
- * Output of ``coding-director stats --json`` (and the dashboard's data). ``since`` is a Unix time.
+ * Output of ``coding-director stats --json`` (and the dashboard's data). ``since`` is a Unix time;
+ * ``placement``: where the local/frontier threshold stands, learned from these requests
+ * (``None`` where it was not asked for).
  */
 export interface StatsReport {
   bySource: {
@@ -959,6 +961,7 @@ export interface StatsReport {
   feedback: {
     [k: string]: number | undefined;
   };
+  placement?: PlacementReport | null;
   requests: number;
   routerDecisions: {
     [k: string]:

@@ -414,7 +414,7 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
         with invalid_params():
             request = parse(StatsParams, convert.to_plain(params) or {})
             try:
-                report = await memory_stats(ls.session.memory, request.since)
+                report = await memory_stats(ls.session.memory, request.since, frontier=ls.session.director.frontier)
             except ValueError as exc:
                 raise InvalidRequest(str(exc).replace("--since", "since")) from None
             except StatsUnavailable as exc:

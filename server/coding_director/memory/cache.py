@@ -2,11 +2,12 @@
 
 - **exact**: ``key`` = SHA-256 of (normalised prompt, scope, caller overrides); see :mod:`.keys`.
 - **semantic**: among entries of the same ``scope`` (equal context digest, tier chains, model
-  settings and prompt literals, :func:`.keys.semantic_scope`), the nearest prompt embedding with cosine similarity >= the threshold. The
-  nearest neighbours are found by sqlite-vec over 256-bit binary quantised vectors (Hamming
-  distance, ``vec_quantize_binary``), then re-ranked by exact cosine on the float32 vectors kept in
-  ``cache.embedding``: measured here, a binary KNN over 10,000 rows takes about 0.5 ms where the
-  float32 ``vec0`` scan takes about 9 ms (see ``bench/memory_bench.py``).
+  settings and prompt literals, :func:`.keys.semantic_scope`), the nearest prompt embedding with
+  cosine similarity >= the threshold. The nearest neighbours are found by sqlite-vec over 256-bit
+  binary quantised vectors (Hamming distance, ``vec_quantize_binary``), then re-ranked by exact
+  cosine on the float32 vectors kept in ``cache.embedding``: measured here, a binary KNN over 10,000
+  rows takes about 0.5 ms where the float32 ``vec0`` scan takes about 9 ms (see
+  ``bench/memory_bench.py``).
 
 Entries expire after ``memory.cache_ttl_s``; beyond ``memory.cache_max_entries`` the least
 recently used are dropped. Entries of a request marked unhelpful or undone are deleted.

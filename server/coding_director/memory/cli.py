@@ -7,6 +7,7 @@ Registered by :func:`add_memory_commands` from :mod:`coding_director.cli`. Exit 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from collections.abc import Callable
@@ -65,12 +66,23 @@ def _read_since(args: argparse.Namespace, query: Callable[[apsw.Connection, floa
 
 
 def _stats(args: argparse.Namespace) -> int:
+    from coding_director.features.stats import placement_report
     from coding_director.memory.stats import compute_stats, render_text
+    from coding_director.settings import load_settings
     from coding_director.wire import to_wire
 
-    report = _read_since(args, compute_stats)
-    if isinstance(report, int):
-        return report
+    since = _since(args)
+    if since is None:
+        return EXIT_USAGE
+    memory = _open(args)
+    if memory is None:
+        return EXIT_NO_MEMORY
+    try:
+        report = memory.read_sync(lambda conn: compute_stats(conn, since))
+        placement = asyncio.run(placement_report(load_settings(args.config), memory))
+        report = report.model_copy(update={"placement": placement})
+    finally:
+        memory.close()
     if args.json:
         sys.stdout.write(json.dumps(to_wire(report), ensure_ascii=False) + "\n")
     else:

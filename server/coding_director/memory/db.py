@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS: list[tuple[str, str]] = [
     ("records", records_store.MIGRATIONS[0]),
     ("cache", cache_store.MIGRATIONS[0]),
+    ("records", records_store.MIGRATIONS[1]),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

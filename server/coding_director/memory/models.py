@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from coding_director.results import PlacementReport
 from coding_director.wire import WireModel
 
 #: Where a request came from.
@@ -89,7 +90,9 @@ class TimelinePoint(WireModel):
 
 
 class StatsReport(WireModel):
-    """Output of ``coding-director stats --json`` (and the dashboard's data). ``since`` is a Unix time."""
+    """Output of ``coding-director stats --json`` (and the dashboard's data). ``since`` is a Unix time;
+    ``placement``: where the local/frontier threshold stands, learned from these requests
+    (``None`` where it was not asked for)."""
 
     since: float
     requests: int
@@ -104,6 +107,7 @@ class StatsReport(WireModel):
     completion_acceptance_rate: float | None
     feedback: dict[str, int]
     timeline: list[TimelinePoint]
+    placement: PlacementReport | None = None
 
 
 class _Line(BaseModel):

@@ -162,6 +162,7 @@ class Recording:
         record.decided_by, record.route_reason = route.decided_by, route.reason
         record.answer, record.final_tier, record.accepted = result.answer, result.final_tier, result.accepted
         record.latency_ms = round((time.perf_counter() - self._started) * 1000, 3)
+        record.complexity = route.complexity
         texts = iter(self._texts)
         tiers = self._settings.tiers
         for attempt in result.attempts:

@@ -52,6 +52,10 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX feedback_request ON feedback(request_id);
     """,
+    # 2: the request's complexity estimate (0-1, routing/complexity.py), which placement learns from
+    """
+    ALTER TABLE requests ADD COLUMN complexity REAL;
+    """,
 ]
 
 
@@ -98,6 +102,7 @@ class RequestRecord:
     cancelled: bool = False
     place: str | None = None
     latency_ms: float | None = None
+    complexity: float | None = None
     attempts: list[AttemptRecord] = field(default_factory=list)
 
 
@@ -106,13 +111,13 @@ def insert_request(conn: apsw.Connection, record: RequestRecord) -> None:
     conn.execute(
         "INSERT OR REPLACE INTO requests (id, created_at, workspace, source, domain, intent, confidence, decided_by,"
         " route_reason, files, languages, context_tokens, prompt, answer, final_tier, accepted, cached, cached_from,"
-        " cancelled, place, latency_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " cancelled, place, latency_ms, complexity) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             record.id, record.created_at, record.workspace, record.source, record.domain, record.intent,
             record.confidence, record.decided_by, record.route_reason, json.dumps(record.files),
             json.dumps(record.languages), record.context_tokens, record.prompt, record.answer, record.final_tier,
             int(record.accepted), int(record.cached), record.cached_from, int(record.cancelled), record.place,
-            record.latency_ms,
+            record.latency_ms, record.complexity,
         ),
     )  # fmt: skip
     conn.executemany(
@@ -126,6 +131,29 @@ def insert_request(conn: apsw.Connection, record: RequestRecord) -> None:
             for seq, a in enumerate(record.attempts)
         ],
     )  # fmt: skip
+
+
+#: One request as placement reads it: (complexity, domain, intent, created_at, [(tier, outcome), ...]).
+PlacementRow = tuple[float, str, str, float, list[tuple[str, str]]]
+
+
+def placement_rows(conn: apsw.Connection, since: float, limit: int) -> list[PlacementRow]:
+    """The latest ``limit`` requests made at or after ``since`` (Unix seconds) that a tier answered
+    or refused (a complexity recorded; not served from the cache, not cancelled, not completions),
+    oldest first, each with its attempts in order."""
+    rows = conn.execute(
+        "SELECT id, complexity, domain, intent, created_at FROM requests WHERE created_at >= ?"
+        " AND complexity IS NOT NULL AND cached = 0 AND cancelled = 0 AND source != 'completion'"
+        " AND domain IS NOT NULL AND intent IS NOT NULL ORDER BY created_at DESC LIMIT ?",
+        (since, limit),
+    ).fetchall()
+    out: list[PlacementRow] = []
+    for request_id, complexity, domain, intent, at in reversed(rows):
+        attempts = conn.execute(
+            "SELECT tier, outcome FROM attempts WHERE request_id = ? ORDER BY seq", (request_id,)
+        ).fetchall()
+        out.append((float(complexity), str(domain), str(intent), float(at), [(str(t), str(o)) for t, o in attempts]))
+    return out
 
 
 def insert_feedback(conn: apsw.Connection, request_id: str, kind: str, detail: str | None, at: float) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 import apsw
 
 from coding_director.memory.models import DEFAULT_SINCE, Percentiles, RouteStats, StatsReport, TierStats, TimelinePoint
+from coding_director.results import PlacementReport
 
 _SINCE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 __all__ = ["DEFAULT_SINCE", "compute_stats", "parse_since", "percentile", "render_text"]
@@ -189,4 +190,29 @@ def render_text(report: StatsReport) -> str:
     if report.feedback:
         lines.append("feedback: " + ", ".join(f"{k} {v}" for k, v in sorted(report.feedback.items())))
     lines.extend(f"{p.day}: {p.requests} requests, {p.accepted} accepted, {p.cached} cached" for p in report.timeline)
+    if report.placement is not None:
+        lines.extend(["", *render_placement(report.placement)])
     return "\n".join(lines)
+
+
+def render_placement(placement: PlacementReport) -> list[str]:
+    """Lines for the terminal: the mode, the threshold and why, its bands and its latest moves."""
+    lines = [
+        f"placement: routing.frontier = {placement.mode}, threshold {placement.threshold:.2f}"
+        f" (configured {placement.configured:.2f}, bounds {placement.threshold_min:.2f}-{placement.threshold_max:.2f})"
+        f": {placement.reason}"
+    ]
+    for band in placement.bands:
+        if band.samples:
+            rate = "-" if band.rate is None else f"{band.rate * 100:.0f}%"
+            lines.append(
+                f"    complexity {band.lower:.1f}-{band.upper:.1f}: {band.accepted}/{band.samples} local first"
+                f" try ({rate}){f' -> {band.side}' if band.side else ''}"
+            )
+    for move in placement.changes:
+        at = time.strftime("%Y-%m-%d %H:%M", time.localtime(move.at))
+        old = "-" if move.old is None else f"{move.old:.2f}"
+        lines.append(f"    {at} threshold {old} -> {move.new:.2f}: {move.reason}")
+    if placement.spent_today_usd is not None:
+        lines.append(f"    frontier spend today ${placement.spent_today_usd:.4f} of ${placement.daily_budget_usd:.2f}")
+    return lines

@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import apsw
 
@@ -24,6 +24,9 @@ from coding_director.memory.db import MemoryUnavailable, connect, default_path
 from coding_director.memory.models import NEGATIVE_FEEDBACK
 from coding_director.memory.redact import redact_optional
 from coding_director.settings import MemorySettings, Settings
+
+if TYPE_CHECKING:
+    from coding_director.routing.placement import HistoryRow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -136,6 +139,11 @@ class Memory:
 
         self.submit(write)
 
+    def placement_history(self, is_local: Callable[[str], bool]) -> MemoryPlacementHistory:
+        """The recorded requests as placement learns from them (``is_local(tier)``: whether a tier
+        runs on this machine, ``Settings.is_local``)."""
+        return MemoryPlacementHistory(self, is_local)
+
     def forget(self, workspace: str | None) -> int:
         """Delete the records (and cache entries) of ``workspace``, or everything; returns how many
         requests were deleted. Blocks until done."""
@@ -148,6 +156,32 @@ class Memory:
         self.submit(write)
         self.flush()
         return result[0] if result else 0
+
+
+class MemoryPlacementHistory:
+    """:class:`~coding_director.routing.placement.PlacementHistory` over the team memory: every
+    recorded request with a complexity becomes one
+    :class:`~coding_director.routing.placement.HistoryRow` (its first tier asked, local or not, and
+    whether that answer was accepted), so the threshold learns from the same requests ``stats``
+    counts. Blocking (SQLite on the reader thread); raises :class:`MemoryUnavailable` when the
+    database fails."""
+
+    def __init__(self, memory: Memory, is_local: Callable[[str], bool]) -> None:
+        self.memory = memory
+        self.is_local = is_local
+
+    def placement_rows(self, since: float, limit: int) -> list[HistoryRow]:
+        """Rows of the latest ``limit`` requests made at or after ``since`` (Unix seconds), oldest first."""
+        from coding_director.routing.placement import history_row
+
+        if not self.memory.available:
+            raise MemoryUnavailable(f"the team memory database {self.memory.path} is unusable")
+        try:
+            found = self.memory.read_sync(lambda conn: records.placement_rows(conn, since, limit))
+        except apsw.Error as exc:
+            raise MemoryUnavailable(str(exc)) from exc
+        rows = [history_row(c, domain, intent, tries, self.is_local, at) for c, domain, intent, at, tries in found]
+        return [row for row in rows if row is not None]
 
 
 def open_memory(settings: Settings, on_problem: Callable[[str], None] = _stderr) -> Memory | None:

@@ -276,8 +276,9 @@ class Frontier:
 
     async def record(self, complexity: float, decision: RouteDecision, attempts: Sequence[Attempt]) -> None:
         """Feed a finished request back (ledger ``placements``; only when the frontier is on and a
-        tier was asked)."""
-        if self.settings.routing.frontier == "off":
+        tier was asked). With a ``history`` (the team memory) nothing is written here: the memory
+        records every request with its complexity itself."""
+        if self.settings.routing.frontier == "off" or self._history is not None:
             return
         row = history_row(complexity, decision.domain, decision.intent, [(a.tier, a.outcome) for a in attempts],
                           self.settings.is_local, self._clock())

@@ -434,3 +434,31 @@ def test_walk_files_honours_gitignore(tmp_path: Path) -> None:
     (tmp_path / "build" / "out.py").write_text("x")
     (tmp_path / ".gitignore").write_text("secret.txt\nbuild/\n")
     assert walk_files(tmp_path) == [".gitignore", "calc.py", "tests/test_calc.py"]
+
+
+async def test_task_roles_are_placed_the_frontier_tier_answers_a_role_every_local_tier_failed(
+    ollama_emulator: OllamaEmulator, tmp_path: Path
+) -> None:
+    """Task roles follow ``routing.frontier`` like every request: with ``fallback`` the coder's chain
+    ends with the frontier tier, which answers when lead, senior and principal all failed."""
+    project = make_project(tmp_path / "project", git=False)
+    scripted_team(ollama_emulator, {"lead": {"coder": [NO_MATCH]}, "senior": {"coder": [NO_MATCH], "tester": [TESTER]},
+                                    "principal": {"coder": [NO_MATCH]}})  # fmt: skip
+    frontier = "frontier-m:latest"
+    ollama_emulator.add_model(ScriptedModel(name=frontier, reply=lambda req: CODER_GOOD if role_of(req) == "coder"
+                                            else "I cannot help with that role."))  # fmt: skip
+    settings = team_settings(
+        ollama_emulator.url,
+        tiers={"frontier": {"model": frontier, "provider": "openai", "base_url": f"{ollama_emulator.url}/v1"}},
+        routing={"frontier": "fallback"},
+        placement={"ledger_path": str(tmp_path / "ledger.sqlite3"), "daily_budget_usd": 0.5,
+                   "prices": {frontier: {"input_usd_per_mtok": 3.0, "output_usd_per_mtok": 15.0}}},
+        task={"test_timeout_s": 120},
+    )  # fmt: skip
+    result = await TaskRunner(CodingDirector(settings)).run(project, "Add a multiply(a, b) function to calc.py.")
+    assert result.error is None, result.error
+    coder = [(s.tier, s.outcome) for s in result.steps if s.role == "coder"]
+    assert coder == [("lead", "rejected"), ("senior", "rejected"), ("principal", "rejected"), ("frontier", "accepted")]
+    planner = [(s.tier, s.outcome) for s in result.steps if s.role == "planner"]
+    assert planner == [("principal", "accepted")]  # a role a local tier answers never reaches the frontier
+    assert result.tests is not None and result.tests.ok

@@ -274,19 +274,25 @@ class CodingDirector:
         """Run one task role's request (see :mod:`coding_director.agents`) along ``chain``, with the
         role's ``system`` prompt instead of an intent's, no routing (``decided_by = "caller"``) and
         ``extra_checks`` as its verification (the generic checks for emptiness, refusal and loops
-        still apply). Events and failure behaviour as :meth:`stream_assistance`. With memory, the
-        request is recorded with source ``task`` (and ``workspace``); it is never served from or
-        stored in the response cache (a role's answer depends on the task's state)."""
+        still apply). The role's chain is placed like any request (``routing.frontier``: the
+        frontier tier after it with ``fallback``, first when the role's request is complex with
+        ``complex``; a chain naming the frontier tier keeps its order), and what goes to a
+        non-local tier passes the outbound filter. Events and failure behaviour as
+        :meth:`stream_assistance`. With memory, the request is recorded with source ``task`` (and
+        ``workspace``); it is never served from or stored in the response cache (a role's answer
+        depends on the task's state)."""
         await self.ensure_team()
         decision = RouteDecision(
             domain="general", intent="question", confidence=1.0, decided_by="caller", reason="task role"
         )
+        shape = ComplexityInput(prompt=prompt, intent="question", context_tokens=estimate_tokens(context_text or ""))
+        decision, tiers, complexity = await self.frontier.place(decision, list(chain), shape)
         request = Request(
             prompt=prompt,
             route=decision,
             target=Target(intent="question", extra_checks=tuple(extra_checks)),
             context_text=context_text,
-            chain=list(chain),
+            chain=tiers,
             system=system,
         )
         recording = self._recording(
@@ -297,6 +303,8 @@ class CodingDirector:
             async with self.pool.lease():
                 events = escalate(self.settings, self.pool, self.health, request, self.frontier)
                 async for event in self._observed(events, recording):
+                    if isinstance(event, Finished):
+                        await self.frontier.record(complexity.score, decision, event.assistance.attempts)
                     yield event
         finally:
             if recording is not None:

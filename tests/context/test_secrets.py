@@ -7,8 +7,16 @@ from pathlib import Path
 
 from coding_director.context import extract_from_file
 from coding_director.context.models import RelatedSnippet
-from coding_director.context.secrets import ContextPart, OutboundFilter, find_secrets, redact_secrets
+from coding_director.context.secrets import (
+    ContextPart,
+    OutboundFilter,
+    find_secrets,
+    is_indirect_reference,
+    redact_secrets,
+)
 from coding_director.settings import DEFAULT_WITHHOLD
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 AWS = "AKIAIOSFODNN7EXAMPLE"
 GITHUB = "ghp_" + "Zy9Xw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0FeDcBa"  # 36 characters after the prefix
@@ -111,3 +119,25 @@ def test_code_context_drops_related_code_from_withheld_files(tmp_path: Path) -> 
     dotenv.write_text("A=1\n", encoding="utf-8")
     gone, reports = filt.code_context(extract_from_file(str(dotenv), 1, 1, token_budget=500))
     assert gone is None and [(w.source, w.action) for w in reports] == [(".env", "removed")]
+
+
+_LINE_CHARS = st.sampled_from([*"ab_.-x =!:()[]\v\t'\"$0", "==", "!==", ":=", "get(", "].", "os.environ["])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_LINE_CHARS, max_size=120).map("".join))
+def test_our_indirect_reference_filter_answers_as_detect_secrets_does(line: str) -> None:
+    """The linear :func:`is_indirect_reference` replaces detect-secrets' own filter: same answer."""
+    from detect_secrets.filters.heuristic import is_indirect_reference as library
+
+    assert is_indirect_reference(line) == library(line)
+
+
+def test_indirect_reference_filter_examples_and_a_long_line() -> None:
+    from detect_secrets.filters.heuristic import is_indirect_reference as library
+
+    examples = ["secret = get_secret_key()", "token = request.headers['apikey']", 'password = "hunter2hunter2"',
+                "a: b(c)", "x == y[0]", "prose with no operator at all " * 30, "k = v " * 150 + "= f(x)",
+                "a" * 999 + "=f()", "a" * 1001 + "=f()"]  # fmt: skip
+    assert [is_indirect_reference(e) for e in examples] == [library(e) for e in examples]
+    assert [is_indirect_reference(e) for e in examples[:5]] == [True, True, False, True, True]

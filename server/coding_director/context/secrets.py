@@ -72,15 +72,49 @@ class SecretSpan:
     continued: bool = False
 
 
+_LIBRARY_INDIRECT_REFERENCE = "detect_secrets.filters.heuristic.is_indirect_reference"
+_OUR_INDIRECT_REFERENCE = f"{__name__}.is_indirect_reference"
+#: Where a match of detect-secrets' indirect-reference regex can start (see :func:`is_indirect_reference`).
+_AFTER_STOP = re.compile(r"[\v=!:]")
+
+
+def is_indirect_reference(line: str) -> bool:
+    r"""detect-secrets' line filter ``heuristic.is_indirect_reference`` (``secret = get_key()``,
+    ``token = request.headers['x']`` are not secrets), with the same answer for every line but
+    linear where the library's ``regex.search`` is quadratic in the line's length.
+
+    The library searches ``([^\v=!:]*)\s*(:=?|[!=]{1,3})\s*(...)`` from every position: 2.4 ms
+    for a 320-character line of prose, measured here (every line of every prompt, answer and
+    context goes through it, up to its 1,000-character cut-off). A match starting at ``i`` implies
+    one starting at the line's start or just after the last ``\v``, ``=``, ``!`` or ``:`` before
+    ``i`` (the first group absorbs the characters between), so trying ``regex.match`` at those
+    positions only gives the same result. ``tests/context/test_secrets.py`` checks the equality
+    with hypothesis."""
+    from detect_secrets.filters.heuristic import _get_indirect_reference_regex
+
+    if len(line) > 1000 or not any(op in line for op in "=!:"):  # the library's cut-off; no operator
+        return False
+    regex = _get_indirect_reference_regex()
+    if regex.match(line):
+        return True
+    return any(regex.match(line, stop.end()) for stop in _AFTER_STOP.finditer(line))
+
+
 @cache
 def _plugins_by_type() -> dict[str, Any]:
     """Configure detect-secrets with every plugin it ships (no verification: nothing is sent
-    anywhere) and return them by secret type. Called under :data:`_LOCK`."""
+    anywhere) and its default filters, :func:`is_indirect_reference` in place of the library's
+    slower equivalent, and return the plugins by secret type. Called under :data:`_LOCK`."""
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
-    from detect_secrets.settings import configure_settings_from_baseline, get_plugins
+    from detect_secrets.settings import configure_settings_from_baseline, get_filters, get_plugins, get_settings
 
     classes: list[Any] = list(get_mapping_from_secret_type_to_class().values())
     configure_settings_from_baseline({"plugins_used": [{"name": cls.__name__} for cls in classes]})
+    settings = get_settings()
+    if _LIBRARY_INDIRECT_REFERENCE in settings.filters:
+        settings.disable_filters(_LIBRARY_INDIRECT_REFERENCE)
+        settings.filters[_OUR_INDIRECT_REFERENCE] = {}
+        get_filters.cache_clear()
     return {plugin.secret_type: plugin for plugin in get_plugins()}
 
 

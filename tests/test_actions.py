@@ -20,6 +20,7 @@ from coding_director.features.actions import (
     split_lines,
     stream_edit,
 )
+from coding_director.messages import Position, Range
 
 from tests.emulator import OllamaEmulator
 from tests.helpers import TIER_MODELS, add_team, chat_calls, team_settings
@@ -111,8 +112,8 @@ def open_case(case: Case, version: int = 1) -> tuple[DocumentStore, str]:
 
 
 def action(uri: str, line: int, version: int = 1) -> ActionData:
-    return ActionData(action="fix", uri=uri, version=version, start_line=line, start_character=2,
-                      end_line=line, end_character=2)
+    at = Position(line=line, character=2)
+    return ActionData(action="fix", uri=uri, version=version, range=Range(start=at, end=at))
 
 
 def apply(text: str, edit: LineEdit) -> str:

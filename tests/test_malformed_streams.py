@@ -142,7 +142,7 @@ async def test_nothing_raises_out_of_aget_assistance(
 
 async def test_checked_stream_rejects_replacement_characters() -> None:
     from coding_director.backends import Chunk, GenerateOptions
-    from coding_director.backends.base import checked_stream
+    from coding_director.backends.errors import checked_stream
 
     async def parts() -> Any:
         yield Chunk(text="ok ")
@@ -175,7 +175,7 @@ async def test_closing_a_pool_waits_for_the_requests_running_on_it(ollama_emulat
 
 async def test_checked_stream_bounds_the_characters_per_token() -> None:
     from coding_director.backends import Chunk, GenerateOptions
-    from coding_director.backends.base import checked_stream
+    from coding_director.backends.errors import checked_stream
 
     async def parts() -> Any:
         for _ in range(100):

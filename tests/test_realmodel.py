@@ -251,8 +251,8 @@ def to_dict(value: Any) -> Any:
 
 
 async def test_a_runtime_that_dies_is_restarted_once() -> None:
-    from coding_director.backends.base import EndpointUnreachable
     from coding_director.backends.embedded import EmbeddedRuntime
+    from coding_director.backends.errors import EndpointUnreachable
 
     runtime = EmbeddedRuntime(resolve_spec(load_settings(embedded={"enabled": "on", "n_ctx": 512}).embedded))
     try:

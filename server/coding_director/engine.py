@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec
 
 from coding_director.backends import BackendPool, HealthTracker, Message
 from coding_director.backends.embedded import TeamChoice, choose_team
@@ -44,6 +44,24 @@ if TYPE_CHECKING:
     from coding_director.memory.recorder import Recording
 
 log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+
+
+def _final_assistance(stream: Callable[P, AsyncIterator[Event]]) -> Callable[P, Coroutine[Any, Any, Assistance]]:
+    """``stream`` run to its end: a coroutine function with the same parameters that returns the
+    :class:`Assistance` of the :class:`Finished` event ``stream`` always ends with."""
+
+    async def final(*args: P.args, **kwargs: P.kwargs) -> Assistance:
+        result: Assistance | None = None
+        async for event in stream(*args, **kwargs):
+            if isinstance(event, Finished):
+                result = event.assistance
+        assert result is not None, "escalate() always ends with Finished"
+        return result
+
+    final.__doc__ = f"Like :meth:`{stream.__name__}` (same parameters) but returns only the final :class:`Assistance`."
+    return final
 
 
 class CodingDirector:
@@ -310,24 +328,8 @@ class CodingDirector:
             if recording is not None:
                 recording.close()
 
-    async def aget_assistance(
-        self,
-        prompt: str,
-        context: CodeContext | str | None = None,
-        *,
-        intent: Intent | None = None,
-        domain: Domain | None = None,
-        language: str | None = None,
-        **kwargs: Any,
-    ) -> Assistance:
-        """Like :meth:`stream_assistance` but returns only the final :class:`Assistance`."""
-        result: Assistance | None = None
-        events = self.stream_assistance(prompt, context, intent=intent, domain=domain, language=language, **kwargs)
-        async for event in events:
-            if isinstance(event, Finished):
-                result = event.assistance
-        assert result is not None, "escalate() always ends with Finished"
-        return result
+    #: Like :meth:`stream_assistance` (same parameters) but returns only the final :class:`Assistance`.
+    aget_assistance = _final_assistance(stream_assistance)
 
     def get_assistance(self, prompt: str, context: CodeContext | str | None = None) -> Assistance:
         """Blocking form of :meth:`aget_assistance` for scripts (runs its own event loop; do not call

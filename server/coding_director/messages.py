@@ -144,7 +144,7 @@ class ActionData(WireModel):
     """What a listed Fix / *Add docstring* code action carries to ``codeAction/resolve`` (its
     ``data``).
 
-    ``version`` is the document version the action was listed for; the range is the selection
+    ``version`` is the document version the action was listed for; ``range`` is the selection
     (LSP positions: 0-based lines, UTF-16 columns). ``diagnostics`` are the messages of the
     diagnostics in the range (they go into the prompt).
     """
@@ -152,10 +152,7 @@ class ActionData(WireModel):
     action: ActionKind
     uri: str
     version: int
-    start_line: int = Field(ge=0)
-    start_character: int = Field(ge=0)
-    end_line: int = Field(ge=0)
-    end_character: int = Field(ge=0)
+    range: Range
     diagnostics: list[str] = Field(default_factory=list)
 
 

@@ -16,7 +16,7 @@ from coding_director.knowledge.embedder import WordLlamaEmbedder
 from coding_director.knowledge.index import WorkspaceIndex
 from coding_director.knowledge.models import SearchHit
 from coding_director.knowledge.retrieve import fit_snippets, reciprocal_rank_fusion
-from coding_director.knowledge.store import fts_query
+from coding_director.knowledge.terms import fts_query
 from coding_director.settings import Settings
 
 RETRY = '''\

@@ -45,9 +45,9 @@ def assert_invalid_params(response: dict[str, Any], field: str) -> None:
     assert "data" not in error or error["data"] is None, error
 
 
-def fix_data(uri: str, **fields: Any) -> dict[str, Any]:
-    data = {"action": "fix", "uri": uri, "version": 1, "startLine": 4, "startCharacter": 0, "endLine": 5}
-    data["endCharacter"] = 0
+def fix_data(uri: str, line: int = 4, **fields: Any) -> dict[str, Any]:
+    selection = {"start": {"line": line, "character": 0}, "end": {"line": line + 1, "character": 0}}
+    data = {"action": "fix", "uri": uri, "version": 1, "range": selection}
     data.update(fields)
     return {"title": "Fix with Coding Director", "data": data}
 
@@ -72,7 +72,7 @@ def test_every_bad_input_gets_invalid_params_naming_the_field(
     assert_invalid_params(
         raw.request(chat, {"prompt": "Explain", "textDocument": {"uri": uri}, "range": outside}), "range.start.line"
     )
-    assert_invalid_params(raw.request("codeAction/resolve", fix_data(uri, startLine=99, endLine=99)), "data.startLine")
+    assert_invalid_params(raw.request("codeAction/resolve", fix_data(uri, line=99)), "data.range.start.line")
     assert model_calls(ollama_emulator) == before
     # codeAction/resolve with incomplete data.
     incomplete = fix_data(uri)
@@ -132,7 +132,7 @@ def test_a_binary_document_is_never_sent_to_a_model(
         "textDocument/codeAction", {"textDocument": {"uri": uri}, "range": selection, "context": {"diagnostics": []}}
     )
     assert actions["result"] in (None, [])
-    failed = raw.request("codeAction/resolve", fix_data(uri, startLine=0, endLine=1))
+    failed = raw.request("codeAction/resolve", fix_data(uri, line=0))
     assert failed["error"]["code"] == -32803 and "binary" in failed["error"]["message"]
     answer = raw.request("codingDirector/chat", {"prompt": "Explain this", "textDocument": {"uri": uri}})
     assert answer["result"]["answer"] == GOOD_PY

@@ -114,7 +114,7 @@ async def test_code_actions_are_listed_without_any_model_call(
     ask = ChatParams.model_validate(to_plain(explain.command.arguments[0]))
     assert ask.text_document is not None and ask.text_document.uri == uri and ask.chat_id is None
     data = ActionData.model_validate(to_plain(by_title(actions, "Fix").data))
-    assert (data.action, data.start_line, data.end_line) == ("fix", 3, 4)
+    assert (data.action, data.range.start.line, data.range.end.line) == ("fix", 3, 4)
     assert not [r for r in emu.requests if r.inference]
 
 

@@ -34,19 +34,30 @@ export interface CodingDirectorSchemas {
  * What a listed Fix / *Add docstring* code action carries to ``codeAction/resolve`` (its
  * ``data``).
  *
- * ``version`` is the document version the action was listed for; the range is the selection
+ * ``version`` is the document version the action was listed for; ``range`` is the selection
  * (LSP positions: 0-based lines, UTF-16 columns). ``diagnostics`` are the messages of the
  * diagnostics in the range (they go into the prompt).
  */
 export interface ActionData {
   action: 'fix' | 'explain' | 'docs' | 'test';
   diagnostics?: string[];
-  endCharacter: number;
-  endLine: number;
-  startCharacter: number;
-  startLine: number;
+  range: Range;
   uri: string;
   version: number;
+}
+/**
+ * LSP range, end exclusive.
+ */
+export interface Range {
+  end: Position;
+  start: Position;
+}
+/**
+ * LSP position: 0-based ``line``; ``character`` in UTF-16 code units.
+ */
+export interface Position {
+  character: number;
+  line: number;
 }
 /**
  * The result of one request.
@@ -232,20 +243,6 @@ export interface ChatParams {
 export interface ChatMessage {
   content: string;
   role: 'user' | 'assistant';
-}
-/**
- * LSP range, end exclusive.
- */
-export interface Range {
-  end: Position;
-  start: Position;
-}
-/**
- * LSP position: 0-based ``line``; ``character`` in UTF-16 code units.
- */
-export interface Position {
-  character: number;
-  line: number;
 }
 /**
  * LSP text document identifier (``file:///...`` URI).

@@ -33,7 +33,7 @@ from coding_director.agents.scratch import Scratch, ScratchError
 from coding_director.agents.testrun import TestRun, detect_test_command, run_tests, workspace_python
 from coding_director.context import check_syntax, detect_language
 from coding_director.engine import CodingDirector
-from coding_director.results import ErrorKind, Outcome
+from coding_director.results import Attempt
 from coding_director.routing.escalation import AttemptFinished, Event, Finished
 from coding_director.wire import WireModel
 
@@ -41,17 +41,11 @@ from coding_director.wire import WireModel
 DEBUG_OUTPUT_CHARS = 6000
 
 
-class TaskStep(WireModel):
-    """One model attempt within a task: the ``role`` it served, the tier and model that answered,
-    the attempt's outcome and reason, and its wall time in milliseconds."""
+class TaskStep(Attempt):
+    """One model attempt within a task: the :class:`~coding_director.results.Attempt` (tier, model,
+    outcome, reason, wall time in milliseconds, tokens, cost) and the ``role`` it served."""
 
     role: str
-    tier: str
-    model: str
-    outcome: Outcome
-    reason: str | None = None
-    error_kind: ErrorKind | None = None
-    latency_ms: float = 0.0
 
 
 class TaskResult(WireModel):
@@ -300,17 +294,7 @@ class TaskRunner:
             self.on_event(role, event)
             if isinstance(event, AttemptFinished):
                 attempt = event.attempt
-                self.steps.append(
-                    TaskStep(
-                        role=role,
-                        tier=attempt.tier,
-                        model=attempt.model,
-                        outcome=attempt.outcome,
-                        reason=attempt.reason,
-                        error_kind=attempt.error_kind,
-                        latency_ms=attempt.latency_ms,
-                    )
-                )
+                self.steps.append(TaskStep(role=role, **dict(attempt)))
                 why = f": {attempt.reason}" if attempt.reason else ""
                 self.progress(TaskProgress("note", f"{role} on {attempt.tier}: {attempt.outcome}{why}"))
             elif isinstance(event, Finished):

@@ -1,5 +1,6 @@
-"""Model servers: one protocol (:class:`Backend`), three providers (Ollama, OpenAI-compatible, the
-built-in runtime of :mod:`~coding_director.backends.embedded`), health tracking.
+"""Model servers: one protocol (:class:`Backend`, :mod:`~coding_director.backends.base`) and its errors
+(:mod:`~coding_director.backends.errors`), three providers (Ollama, OpenAI-compatible, the built-in
+runtime of :mod:`~coding_director.backends.embedded`), health tracking.
 
 :class:`BackendPool` hands out one backend per endpoint so tiers on the same server share a
 connection pool.
@@ -11,25 +12,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from coding_director.backends.base import (
-    Backend,
-    BackendError,
-    BackendTimeout,
-    BadRequest,
-    Chunk,
-    EndpointUnreachable,
-    GenerateOptions,
-    GeneratePrompt,
-    MalformedResponse,
-    Message,
-    ModelInfo,
-    ModelNotFound,
-    NotSupported,
-    PullProgress,
-    RateLimited,
-    StreamInterrupted,
-    num_ctx_for,
-)
+from coding_director.backends import base, errors
+from coding_director.backends.base import *  # noqa: F403 - the protocol and its shapes, listed in base.__all__
+from coding_director.backends.errors import *  # noqa: F403 - the errors, listed in errors.__all__
 from coding_director.backends.health import HealthTracker
 from coding_director.backends.residency import Residency, residency_config
 from coding_director.backends.transport import shared_ssl_context
@@ -49,7 +34,7 @@ class BackendPool:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._backends: dict[tuple[str, str, str | None], Backend] = {}
+        self._backends: dict[tuple[str, str, str | None], base.Backend] = {}
         self._leases = 0
         self._idle: asyncio.Event | None = None
         shared_ssl_context()  # built once per process, here rather than inside a timed attempt
@@ -70,7 +55,7 @@ class BackendPool:
             if self._leases == 0 and self._idle is not None:
                 self._idle.set()
 
-    def for_tier(self, tier: str) -> Backend:
+    def for_tier(self, tier: str) -> base.Backend:
         """The backend of tier ``tier``. Raises ``KeyError`` for an unknown tier."""
         spec = self.settings.tier(tier)
         endpoint = self.settings.endpoint_of(tier)
@@ -81,7 +66,7 @@ class BackendPool:
             self._backends[key] = backend
         return backend
 
-    def _create(self, provider: str, endpoint: str, api_key_env: str | None) -> Backend:
+    def _create(self, provider: str, endpoint: str, api_key_env: str | None) -> base.Backend:
         read_timeout = self.settings.routing.attempt_timeout_s
         connect = self.settings.ollama.connect_timeout_s
         if provider == "embedded":
@@ -126,25 +111,10 @@ class BackendPool:
         self._backends.clear()
 
 
-__all__ = [
-    "Backend",
-    "BackendError",
+__all__ = [  # the protocol and its shapes (base.__all__), the errors (errors.__all__), then the pool
+    *base.__all__,
+    *errors.__all__,
     "BackendPool",
-    "BackendTimeout",
-    "BadRequest",
-    "Chunk",
-    "EndpointUnreachable",
-    "GenerateOptions",
-    "GeneratePrompt",
     "HealthTracker",
-    "MalformedResponse",
-    "Message",
-    "ModelInfo",
-    "ModelNotFound",
-    "NotSupported",
-    "PullProgress",
-    "RateLimited",
     "Residency",
-    "StreamInterrupted",
-    "num_ctx_for",
 ]

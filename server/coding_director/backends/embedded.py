@@ -45,16 +45,8 @@ from typing import TYPE_CHECKING, Literal
 
 import httpx
 
-from coding_director.backends.base import (
-    Chunk,
-    EndpointUnreachable,
-    GenerateOptions,
-    GeneratePrompt,
-    Message,
-    ModelInfo,
-    NotSupported,
-    PullProgress,
-)
+from coding_director.backends import errors
+from coding_director.backends.base import Chunk, GenerateOptions, GeneratePrompt, Message, ModelInfo, PullProgress
 from coding_director.settings import FRONTIER_TIER, EmbeddedSettings, Settings, TierSettings
 
 if TYPE_CHECKING:
@@ -97,7 +89,7 @@ TEAM_COMPLETION_TIMEOUT_MS = 20_000
 Runtime = Literal["ollama", "embedded", "configured"]
 
 
-class RuntimeNotInstalled(EndpointUnreachable):
+class RuntimeNotInstalled(errors.EndpointUnreachable):
     """The runtime environment or the model file is missing; ``fix`` says how to install it."""
 
 
@@ -252,7 +244,7 @@ class EmbeddedRuntime:
         """Start the runtime if needed and wait until it answers; returns its base URL.
 
         Waiting is cancellable (the start goes on in the background for the next caller). Raises
-        :class:`EndpointUnreachable` when it exits, does not answer within ``startup_timeout_s``,
+        :class:`errors.EndpointUnreachable` when it exits, does not answer within ``startup_timeout_s``,
         or died again after its one restart.
         """
         if self.ready and self.running and self.port:
@@ -267,7 +259,7 @@ class EmbeddedRuntime:
             if self.proc is not None:
                 code = self.proc.returncode
                 if self.restarts >= self.MAX_RESTARTS:
-                    raise EndpointUnreachable(
+                    raise errors.EndpointUnreachable(
                         f"the built-in runtime exited ({code}) again after a restart:\n{self.log_tail()}",
                         fix=f"see {self.log_path}; check embedded.model_file, or restart Coding Director",
                     )
@@ -280,7 +272,7 @@ class EmbeddedRuntime:
             while True:
                 if not self.running:
                     code = self.proc.returncode if self.proc else None
-                    raise EndpointUnreachable(
+                    raise errors.EndpointUnreachable(
                         f"the built-in runtime exited ({code}) while starting:\n{self.log_tail()}",
                         fix=f"see {self.log_path}; a GGUF this llama.cpp cannot load? (embedded.model_file)",
                     )
@@ -291,7 +283,7 @@ class EmbeddedRuntime:
                         return url
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise EndpointUnreachable(
+                    raise errors.EndpointUnreachable(
                         f"the built-in runtime did not answer within {self.spec.startup_timeout_s:g} s",
                         fix="raise embedded.startup_timeout_s (a slow disk or a big GGUF)",
                     )
@@ -447,16 +439,16 @@ class EmbeddedBackend:
         return await (await self._backend()).show(model)
 
     async def pull(self, model: str) -> AsyncIterator[PullProgress]:
-        """Not available: the runtime serves GGUF files. Always raises :class:`NotSupported`."""
-        raise NotSupported(
+        """Not available: the runtime serves GGUF files. Always raises :class:`errors.NotSupported`."""
+        raise errors.NotSupported(
             f"the built-in runtime cannot pull '{model}': it serves GGUF files",
             fix="set embedded.model_file to a GGUF file, or serve the model with Ollama",
         )
         yield PullProgress(status="")  # pragma: no cover - makes this an async generator
 
     async def embed(self, model: str, inputs: list[str]) -> list[list[float]]:
-        """Not available (the runtime is started without embeddings). Raises :class:`NotSupported`."""
-        raise NotSupported("the built-in runtime serves no embeddings")
+        """Not available (the runtime is started without embeddings). Raises :class:`errors.NotSupported`."""
+        raise errors.NotSupported("the built-in runtime serves no embeddings")
 
     async def health(self) -> str:
         """Starts the runtime if needed; describes it (version, model, port)."""

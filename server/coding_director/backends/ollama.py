@@ -26,22 +26,14 @@ from typing import Any
 import httpx
 import ollama
 
+from coding_director.backends import errors
 from coding_director.backends.base import (
-    MALFORMED_ERRORS,
-    BackendError,
-    BackendTimeout,
-    BadRequest,
     Chunk,
-    EndpointUnreachable,
     GenerateOptions,
     GeneratePrompt,
     Message,
     ModelInfo,
-    ModelNotFound,
     PullProgress,
-    StreamInterrupted,
-    checked,
-    malformed,
     num_ctx_for,
 )
 from coding_director.backends.residency import Residency, ResidencyConfig, Resident, full_name
@@ -83,34 +75,34 @@ class OllamaBackend:
     # -- errors -------------------------------------------------------------------------------
     @contextlib.contextmanager
     def _translate(self, model: str | None = None) -> Iterator[None]:
-        """Map the client's exceptions to :class:`BackendError` subclasses."""
-        try:
-            yield
-        except ollama.ResponseError as exc:
-            raise self._response_error(exc, model) from exc
-        except (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise EndpointUnreachable(
-                f"cannot reach Ollama at {self.endpoint} (connection refused)",
-                fix=f"start Ollama (`ollama serve`) or point OLLAMA_HOST / [ollama] host at it (now {self.endpoint})",
-            ) from exc
-        except httpx.HTTPStatusError as exc:
-            raise BackendError(f"{self.endpoint} answered {exc.response.status_code}; is it an Ollama server?") from exc
-        except httpx.TimeoutException as exc:
-            raise BackendTimeout(f"Ollama at {self.endpoint} stopped answering ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
-            raise StreamInterrupted(f"connection to {self.endpoint} broke: {exc or type(exc).__name__}") from exc
-        except MALFORMED_ERRORS as exc:
-            raise malformed(self.endpoint, exc) from exc
+        """Map the client's exceptions to :class:`errors.BackendError` subclasses."""
+        with errors.translated(self.endpoint, httpx.TransportError):
+            try:
+                yield
+            except ollama.ResponseError as exc:
+                raise self._response_error(exc, model) from exc
+            except (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                where = self.endpoint
+                raise errors.EndpointUnreachable(
+                    f"cannot reach Ollama at {where} (connection refused)",
+                    fix=f"start Ollama (`ollama serve`) or point OLLAMA_HOST / [ollama] host at it (now {where})",
+                ) from exc
+            except httpx.HTTPStatusError as exc:
+                status = exc.response.status_code
+                raise errors.BackendError(f"{self.endpoint} answered {status}; is it an Ollama server?") from exc
+            except httpx.TimeoutException as exc:
+                why = type(exc).__name__
+                raise errors.BackendTimeout(f"Ollama at {self.endpoint} stopped answering ({why})") from exc
 
-    def _response_error(self, exc: ollama.ResponseError, model: str | None) -> BackendError:
+    def _response_error(self, exc: ollama.ResponseError, model: str | None) -> errors.BackendError:
         if exc.status_code == 404:
             name = model or "model"
-            return ModelNotFound(f"model '{name}' not found (404)", fix=f"ollama pull {name}")
+            return errors.ModelNotFound(f"model '{name}' not found (404)", fix=f"ollama pull {name}")
         if exc.status_code == -1:
-            return StreamInterrupted(f"error mid-stream: {exc.error}")
+            return errors.StreamInterrupted(f"error mid-stream: {exc.error}")
         if 400 <= exc.status_code < 500:
-            return BadRequest(f"rejected by Ollama ({exc.status_code}): {exc.error}")
-        return BackendError(f"Ollama error ({exc.status_code}): {exc.error}")
+            return errors.BadRequest(f"rejected by Ollama ({exc.status_code}): {exc.error}")
+        return errors.BackendError(f"Ollama error ({exc.status_code}): {exc.error}")
 
     def _options(self, options: GenerateOptions, prompt_chars: int) -> dict[str, Any]:
         num_ctx = options.num_ctx or num_ctx_for(prompt_chars, options.num_predict, options.max_ctx)
@@ -133,10 +125,10 @@ class OllamaBackend:
             yield keep_alive
 
     # -- generation ---------------------------------------------------------------------------
-    @checked
+    @errors.checked
     async def chat_stream(self, model: str, messages: list[Message], options: GenerateOptions) -> AsyncIterator[Chunk]:
         """Stream ``/api/chat``. ``num_ctx`` is sized from the messages (:func:`num_ctx_for`).
-        A malformed stream raises :class:`MalformedResponse` (see :func:`checked_stream`)."""
+        A malformed stream raises :class:`errors.MalformedResponse` (see :func:`errors.checked_stream`)."""
         size = sum(len(m.content) for m in messages)
         async with self._resident(model) as keep_alive:
             with self._translate(model):
@@ -156,12 +148,12 @@ class OllamaBackend:
                         completion_tokens=part.eval_count,
                     )
 
-    @checked
+    @errors.checked
     async def generate_stream(
         self, model: str, request: GeneratePrompt, options: GenerateOptions
     ) -> AsyncIterator[Chunk]:
         """Stream ``/api/generate``; ``suffix`` asks for fill-in-the-middle (needs ``insert``).
-        A malformed stream raises :class:`MalformedResponse` (see :func:`checked_stream`)."""
+        A malformed stream raises :class:`errors.MalformedResponse` (see :func:`errors.checked_stream`)."""
         size = len(request.prompt) + len(request.suffix or "") + len(request.system or "")
         async with self._resident(model) as keep_alive:
             with self._translate(model):
@@ -200,7 +192,7 @@ class OllamaBackend:
         ]
 
     async def show(self, model: str) -> ModelInfo:
-        """``POST /api/show``: capabilities such as ``insert`` (FIM). Raises :class:`ModelNotFound`."""
+        """``POST /api/show``: capabilities such as ``insert`` (FIM). Raises :class:`errors.ModelNotFound`."""
         with self._translate(model):
             shown = await self._client.show(model)
         return ModelInfo(
@@ -232,7 +224,7 @@ class OllamaBackend:
     async def load(self, model: str, keep_alive: str | float, num_ctx: int | None = None) -> None:
         """Load ``model`` with context window ``num_ctx`` (tokens; Ollama's default when ``None``)
         and keep it for ``keep_alive``: an empty ``/api/generate`` (Ollama's documented preload).
-        Raises :class:`ModelNotFound` and the other :class:`BackendError` s."""
+        Raises :class:`errors.ModelNotFound` and the other :class:`errors.BackendError` s."""
         options = {"num_ctx": num_ctx} if num_ctx else None
         with self._translate(model):
             await self._client.generate(model=model, prompt="", keep_alive=keep_alive, options=options, stream=False)
@@ -244,7 +236,7 @@ class OllamaBackend:
             await self._client.generate(model=model, prompt="", keep_alive=0, stream=False)
 
     async def pull(self, model: str) -> AsyncIterator[PullProgress]:
-        """``POST /api/pull`` streamed. Raises :class:`BackendError` when the registry refuses."""
+        """``POST /api/pull`` streamed. Raises :class:`errors.BackendError` when the registry refuses."""
         with self._translate(model):
             stream = await self._client.pull(model, stream=True)
             async for part in stream:
@@ -259,7 +251,7 @@ class OllamaBackend:
         return [list(vector) for vector in result.embeddings]
 
     async def health(self) -> str:
-        """``GET /api/version``. Raises :class:`EndpointUnreachable` when nothing answers."""
+        """``GET /api/version``. Raises :class:`errors.EndpointUnreachable` when nothing answers."""
         if self._http is None:
             self._http = httpx.AsyncClient(base_url=self.endpoint, timeout=self._timeout)
         with self._translate():

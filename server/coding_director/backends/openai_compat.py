@@ -22,25 +22,8 @@ from openai import AsyncStream
 from openai.types import Completion
 from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
-from coding_director.backends.base import (
-    MALFORMED_ERRORS,
-    BackendError,
-    BackendTimeout,
-    BadRequest,
-    Chunk,
-    EndpointUnreachable,
-    GenerateOptions,
-    GeneratePrompt,
-    Message,
-    ModelInfo,
-    ModelNotFound,
-    NotSupported,
-    PullProgress,
-    RateLimited,
-    StreamInterrupted,
-    checked,
-    malformed,
-)
+from coding_director.backends import errors
+from coding_director.backends.base import Chunk, GenerateOptions, GeneratePrompt, Message, ModelInfo, PullProgress
 from coding_director.backends.transport import line_limited_transport
 
 #: The longest wait a ``Retry-After`` is believed for (a day); longer or malformed values count as unknown.
@@ -102,52 +85,50 @@ class OpenAICompatBackend:
 
     @contextlib.contextmanager
     def _translate(self, model: str | None = None) -> Iterator[None]:
-        """Map the ``openai`` package's exceptions to :class:`BackendError` subclasses."""
-        try:
-            yield
-        except openai.APITimeoutError as exc:
-            raise BackendTimeout(f"{self.endpoint} stopped answering (timeout)") from exc
-        except openai.APIConnectionError as exc:
-            raise EndpointUnreachable(
-                f"cannot reach the OpenAI-compatible server at {self.endpoint}",
-                fix=f"start the server or fix base_url of this tier (now {self.endpoint})",
-            ) from exc
-        except openai.RateLimitError as exc:
-            wait = retry_after_seconds(exc.response.headers)
-            said = f", Retry-After {wait:g} s" if wait is not None else ""
-            reason = f"rate limited (429) by {self.endpoint}{said}: {exc.message}"
-            raise RateLimited(reason, retry_after_s=wait) from exc
-        except openai.AuthenticationError as exc:
-            where = self.api_key_env
-            raise BadRequest(
-                f"rejected (401) by {self.endpoint}: {exc.message}",
-                fix=f"export {where}=<your API key> before starting Coding Director" if where
-                else "set api_key_env of this tier to the name of the variable holding the API key",
-            ) from exc
-        except openai.NotFoundError as exc:
-            name = model or "model"
-            raise ModelNotFound(
-                f"model '{name}' not found (404) at {self.endpoint}",
-                fix=f"load '{name}' on the server at {self.endpoint} or change the tier's model",
-            ) from exc
-        except openai.APIStatusError as exc:
-            if 400 <= exc.status_code < 500:
-                raise BadRequest(f"rejected ({exc.status_code}): {exc.message}") from exc
-            raise BackendError(f"server error ({exc.status_code}): {exc.message}") from exc
-        except openai.APIError as exc:
-            raise StreamInterrupted(f"error mid-stream: {exc.message}") from exc
-        except httpx2.TransportError as exc:
-            raise StreamInterrupted(f"connection to {self.endpoint} broke: {exc or type(exc).__name__}") from exc
-        except MALFORMED_ERRORS as exc:
-            raise malformed(self.endpoint, exc) from exc
+        """Map the ``openai`` package's exceptions to :class:`errors.BackendError` subclasses."""
+        with errors.translated(self.endpoint, httpx2.TransportError):
+            try:
+                yield
+            except openai.APITimeoutError as exc:
+                raise errors.BackendTimeout(f"{self.endpoint} stopped answering (timeout)") from exc
+            except openai.APIConnectionError as exc:
+                raise errors.EndpointUnreachable(
+                    f"cannot reach the OpenAI-compatible server at {self.endpoint}",
+                    fix=f"start the server or fix base_url of this tier (now {self.endpoint})",
+                ) from exc
+            except openai.RateLimitError as exc:
+                wait = retry_after_seconds(exc.response.headers)
+                said = f", Retry-After {wait:g} s" if wait is not None else ""
+                reason = f"rate limited (429) by {self.endpoint}{said}: {exc.message}"
+                raise errors.RateLimited(reason, retry_after_s=wait) from exc
+            except openai.AuthenticationError as exc:
+                where = self.api_key_env
+                raise errors.BadRequest(
+                    f"rejected (401) by {self.endpoint}: {exc.message}",
+                    fix=f"export {where}=<your API key> before starting Coding Director"
+                    if where
+                    else "set api_key_env of this tier to the name of the variable holding the API key",
+                ) from exc
+            except openai.NotFoundError as exc:
+                name = model or "model"
+                raise errors.ModelNotFound(
+                    f"model '{name}' not found (404) at {self.endpoint}",
+                    fix=f"load '{name}' on the server at {self.endpoint} or change the tier's model",
+                ) from exc
+            except openai.APIStatusError as exc:
+                if 400 <= exc.status_code < 500:
+                    raise errors.BadRequest(f"rejected ({exc.status_code}): {exc.message}") from exc
+                raise errors.BackendError(f"server error ({exc.status_code}): {exc.message}") from exc
+            except openai.APIError as exc:
+                raise errors.StreamInterrupted(f"error mid-stream: {exc.message}") from exc
 
-    @checked
+    @errors.checked
     async def chat_stream(self, model: str, messages: list[Message], options: GenerateOptions) -> AsyncIterator[Chunk]:
         """Stream ``/chat/completions``. The answer is complete once a choice has a
         ``finish_reason``; a stream that ends before (no ``[DONE]`` either), or is malformed,
-        raises :class:`MalformedResponse` (see :func:`checked_stream`). With
+        raises :class:`errors.MalformedResponse` (see :func:`errors.checked_stream`). With
         ``options.include_usage`` the server is asked for the token counts (a last chunk with
-        ``prompt_tokens``/``completion_tokens``). A 429 raises :class:`RateLimited`."""
+        ``prompt_tokens``/``completion_tokens``). A 429 raises :class:`errors.RateLimited`."""
         finished = False
         extra: dict[str, Any] = {"stream_options": {"include_usage": True}} if options.include_usage else {}
         with self._translate(model):
@@ -174,7 +155,7 @@ class OpenAICompatBackend:
                         )
         yield Chunk(done=finished)
 
-    @checked
+    @errors.checked
     async def generate_stream(
         self, model: str, request: GeneratePrompt, options: GenerateOptions
     ) -> AsyncIterator[Chunk]:
@@ -207,19 +188,19 @@ class OpenAICompatBackend:
         return [ModelInfo(name=m.id, capabilities=["completion"]) async for m in page]
 
     async def show(self, model: str) -> ModelInfo:
-        """The listed model called ``model``. Raises :class:`ModelNotFound` when it is not listed."""
+        """The listed model called ``model``. Raises :class:`errors.ModelNotFound` when it is not listed."""
         for info in await self.list_models():
             if info.name == model:
                 return info
-        raise ModelNotFound(
+        raise errors.ModelNotFound(
             f"model '{model}' not served at {self.endpoint}",
             fix=f"load '{model}' on the server at {self.endpoint} or change the tier's model",
         )
 
     async def pull(self, model: str) -> AsyncIterator[PullProgress]:
         """Not available: OpenAI-compatible servers load models themselves. Always raises
-        :class:`NotSupported`."""
-        raise NotSupported(
+        :class:`errors.NotSupported`."""
+        raise errors.NotSupported(
             f"{self.endpoint} is an OpenAI-compatible server: it cannot pull '{model}'",
             fix=f"load '{model}' on that server (e.g. `vllm serve {model}` or llama-server --model FILE)",
         )
@@ -232,7 +213,7 @@ class OpenAICompatBackend:
         return [list(item.embedding) for item in result.data]
 
     async def health(self) -> str:
-        """Lists the models to prove the server answers. Raises :class:`EndpointUnreachable`."""
+        """Lists the models to prove the server answers. Raises :class:`errors.EndpointUnreachable`."""
         models = await self.list_models()
         return f"OpenAI-compatible server, {len(models)} model(s)"
 

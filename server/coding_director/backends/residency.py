@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from coding_director.backends.base import BackendError, EndpointUnreachable, ModelInfo
+from coding_director.backends.base import ModelInfo
+from coding_director.backends.errors import BackendError, EndpointUnreachable
 from coding_director.durations import keep_alive_seconds, longest
 from coding_director.settings import ResidencySettings, Settings
 

@@ -5,7 +5,7 @@ Both clients split streamed bodies into lines themselves (``ollama``: ``httpx`` 
 that sends megabytes without a newline makes them buffer it all, and the ``openai`` SSE decoder
 re-scans its buffer on every network chunk (a 10 MB line blocked the event loop for about 2 s
 here). The wrapper counts the bytes since the last ``\\n`` as they arrive and raises
-:class:`~coding_director.backends.base.MalformedResponse` past :data:`MAX_LINE_BYTES`, before
+:class:`~coding_director.backends.errors.MalformedResponse` past :data:`MAX_LINE_BYTES`, before
 either client sees the line. It is installed with each client's public ``transport`` argument.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 import certifi
 
-from coding_director.backends.base import MalformedResponse
+from coding_director.backends.errors import MalformedResponse
 
 __all__ = ["MAX_LINE_BYTES", "line_limited_transport", "shared_ssl_context"]
 

@@ -6,7 +6,8 @@ cannot be checked: the functions then return an empty list (meaning "no problem 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Literal
 
 from tree_sitter import Node, Tree
 
@@ -22,10 +23,16 @@ _SNIPPET_CHARS = 40
 
 @dataclass(frozen=True, slots=True)
 class _RawProblem:
-    kind: str
+    """A problem as byte offsets ``[start, end)`` into the parsed data (see :func:`_to_model`)."""
+
+    kind: Literal["error", "missing"]
     start: int
     end: int
     message: str
+
+    def shifted(self, delta: int) -> _RawProblem:
+        """The same problem ``delta`` bytes later (after an edit before it)."""
+        return replace(self, start=self.start + delta, end=self.end + delta)
 
 
 def _resolve(language: str) -> str | None:
@@ -58,8 +65,8 @@ def _raw_problems(tree: Tree) -> list[_RawProblem]:
 def _to_model(problem: _RawProblem, data: bytes, lines: LineIndex) -> SyntaxProblem:
     line, column = lines.position_at(data, problem.start)
     end_line, end_column = lines.position_at(data, problem.end)
-    return SyntaxProblem(kind="missing" if problem.kind == "missing" else "error", line=line, column=column,
-                         end_line=end_line, end_column=end_column, message=problem.message)
+    return SyntaxProblem(kind=problem.kind, line=line, column=column, end_line=end_line, end_column=end_column,
+                         message=problem.message)
 
 
 def find_problems(tree: Tree, data: bytes) -> list[SyntaxProblem]:
@@ -129,8 +136,7 @@ def check_splice(text: str, start_line: int, start_character: int, end_line: int
             if (problem.end <= start and problem.start < start) or problem.end <= start == problem.start:
                 mapped.append(problem)
             elif problem.start >= end:
-                mapped.append(_RawProblem(problem.kind, problem.start + delta, problem.end + delta,
-                                          problem.message))
+                mapped.append(problem.shifted(delta))
     inserted_end = start + len(inserted)
     blamed: list[_RawProblem] = []
     for problem in _raw_problems(new_tree):

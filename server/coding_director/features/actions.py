@@ -22,7 +22,7 @@ from coding_director.context.symbols import enclosing_chain
 from coding_director.engine import CodingDirector
 from coding_director.features.completion_post import block_end
 from coding_director.features.knowledge import KnowledgeService
-from coding_director.features.progress import Progress, report_event
+from coding_director.features.progress import Progress, shown
 from coding_director.features.validation import check_lines
 from coding_director.messages import ActionData, ActionKind, ChatParams, Position, Range, TextDocumentIdentifier
 from coding_director.results import Assistance, Intent
@@ -105,16 +105,7 @@ def list_code_actions(
     result: list[ListedAction] = []
     for action, (title, kind) in ACTIONS.items():
         if action in EDIT_ACTIONS:
-            data = ActionData(
-                action=action,
-                uri=uri,
-                version=version,
-                start_line=start[0],
-                start_character=start[1],
-                end_line=end[0],
-                end_character=end[1],
-                diagnostics=messages,
-            )
+            data = ActionData(action=action, uri=uri, version=version, range=selection, diagnostics=messages)
             fixes = action == "fix" and bool(diagnostics)
             result.append(ListedAction(action, title, "quickfix" if fixes else kind, data=data, with_diagnostics=fixes))
         else:
@@ -247,8 +238,9 @@ def target_lines(store: DocumentStore, data: ActionData) -> tuple[int, int, str 
     doc = store.get(data.uri)
     if doc is None:
         raise ActionError(f"{data.uri} is not open")
-    last = data.end_line - 1 if data.end_character == 0 and data.end_line > data.start_line else data.end_line
-    unit = find_unit(doc, data.start_line, max(last, data.start_line))
+    start, end = data.range.start, data.range.end
+    last = end.line - 1 if end.character == 0 and end.line > start.line else end.line
+    unit = find_unit(doc, start.line, max(last, start.line))
     return unit.start_line, unit.end_line, unit.name
 
 
@@ -332,8 +324,8 @@ async def stream_edit(
             f"the document changed since this action was offered (version {data.version}, "
             f"now {doc.version}): run the action again"
         )
-    check_lines(doc, "data.startLine", data.start_line)
-    check_lines(doc, "data.endLine", data.end_line)
+    check_lines(doc, "data.range.start.line", data.range.start.line)
+    check_lines(doc, "data.range.end.line", data.range.end.line)
     version, text, language = doc.version, doc.text, doc.language
     start, end, unit = target_lines(store, data)
     lines = split_lines(text)
@@ -373,8 +365,8 @@ async def stream_edit(
     ctx = extract(
         store,
         data.uri,
-        (data.start_line, data.start_character),
-        (data.end_line, data.end_character),
+        (data.range.start.line, data.range.start.character),
+        (data.range.end.line, data.range.end.character),
         diagnostics=None,
         token_budget=director.settings.context.token_budget,
     )
@@ -440,17 +432,13 @@ async def resolve_edit(
 
     Raises :class:`ActionError` / :class:`StaleDocument` as :func:`stream_edit` does.
     """
-    await progress.begin(ACTIONS[data.action][0])
     result: tuple[LineEdit, Assistance] | None = None
-    try:
+    async with shown(progress, ACTIONS[data.action][0], on_event) as observe:
         async for item in stream_edit(director, store, data, knowledge):
             if isinstance(item, tuple):
                 result = item
-                continue
-            on_event(item)
-            report_event(progress, item)
-    finally:
-        progress.end()
+            else:
+                observe(item)
     assert result is not None  # stream_edit either yields the edit last or raises
     return result
 

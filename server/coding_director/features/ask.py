@@ -18,7 +18,7 @@ from pathlib import Path
 from coding_director.context import DocumentStore
 from coding_director.engine import CodingDirector
 from coding_director.features.chat import run_chat
-from coding_director.features.progress import Progress, report_event
+from coding_director.features.progress import Progress, shown
 from coding_director.messages import ChatParams
 from coding_director.results import Assistance
 from coding_director.routing.escalation import Event
@@ -38,16 +38,8 @@ async def ask(
     """Answer ``params`` like ``codingDirector/chat`` (see :func:`run_chat`; recorded in the team
     memory as a chat request of ``workspace``), reporting each tier's work to ``progress``. Raises
     what :func:`run_chat` raises."""
-
-    def observe(event: Event) -> None:
-        on_event(event)
-        report_event(progress, event)
-
-    await progress.begin(f"Coding Director: {params.intent or 'answer'}")
-    try:
+    async with shown(progress, f"Coding Director: {params.intent or 'answer'}", on_event) as observe:
         return await run_chat(director, store, params, observe, workspace=workspace)
-    finally:
-        progress.end()
 
 
 def answer_markdown(params: ChatParams, assistance: Assistance) -> str:

@@ -42,7 +42,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from coding_director.backends import Backend, BackendError, BackendPool, Chunk, GenerateOptions, GeneratePrompt
-from coding_director.backends.base import BackendTimeout, EndpointUnreachable, ModelNotFound
+from coding_director.backends.errors import BackendTimeout, EndpointUnreachable, ModelNotFound
 from coding_director.context import DocumentStore, fim_window
 from coding_director.context.render import path_of_uri
 from coding_director.context.secrets import OutboundFilter, redact_secrets

@@ -32,7 +32,7 @@ import time
 import uuid
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -189,14 +189,25 @@ class ChatChoice(_Out):
     logprobs: None = None
 
 
-class ChatCompletion(_Out):
-    """A non-streamed chat answer (``object: "chat.completion"``) with ``coding_director``."""
+ChoiceT = TypeVar("ChoiceT", bound=_Out)
+
+
+class _Completion(_Out, Generic[ChoiceT]):
+    """What every completion object of the API carries: its ``id``, the ``object`` type (each
+    subclass fixes it), ``created`` (Unix seconds), the ``model`` named in the request and the
+    ``choices`` (of the subclass's choice type)."""
 
     id: str
-    object: Literal["chat.completion"] = "chat.completion"
+    object: str
     created: int
     model: str
-    choices: list[ChatChoice]
+    choices: list[ChoiceT]
+
+
+class ChatCompletion(_Completion[ChatChoice]):
+    """A non-streamed chat answer (``object: "chat.completion"``) with ``coding_director``."""
+
+    object: Literal["chat.completion"] = "chat.completion"
     usage: Usage
     coding_director: CodingDirectorInfo
 
@@ -216,15 +227,11 @@ class ChunkChoice(_Out):
     finish_reason: FinishReason | None = None
 
 
-class ChatCompletionChunk(_Out):
+class ChatCompletionChunk(_Completion[ChunkChoice]):
     """One SSE event of a streamed chat answer. The last chunk carries ``coding_director`` (and,
     with ``stream_options.include_usage``, ``usage`` and no choices)."""
 
-    id: str
     object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
-    created: int
-    model: str
-    choices: list[ChunkChoice]
     usage: Usage | None = None
     coding_director: CodingDirectorInfo | None = None
 
@@ -238,15 +245,11 @@ class TextChoice(_Out):
     finish_reason: FinishReason | None = "stop"
 
 
-class TextCompletion(_Out):
+class TextCompletion(_Completion[TextChoice]):
     """``object: "text_completion"`` (also each streamed event of ``/v1/completions``). ``usage``
     is not reported: the completion pipeline does not collect token counts."""
 
-    id: str
     object: Literal["text_completion"] = "text_completion"
-    created: int
-    model: str
-    choices: list[TextChoice]
     usage: Usage | None = None
 
 

@@ -7,6 +7,8 @@ The language server implements :class:`Progress` with LSP's work done progress
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 from coding_director.routing.escalation import AttemptFinished, AttemptStarted, Event
@@ -48,3 +50,22 @@ def report_event(progress: Progress, event: Event) -> None:
     elif isinstance(event, AttemptFinished) and event.attempt.outcome != "accepted":
         a = event.attempt
         progress.report(f"{a.tier} {a.outcome}: {a.reason}")
+
+
+@contextlib.asynccontextmanager
+async def shown(
+    progress: Progress, title: str, on_event: Callable[[Event], None]
+) -> AsyncIterator[Callable[[Event], None]]:
+    """Show ``title`` on ``progress`` while the block runs (ended however the block ends); yields the
+    observer to give every engine event: it passes the event to ``on_event`` (e.g. the status bar),
+    then reports it (:func:`report_event`)."""
+
+    def observe(event: Event) -> None:
+        on_event(event)
+        report_event(progress, event)
+
+    await progress.begin(title)
+    try:
+        yield observe
+    finally:
+        progress.end()

@@ -20,7 +20,6 @@ Each chunk lists the names defined in it (variables too), for symbol lookup.
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
 from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
@@ -32,39 +31,14 @@ from coding_director.context.documents import DocumentStore
 from coding_director.context.languages import detect_language
 from coding_director.context.queries import get_query
 from coding_director.context.symbols import SCOPE_KINDS, Definition, short_name
+from coding_director.knowledge.terms import embedding_words
 
-__all__ = ["OVERLAP_LINES", "ChunkRecord", "camel_pieces", "chunk_file", "embedding_words"]
+__all__ = ["OVERLAP_LINES", "ChunkRecord", "chunk_file"]
 
 #: Lines shared by consecutive windows of a split definition.
 OVERLAP_LINES = 6
 #: Characters of a chunk's code given to the embedder.
 EMBED_CHARS = 2000
-_ALNUM = re.compile(r"[A-Za-z0-9]+")
-_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
-
-
-def camel_pieces(word: str) -> list[str]:
-    """The camelCase humps of ``word`` (``getHTTPResponse2`` -> ``get HTTP Response 2``), case kept;
-    ``[]`` when it has none (``_`` alone)."""
-    return _CAMEL.findall(word)
-
-
-#: Keywords, type names and English glue words that say nothing about what code does.
-_NOISE = (
-    "self def return if else elif for while in not is none true false import from class const let"
-    " var function export new this null undefined await async try except catch finally raise throw"
-    " and or of to the typeof instanceof void string number boolean any"
-)
-CODE_NOISE = frozenset(_NOISE.split(" "))
-
-
-def embedding_words(text: str) -> str:
-    """Code as lower-case words for a word-embedding model: identifiers split at ``_`` and camelCase
-    humps, punctuation, one-letter words and :data:`CODE_NOISE` dropped (``getUserName(self)`` ->
-    ``get user name``). On the project's evaluation this lifted WordLlama's recall@5 from 0.58 to
-    0.79 over embedding the raw code (``bench/retrieval_eval.py``)."""
-    words = [piece.lower() for word in _ALNUM.findall(text) for piece in (camel_pieces(word) or [word])]
-    return " ".join(w for w in words if len(w) > 1 and w not in CODE_NOISE)
 
 
 @dataclass(slots=True)

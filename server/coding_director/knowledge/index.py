@@ -24,7 +24,8 @@ from coding_director.knowledge.chunker import ChunkRecord, chunk_file
 from coding_director.knowledge.embedder import Embedder, make_embedder
 from coding_director.knowledge.models import IndexSummary, SearchHit
 from coding_director.knowledge.retrieve import reciprocal_rank_fusion
-from coding_director.knowledge.store import IndexStore, StoredChunk, fts_query
+from coding_director.knowledge.store import IndexStore, StoredChunk
+from coding_director.knowledge.terms import fts_query
 from coding_director.knowledge.walker import ignore_rules, is_binary, walk_workspace
 from coding_director.settings import IndexSettings, Settings
 

@@ -9,7 +9,7 @@ is dropped and rebuilt):
 - ``chunks(id, path, start_line, end_line, name, kind, text)``: lines 1-based inclusive;
 - ``symbols(name, chunk_id)``: short names of the definitions starting in each chunk;
 - ``chunks_fts``: contentless FTS5 (``name``, ``body``; porter stemmer over unicode61, so
-  ``snake_case`` splits at ``_``; camelCase parts are added by :func:`code_terms`);
+  ``snake_case`` splits at ``_``; camelCase parts are added by :func:`~coding_director.knowledge.terms.code_terms`);
 - ``chunks_vec``: ``vec0`` table of float32 vectors, cosine distance.
 
 WAL journal, ``synchronous=NORMAL``, a 5 s busy timeout. One :class:`IndexStore` owns a writer and
@@ -19,7 +19,6 @@ Callers run every method in a worker thread (never on the event loop).
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -31,48 +30,12 @@ import numpy as np
 import numpy.typing as npt
 import sqlite_vec
 
-from coding_director.knowledge.chunker import ChunkRecord, camel_pieces
+from coding_director.knowledge.chunker import ChunkRecord
+from coding_director.knowledge.terms import code_terms
 
-__all__ = ["SCHEMA_VERSION", "IndexStore", "StoredChunk", "code_terms", "fts_query"]
+__all__ = ["SCHEMA_VERSION", "IndexStore", "StoredChunk"]
 
 SCHEMA_VERSION = "1"
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_WORD = re.compile(r"[A-Za-z0-9_]+")
-#: Question words that carry no meaning for code search (kept short on purpose).
-_STOP_TEXT = (
-    "a an and are as at be by can do does for from how i in is it its me my of on or the this that to"
-    " what when where which who why with into there their then than via used use using code function"
-    " method class file find show implemented implementation defined definition logic"
-)
-STOPWORDS = frozenset(_STOP_TEXT.split(" "))
-
-
-def code_terms(text: str) -> str:
-    """Extra terms for identifiers with camelCase humps (``getUserName`` -> ``get user name``)."""
-    extra: list[str] = []
-    for ident in set(_IDENT.findall(text)):
-        for part in ident.split("_"):
-            if part and not part.islower() and not part.isupper():
-                pieces = camel_pieces(part)
-                if len(pieces) > 1:
-                    extra.extend(pieces)
-    return " ".join(extra)
-
-
-def fts_query(question: str) -> str | None:
-    """An FTS5 ``MATCH`` expression for a natural-language or code question: each term (identifiers
-    split at ``_`` and camelCase humps, lower-cased, stopwords dropped) quoted and OR-ed, so BM25
-    ranks by how many and how rare. ``None`` when nothing is left."""
-    terms: list[str] = []
-    for word in _WORD.findall(question):
-        parts = [p for piece in word.split("_") for p in (camel_pieces(piece) or [piece])]
-        for term in {word, *parts}:
-            low = term.lower().strip("_")
-            if low and low not in STOPWORDS and low not in terms and (len(low) > 1 or low.isdigit()):
-                terms.append(low)
-    if not terms:
-        return None
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms[:64])
 
 
 @dataclass(frozen=True, slots=True)

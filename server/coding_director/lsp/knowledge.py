@@ -36,7 +36,7 @@ async def index_workspace(ls: DirectorServer) -> None:
     the current file) when the client supports work done progress; the client's cancel stops the
     pass between files (what was indexed stays)."""
     folders = workspace_folders(ls)
-    if not folders or not ls.settings.index.enabled:
+    if not folders or not ls.session.settings.index.enabled:
         return
     cancel = threading.Event()
     token = f"coding-director/index/{uuid.uuid4()}"

@@ -28,14 +28,12 @@ from pygls.exceptions import JsonRpcContentModified
 from pygls.lsp.server import LanguageServer
 
 from coding_director import __version__
-from coding_director.context import DocumentStore
 from coding_director.context.render import path_of_uri
-from coding_director.engine import CodingDirector
 from coding_director.features.actions import ActionError, StaleDocument, list_code_actions, resolve_edit
 from coding_director.features.ask import answer_markdown, ask, save_answer
 from coding_director.features.chat import chat_event, run_chat
 from coding_director.features.chat_stream import TextCoalescer
-from coding_director.features.completion import Completer, complete_at
+from coding_director.features.completion import complete_at
 from coding_director.features.feedback import COMPLETION_ACCEPTED_COMMAND
 from coding_director.features.knowledge import KnowledgeService
 from coding_director.features.pull import pull_models
@@ -43,7 +41,6 @@ from coding_director.features.residency import warm_up_logged
 from coding_director.features.runtime import offer_actions
 from coding_director.features.session import Session
 from coding_director.features.stats import StatsUnavailable, memory_stats
-from coding_director.features.status import StatusTracker
 from coding_director.features.task import run_task_in_editor
 from coding_director.features.validation import InvalidRequest, parse, parse_argument
 from coding_director.lsp import convert
@@ -93,27 +90,6 @@ class DirectorServer(LanguageServer):
         self._shown: set[str] = set()
         self._background: set[asyncio.Task[Any]] = set()
         self.knowledge = KnowledgeService(settings, on_error=self.show_once)
-
-    # The session's parts, for handlers.
-    @property
-    def settings(self) -> Settings:
-        return self.session.settings
-
-    @property
-    def store(self) -> DocumentStore:
-        return self.session.store
-
-    @property
-    def director(self) -> CodingDirector:
-        return self.session.director
-
-    @property
-    def completer(self) -> Completer:
-        return self.session.completer
-
-    @property
-    def status(self) -> StatusTracker:
-        return self.session.status
 
     def chat_forwarder(self, chat_id: str) -> tuple[Callable[[Event], None], TextCoalescer]:
         """The ``on_event`` of a chat or task request: every engine event is observed (status bar)
@@ -241,13 +217,13 @@ class DirectorServer(LanguageServer):
         status = await self.session.check_endpoint()
         if status.state == "endpointDown":
             self.show_once(f"Coding Director: {status.message}")
-        self.send_status(self.status.set_idle(status))
+        self.send_status(self.session.status.set_idle(status))
         if status.state == "ready":
-            self.spawn(warm_up_logged(self.director.settings, self.director.pool))
+            self.spawn(warm_up_logged(self.session.director.settings, self.session.director.pool))
 
     def observe(self, event: Event) -> None:
         """Status-bar side of engine events (busy tier; one re-check of an unreachable endpoint)."""
-        status, recheck = self.status.observe(event)
+        status, recheck = self.session.status.observe(event)
         self.send_status(status)
         if recheck:
             self.spawn(self.refresh_status())
@@ -266,7 +242,8 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: DirectorServer, params: types.InitializedParams) -> None:
-        ls.send_status(ls.status.set_idle(StatusParams(state="starting", message="Checking the model server...")))
+        starting = StatusParams(state="starting", message="Checking the model server...")
+        ls.send_status(ls.session.status.set_idle(starting))
         await ls.pull_configuration()
         ls.session.feedback.workspace = ls.workspace.root_path
         ls.session.report_memory_problems_to(lambda message: ls.show_once(f"Coding Director: {message}"))
@@ -283,12 +260,12 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: DirectorServer, params: types.DidOpenTextDocumentParams) -> None:
         doc = params.text_document
-        ls.store.open(doc.uri, doc.text, doc.version, doc.language_id)
+        ls.session.store.open(doc.uri, doc.text, doc.version, doc.language_id)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: DirectorServer, params: types.DidChangeTextDocumentParams) -> None:
         ls.session.change_document(params.text_document.uri, params.text_document.version, convert.text_changes(params))
-        doc = ls.store.get(params.text_document.uri)
+        doc = ls.session.store.get(params.text_document.uri)
         if doc is not None:
             ls.knowledge.changed(doc.uri, doc.text)
 
@@ -319,7 +296,7 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
         ),
     )
     def code_action(ls: DirectorServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
-        doc = ls.store.get(params.text_document.uri)
+        doc = ls.session.store.get(params.text_document.uri)
         if doc is None:
             return None
         r, diagnostics = params.range, params.context.diagnostics
@@ -339,14 +316,14 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
             with invalid_params():
                 data = parse(ActionData, convert.to_plain(action.data), "data")
                 edit, assistance = await resolve_edit(
-                    ls.director, ls.store, data, convert.WorkDoneProgress(ls), ls.observe, ls.knowledge
+                    ls.session.director, ls.session.store, data, convert.WorkDoneProgress(ls), ls.observe, ls.knowledge
                 )
         except StaleDocument as exc:
             raise JsonRpcContentModified(str(exc)) from exc
         except ActionError as exc:
             raise RequestFailed(str(exc)) from exc
         finally:
-            ls.send_status(ls.status.idle())
+            ls.send_status(ls.session.status.idle())
         action.edit = convert.workspace_edit(edit)
         ls.session.edit_sent(edit, assistance)
         return action
@@ -359,12 +336,13 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
         forward, stream = ls.chat_forwarder(request.chat_id or str(ls.protocol.msg_id))
         try:
             with invalid_params():
-                return to_wire(await run_chat(
-                    ls.director, ls.store, request, forward, ls.knowledge, workspace=ls.workspace.root_path
-                ))
+                session, workspace = ls.session, ls.workspace.root_path
+                return to_wire(
+                    await run_chat(session.director, session.store, request, forward, ls.knowledge, workspace=workspace)
+                )
         finally:
             stream.flush()
-            ls.send_status(ls.status.idle())
+            ls.send_status(ls.session.status.idle())
 
     @server.feature(TASK_METHOD)
     async def task(ls: DirectorServer, params: Any) -> dict[str, Any]:
@@ -375,10 +353,10 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
             raise RequestFailed("a task needs a workspace folder: open a folder first")
         forward, stream = ls.chat_forwarder(request.chat_id or str(ls.protocol.msg_id))
         try:
-            result = await run_task_in_editor(ls.director, ls.store, workspace, request.prompt, forward)
+            result = await run_task_in_editor(ls.session.director, ls.session.store, workspace, request.prompt, forward)
         finally:
             stream.flush()
-            ls.send_status(ls.status.idle())
+            ls.send_status(ls.session.status.idle())
         if result.edits:
             edit = convert.task_workspace_edit(result.edits, f"Coding Director task: {request.prompt[:60]}")
             proposal = types.ApplyWorkspaceEditParams(edit=edit, label="Coding Director task")
@@ -392,8 +370,9 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
     ) -> types.InlineCompletionList | None:
         pos, uri, feedback = params.position, params.text_document.uri, ls.session.feedback
         feedback.completion_requested(uri)
+        session = ls.session
         result = await complete_at(
-            ls.store, ls.completer, ls.settings, uri, pos.line, pos.character, ls.session.completion_shown
+            session.store, session.completer, session.settings, uri, pos.line, pos.character, session.completion_shown
         )
         if result is None:
             return None
@@ -436,17 +415,19 @@ def create_server(settings: Settings, config_path: Path | None = None) -> Direct
         try:
             with invalid_params():
                 request = parse_argument(ChatParams, args, ASK_IN_CHAT_COMMAND)
+                session, workspace = ls.session, ls.workspace.root_path
                 result = await ask(
-                    ls.director, ls.store, request, convert.WorkDoneProgress(ls), ls.observe, ls.workspace.root_path
+                    session.director, session.store, request, convert.WorkDoneProgress(ls), ls.observe, workspace
                 )
         finally:
-            ls.send_status(ls.status.idle())
+            ls.send_status(ls.session.status.idle())
         await ls.show_answer(answer_markdown(request, result), result.answer or "No answer.")
         return to_wire(result)
 
     @server.command(PULL_MODELS_COMMAND)
     async def pull(ls: DirectorServer, *args: Any) -> dict[str, Any]:
-        result = await pull_models(ls.settings, ls.director.pool, convert.WorkDoneProgress(ls), ls.show_once)
+        session = ls.session
+        result = await pull_models(session.settings, session.director.pool, convert.WorkDoneProgress(ls), ls.show_once)
         await ls.refresh_status()
         return to_wire(result)
 

@@ -14,10 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar, get_args
 
-from coding_director.memory.models import DEFAULT_SINCE, FeedbackKind
+from coding_director.memory.models import DEFAULT_SINCE, FeedbackKind, StatsReport
 
 if TYPE_CHECKING:
     import apsw
+
+    from coding_director.memory.store import Memory
 
 T = TypeVar("T")
 
@@ -49,9 +51,9 @@ def _since(args: argparse.Namespace) -> float | None:
         return None
 
 
-def _read_since(args: argparse.Namespace, query: Callable[[apsw.Connection, float], T]) -> T | int:
-    """``query(conn, since)`` on the memory of ``args`` (``--config``, ``--since``), the memory closed
-    after; an exit code instead when ``--since`` is bad or there is no memory."""
+def _with_memory(args: argparse.Namespace, use: Callable[[Memory, float], T]) -> T | int:
+    """``use(memory, since)`` on the memory of ``args`` (``--config``, ``--since``), the memory
+    closed after; an exit code instead when ``--since`` is bad or there is no memory."""
     since = _since(args)
     if since is None:
         return EXIT_USAGE
@@ -59,31 +61,37 @@ def _read_since(args: argparse.Namespace, query: Callable[[apsw.Connection, floa
     if memory is None:
         return EXIT_NO_MEMORY
     try:
-        result: T = memory.read_sync(lambda conn: query(conn, since))
+        return use(memory, since)
     finally:
         memory.close()
-    return result
+
+
+def _read_since(args: argparse.Namespace, query: Callable[[apsw.Connection, float], T]) -> T | int:
+    """``query(conn, since)`` on the memory of ``args``, as :func:`_with_memory`."""
+    return _with_memory(args, lambda memory, since: memory.read_sync(lambda conn: query(conn, since)))
 
 
 def _stats(args: argparse.Namespace) -> int:
     from coding_director.features.stats import placement_report
-    from coding_director.memory.stats import compute_stats, render_text
+    from coding_director.memory.stats import compute_stats
     from coding_director.settings import load_settings
-    from coding_director.wire import to_wire
 
-    since = _since(args)
-    if since is None:
-        return EXIT_USAGE
-    memory = _open(args)
-    if memory is None:
-        return EXIT_NO_MEMORY
-    try:
+    def figures(memory: Memory, since: float) -> StatsReport:
         report = memory.read_sync(lambda conn: compute_stats(conn, since))
         placement = asyncio.run(placement_report(load_settings(args.config), memory))
-        report = report.model_copy(update={"placement": placement})
-    finally:
-        memory.close()
-    if args.json:
+        return report.model_copy(update={"placement": placement})
+
+    report = _with_memory(args, figures)
+    if isinstance(report, int):
+        return report
+    return _print_stats(report, args.json)
+
+
+def _print_stats(report: StatsReport, as_json: bool) -> int:
+    from coding_director.memory.stats import render_text
+    from coding_director.wire import to_wire
+
+    if as_json:
         sys.stdout.write(json.dumps(to_wire(report), ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(render_text(report) + "\n")

@@ -1,6 +1,7 @@
 """Load: inline-completion latency while 20 chats stream, next to idle, in the same run.
 
-Against the Ollama emulator (own process), one ``coding-director serve`` over stdio:
+Against two Ollama emulators (own processes: one serves the chat model, one the completion model),
+one ``coding-director serve`` over stdio:
 
 - idle: ``--n`` inline completions typed one after another (a keystroke, then
   ``textDocument/inlineCompletion`` with debounce 0 and a new prefix each time: a cache miss);
@@ -12,6 +13,9 @@ Against the Ollama emulator (own process), one ``coding-director serve`` over st
 Every chat must end accepted with the whole answer; completions answered without an item (past
 ``completion.timeout_ms``) are counted in the summary. The client is a raw JSON-RPC client
 (``tests/raw_client.py``) whose reader thread only decodes JSON, so it does not slow the figures.
+The completion model has an emulator of its own because the emulator is one Python event loop: while it
+writes the chats' 1,300 chunks a second, an answer to the completion request waits behind them, which
+measures the emulator, not this server (a real model server answers on threads of its own).
 Target (issue 17): completion p95 under load at most 1.5x idle. Run:
 ``.venv/bin/python bench/load_bench.py [--json] [--n 100] [--chats 20]``.
 """
@@ -33,13 +37,15 @@ CHAT_MODEL, FIM_MODEL = "load-chat:latest", "load-fim:latest"
 _chat_ids = itertools.count(1_000_000)
 
 
-def config(url: str, folder: Path) -> Path:
-    """The server's TOML: chats on the slow model, completions on the fast FIM model, debounce 0."""
+def config(url: str, folder: Path, fim_url: str | None = None) -> Path:
+    """The server's TOML: chats on the slow model, completions on the fast FIM model (at ``fim_url``
+    when given), debounce 0."""
     tiers = "".join(f'[tiers.{t}]\nmodel = "{CHAT_MODEL}"\n' for t in ("router", "math", "lead", "senior", "principal"))
     path = folder / "load.toml"
     path.write_text(
         f'[ollama]\nhost = "{url}"\n{tiers}[tiers.complete]\nmodel = "{FIM_MODEL}"\n'
-        '[routing]\nrouter = "offline"\n[completion]\ntier = "complete"\ndebounce_ms = 0\n',
+        + (f'base_url = "{fim_url}"\n' if fim_url else "")
+        + '[routing]\nrouter = "offline"\n[completion]\ntier = "complete"\ndebounce_ms = 0\n',
         encoding="utf-8",
     )
     return path
@@ -80,12 +86,14 @@ class Typist:
         return elapsed
 
 
-def measure(url: str, n: int, chats: int, reply: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def measure(
+    url: str, n: int, chats: int, reply: str, fim_url: str | None = None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Idle, loaded, idle completions on one server (raw JSON-RPC client: its reader thread only
     decodes JSON, so the client does not slow the figures down). Raises AssertionError when a chat
     fails or no completion finished during the load."""
     folder = Path(tempfile.mkdtemp())
-    client = RawClient(config(url, folder))
+    client = RawClient(config(url, folder, fim_url))
     try:
         client.initialize(folder)
         typist = Typist(client, folder)
@@ -152,12 +160,10 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="JSON lines (for bench/report)")
     args = parser.parse_args()
     reply = " ".join(f"step{i}" for i in range(args.chat_chunks))  # no repetition: not a generation loop
-    models = [
-        {"name": CHAT_MODEL, "reply": reply, "chunk_delay_ms": args.chunk_ms},
-        {"name": FIM_MODEL, "reply": "event.get('value')", "capabilities": ["completion", "insert"]},
-    ]
-    with emulator_process(models) as url:
-        rows, summary = measure(url, args.n, args.chats, reply)
+    chat_model = {"name": CHAT_MODEL, "reply": reply, "chunk_delay_ms": args.chunk_ms}
+    fim_model = {"name": FIM_MODEL, "reply": "event.get('value')", "capabilities": ["completion", "insert"]}
+    with emulator_process([chat_model]) as url, emulator_process([fim_model]) as fim_url:
+        rows, summary = measure(url, args.n, args.chats, reply, fim_url)
     print_rows(rows, args.json)
     if not args.json:
         print(f"summary: {summary}")

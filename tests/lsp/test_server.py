@@ -514,3 +514,22 @@ async def test_reset_engine_lets_a_running_chat_finish(lsp: LspFactory, emu: Oll
     assert [a["outcome"] for a in result["attempts"]] == ["accepted"]
     call = emu.calls(path="/api/chat", model=TIER_MODELS["lead"])[0]
     assert call.completed and not call.closed_early
+
+
+async def test_the_log_file_never_holds_the_messages_the_server_sends(lsp: LspFactory, emu: OllamaEmulator) -> None:
+    """pygls logs every message body at INFO ("Sending data: ..."); the server's log file is at INFO,
+    so answers (and the code they quote) went to disk with every streamed token. Not any more."""
+    import os
+
+    import platformdirs
+
+    answer = "A palindrome reads the same backwards: compare s with s[::-1] (marker 7Q4Z)."
+    add_team(emu, lead=answer)
+    session = await lsp(emu.url)
+    result = await chat(session, chatId="c1", prompt="How do I test for a palindrome?")
+    assert result["answer"] == answer
+    log_file = platformdirs.user_log_path("coding-director", appauthor=False) / "server.log"
+    assert os.environ.get("XDG_STATE_HOME", "") in str(log_file)  # the test's own directory
+    assert log_file.is_file()
+    text = log_file.read_text(encoding="utf-8")
+    assert "7Q4Z" not in text and "Sending data" not in text

@@ -452,6 +452,9 @@ def run_stdio(settings: Settings, config_path: Path | None = None) -> int:
     server = create_server(settings, config_path)
     for name in ("pygls.protocol.json_rpc", "pygls.server", "pygls.io_"):
         logging.getLogger(name).addFilter(ExpectedErrorFilter())
+    # pygls logs every message body at INFO ("Sending data: ..."): the user's code and the answers
+    # would go to the log file, and formatting them costs the event loop time on every token.
+    logging.getLogger("pygls.protocol.json_rpc").setLevel(logging.WARNING)
     with contextlib.suppress(KeyboardInterrupt):
         server.start_io()
     return 0

@@ -109,9 +109,19 @@ def measure(
         while time.monotonic() - started < 10 and len(client.received("codingDirector/chatEvent")) < chats:
             time.sleep(0.01)  # every chat streaming
 
+        seen, finished = 0, False
+
         def chats_running() -> bool:
-            events = client.received("codingDirector/chatEvent")
-            return not any(e["kind"] == "attemptFinished" for e in events)
+            """No chat has finished an attempt yet. Reads only the notifications that came since the
+            last call: scanning all of them (thousands) on every keystroke held the client's GIL, its
+            reader thread fell behind, the pipe filled and the server blocked writing to it."""
+            nonlocal seen, finished
+            new = client.notifications[seen:]
+            seen += len(new)
+            finished = finished or any(
+                m == "codingDirector/chatEvent" and p["kind"] == "attemptFinished" for m, p in new
+            )
+            return not finished
 
         loaded: list[float] = []
         while len(loaded) < n and chats_running():

@@ -305,6 +305,9 @@ describe('Coding Director in code-server', { skip }, () => {
     const hits = frame.locator(dashboard.tile).filter({ hasText: 'Cache hit rate' });
     assert.match((await hits.textContent()) ?? '', /[1-9]\d* answered from the cache/);
     assert.ok(Number(await requests.locator(dashboard.tileValue).textContent()) >= 8, detail);
+    // Where requests run: the frontier is off in this workbench, and the tile says so.
+    const placement = frame.locator(dashboard.tile).filter({ hasText: 'Placement' });
+    assert.match((await placement.textContent()) ?? '', /off.*threshold \d\.\d\d: routing\.frontier is off/s);
     // One canvas per chart, drawn by Chart.js (it sizes the canvas's backing store to its box).
     const charts = ['attempts', 'acceptance', 'latency', 'ttft', 'speed', 'escalation', 'router', 'reasons', 'cache', 'completions', 'timeline'];
     const cards = frame.locator(dashboard.card);

@@ -69,9 +69,12 @@ class GeneratePrompt:
     raw: bool = False
 
 
-class Chunk(WireModel):
+@dataclass(frozen=True, slots=True)
+class Chunk:
     """One piece of a streamed answer. The final chunk has ``done=True`` and, when the server
-    reports them, token counts (``prompt_tokens``, ``completion_tokens``)."""
+    reports them, token counts (``prompt_tokens``, ``completion_tokens``). A plain dataclass, not a
+    pydantic model: one is built per token, and validating it cost 2.4% of the event loop's time
+    with twenty chats streaming (it never crosses the wire)."""
 
     text: str = ""
     done: bool = False

@@ -247,6 +247,7 @@ class RecordedRequest:
         completed: the full answer (including the final chunk / ``[DONE]``) was written.
         closed_early: the client went away before the answer was complete (stream closed, request cancelled,
             or the connection reset while the emulator was still writing or waiting to write).
+        peer: the client's ``host:port`` (requests on one kept-alive connection share it).
     """
 
     method: str
@@ -259,6 +260,7 @@ class RecordedRequest:
     chunks_sent: int = 0
     completed: bool = False
     closed_early: bool = False
+    peer: str = ""
 
     @property
     def json(self) -> dict[str, Any]:

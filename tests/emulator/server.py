@@ -365,6 +365,7 @@ class OllamaEmulator:
             body=body,
             timestamp=time.time(),
             model=body.get("model") or body.get("name") if isinstance(body, dict) else None,
+            peer=":".join(map(str, request.transport.get_extra_info("peername") or ())) if request.transport else "",
         )
         with self._lock:
             self._requests.append(rec)

@@ -93,6 +93,21 @@ async def test_fim_model_gets_prefix_and_suffix(ollama_emulator: OllamaEmulator,
     assert "\n\n\n" in options["stop"] and "\n\n" not in options["stop"] and "\n" not in options["stop"]
 
 
+async def test_completions_that_end_with_done_reuse_one_connection(
+    ollama_emulator: OllamaEmulator, make_completer: MakeCompleter
+) -> None:
+    """A completion read to the server's ``done`` leaves its HTTP connection for the next one
+    (closing the stream at ``done`` cost a new TCP connection per keystroke)."""
+    ollama_emulator.add_model(ScriptedModel(MODEL, reply="return a + b", capabilities=FIM))
+    completer = make_completer(ollama_emulator.url, debounce_ms=0)
+    for n in range(4):
+        result = await completer.complete(request(prefix=PY_PREFIX + "#" * n))
+        assert result is not None and result.text == "return a + b"
+    calls = ollama_emulator.calls(path="/api/generate")
+    assert len(calls) == 4 and all(c.completed and not c.closed_early for c in calls)
+    assert len({c.peer for c in calls}) == 1, [c.peer for c in calls]
+
+
 async def test_fim_with_empty_suffix_still_sends_a_suffix(
     ollama_emulator: OllamaEmulator, make_completer: MakeCompleter
 ) -> None:

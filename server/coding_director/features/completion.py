@@ -405,10 +405,15 @@ def _outbound(settings: Settings, request: CompletionRequest) -> CompletionReque
 async def _read(stream: AsyncIterator[Chunk], request: CompletionRequest, *, single_line: bool) -> str:
     """Concatenate the streamed text; stop early once the block holding the cursor has ended (a
     complete line follows the cut :func:`block_end` finds) or, in single-line mode, at the first
-    newline. The stream is always closed before returning or raising."""
+    newline. The stream is always closed before returning or raising. After the ``done`` chunk the
+    stream is read to its end rather than closed: a body read to its end leaves the HTTP connection
+    to the next completion (closing it early costs a new TCP connection per keystroke)."""
     text = ""
+    done = False
     try:
         async for chunk in stream:
+            if done:
+                continue  # the server said done: only the end of the body is left
             piece = chunk.text
             if piece:
                 text += piece
@@ -418,8 +423,7 @@ async def _read(stream: AsyncIterator[Chunk], request: CompletionRequest, *, sin
                     cut = block_end(text, request.prefix, request.language)
                     if cut < len(text) and text.find("\n", cut + 1) >= 0:
                         break
-            if chunk.done:
-                break
+            done = chunk.done
     finally:
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:

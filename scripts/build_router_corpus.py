@@ -9,7 +9,7 @@ Source formats (see ``data/router/README.md``):
 * prompt files: ``@domain math|general``, ``@boundary 0|1`` and ``@intent <intent>`` lines set the
   labels of the prompt lines that follow; ``#`` starts a comment line; a literal ``\\n`` in a prompt
   is a newline (pasted code, stack traces).
-* ``code_context.txt``: ``=== <domain> <boundary> <language>`` starts a code snippet; each snippet
+* ``code_*.txt`` (code snippets): ``=== <domain> <boundary> <language>`` starts a code snippet; each snippet
   becomes one example per code action (Explain / Fix / Add docstring / Generate tests, the prompts
   of :mod:`coding_director.features.actions`) plus two chat phrasings, with the snippet's import
   lines as ``imports`` and the rest as ``code``.
@@ -18,8 +18,17 @@ Scripted variation (on top of the written prompts, never a new label): lower-cas
 punctuation, one adjacent-letter typo, a chatty prefix or suffix. About half of the written
 prompts get one variant. A variant always lands in the split of the prompt it varies.
 
-Held-out split: a written prompt (or snippet) is held out when the first 8 hex digits of the
-SHA-256 of its text, read as an integer, are ``< 0.22 * 16**8``: fixed by the text, not by a seed.
+Held-out split, fixed by the text, not by a seed: written prompts (and code snippets) are first
+grouped with their near-duplicates (:func:`near_duplicate_groups`: content-word Jaccard similarity
+>= :data:`NEAR_DUPLICATE_JACCARD`, joined transitively), then a group is held out when the first 8
+hex digits of the SHA-256 of its first text (in sorted order), read as an integer, are
+``< 0.22 * 16**8``. A scripted variant and the code-action rows of one snippet go with it, so no
+two texts that differ by a word or two sit on both sides.
+
+The split is frozen: sources written later live in ``data/router/src/train/`` and are training data
+only. They never take part in the grouping that decides the split (so they cannot move a held-out
+group), and one that is a near-duplicate of a held-out text is dropped (counted on stderr, not
+shown). :data:`HELDOUT_SHA256` records the held-out ids; a build that would change them fails.
 """
 
 from __future__ import annotations
@@ -36,7 +45,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "data" / "router" / "src"
 OUT = ROOT / "data" / "router" / "corpus.jsonl"
+#: Sources written after the held-out split was frozen: always training data (see the docstring).
+TRAIN_ONLY = SRC / "train"
+#: SHA-256 of the sorted ids of the held-out rows, fixed when the split was frozen (5,322 rows,
+#: before any source of TRAIN_ONLY existed); :func:`build` refuses a corpus whose held-out split differs.
+HELDOUT_SHA256 = "f595990b822c84cc437dadc580aedd5cd5356acb92505824e253ec661c52c1ab"
 HELDOUT_SHARE = 0.22
+#: Two written texts whose content-word sets have at least this Jaccard similarity (and share at
+#: least two words) are near-duplicates and land in the same split.
+NEAR_DUPLICATE_JACCARD = 0.5
+_STOP_WORDS = "a an the of to in on for and or with is it i my me this that how do does what why can you please pls "
+STOP_WORDS = frozenset(f"{_STOP_WORDS}from by be as at are was into use using write make get".split(" "))
 INTENTS = ("explain", "fix", "debug", "generate", "test", "docs", "refactor", "review", "arch", "question")
 ACTION_PROMPTS = {
     "fix": "Fix the problems in this code.",
@@ -57,8 +76,53 @@ SUFFIXES = (" thx", " thanks", " asap", "??", " pls", " (urgent)", " thank you!"
 
 
 def heldout(text: str) -> bool:
-    """Whether the written prompt ``text`` belongs to the held-out split (hash rule above)."""
+    """Whether the group whose key is ``text`` belongs to the held-out split (hash rule above)."""
     return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) < HELDOUT_SHARE * 16**8
+
+
+def content_words(text: str) -> frozenset[str]:
+    """Lower-case words of ``text`` without :data:`STOP_WORDS` (for near-duplicate detection)."""
+    return frozenset(w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in STOP_WORDS)
+
+
+def near_duplicate_pairs(texts: list[str]) -> list[tuple[int, int, float]]:
+    """Pairs ``(i, j, jaccard)`` (``i < j``) of ``texts`` that are near-duplicates (see
+    :data:`NEAR_DUPLICATE_JACCARD`); candidates come from an inverted index of content words."""
+    words = [content_words(t) for t in texts]
+    postings: dict[str, list[int]] = {}
+    for i, ws in enumerate(words):
+        for w in ws:
+            postings.setdefault(w, []).append(i)
+    pairs = []
+    for i, ws in enumerate(words):
+        shared: dict[int, int] = {}
+        for w in ws:
+            for j in postings[w]:
+                if j > i:
+                    shared[j] = shared.get(j, 0) + 1
+        for j, count in shared.items():
+            jaccard = count / len(ws | words[j])
+            if count >= 2 and jaccard >= NEAR_DUPLICATE_JACCARD:
+                pairs.append((i, j, jaccard))
+    return pairs
+
+
+def near_duplicate_groups(texts: list[str]) -> dict[str, str]:
+    """Each text of ``texts`` -> the key of its near-duplicate group (the group's smallest text);
+    groups are the connected components of :func:`near_duplicate_pairs` (union-find)."""
+    unique = sorted(set(texts))
+    parent = list(range(len(unique)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for i, j, _ in near_duplicate_pairs(unique):
+        a, b = find(i), find(j)
+        parent[max(a, b)] = min(a, b)
+    return {text: unique[find(i)] for i, text in enumerate(unique)}
 
 
 def _id(*parts: str) -> str:
@@ -121,7 +185,7 @@ def parse_prompt_file(path: Path) -> list[dict[str, Any]]:
 
 
 def parse_code_file(path: Path) -> list[dict[str, Any]]:
-    """The code-action examples of ``code_context.txt`` (one group per snippet)."""
+    """The code-action examples of a ``code_*.txt`` file (one group per snippet)."""
     snippets: list[tuple[list[str], list[str]]] = []
     for raw in path.read_text(encoding="utf-8").splitlines():
         if raw.startswith("#") and not snippets:
@@ -160,21 +224,61 @@ def parse_code_file(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _written(directory: Path) -> list[dict[str, Any]]:
+    """The written examples of the ``*.txt`` sources directly in ``directory``, in file order."""
+    rows: list[dict[str, Any]] = []
+    for path in sorted(directory.glob("*.txt")):
+        rows.extend(parse_code_file(path) if path.name.startswith("code_") else parse_prompt_file(path))
+    return rows
+
+
+def heldout_digest(rows: list[dict[str, Any]]) -> str:
+    """SHA-256 of the sorted ids of the held-out rows of ``rows`` (see :data:`HELDOUT_SHA256`)."""
+    ids = sorted(r["id"] for r in rows if r["split"] == "heldout")
+    return hashlib.sha256("\n".join(ids).encode()).hexdigest()
+
+
 def build() -> list[dict[str, Any]]:
-    """All examples, written and varied, sorted by id."""
-    written: list[dict[str, Any]] = []
-    for path in sorted(SRC.glob("*.txt")):
-        written.extend(parse_code_file(path) if path.name == "code_context.txt" else parse_prompt_file(path))
+    """All examples, written and varied, sorted by id.
+
+    Raises ``SystemExit`` for a malformed source, a duplicate prompt, or a held-out split that is
+    not the frozen one (:data:`HELDOUT_SHA256`)."""
+    written = _written(SRC)
+    # The split of the sources in SRC (the hash rule of the module docstring) over their own
+    # near-duplicate groups: texts of TRAIN_ONLY never take part, so they cannot move a group.
+    split_groups = near_duplicate_groups([row.get("group", row["text"]) for row in written])
+    split_of = {key: "heldout" if heldout(group) else "train" for key, group in split_groups.items()}
+    held_keys = sorted({key for key, split in split_of.items() if split == "heldout"})
+    extra = _written(TRAIN_ONLY)
+    extra_keys = sorted({row.get("group", row["text"]) for row in extra})
+    # A training-only text that is a near-duplicate of a held-out text is dropped (not shown).
+    leaking = {
+        extra_keys[j - len(held_keys)]
+        for i, j, _ in near_duplicate_pairs([*held_keys, *extra_keys])
+        if i < len(held_keys) <= j
+    }
+    for row in extra:
+        split_of[row.get("group", row["text"])] = "drop" if row.get("group", row["text"]) in leaking else "train"
+    kept = [row for row in [*written, *extra] if split_of[row.get("group", row["text"])] != "drop"]
+    # Near-duplicate groups for grouped cross-validation: the held-out rows keep the groups of the
+    # split; the training rows (SRC and TRAIN_ONLY) are grouped among themselves.
+    train_keys = [row.get("group", row["text"]) for row in kept if split_of[row.get("group", row["text"])] == "train"]
+    groups = {**near_duplicate_groups(train_keys), **{key: split_groups[key] for key in held_keys}}
     seen: set[tuple[str, str]] = set()
     out: list[dict[str, Any]] = []
-    for row in written:
-        group = row.pop("group", row["text"])
-        key = (row["text"], row.get("code", ""))
-        if key in seen:
+    for row in kept:
+        key = row.pop("group", row["text"])
+        text_key = (row["text"], row.get("code", ""))
+        if text_key in seen:
             raise SystemExit(f"duplicate prompt in {row['source']}: {row['text'][:60]!r}")
-        seen.add(key)
-        split = "heldout" if heldout(group) else "train"
-        base = {"id": _id(row["text"], row.get("code", "")), **row, "split": split, "variant_of": None}
+        seen.add(text_key)
+        base = {
+            "id": _id(row["text"], row.get("code", "")),
+            **row,
+            "split": split_of[key],
+            "group": _id("group", groups[key]),
+            "variant_of": None,
+        }
         out.append(base)
         if "code" in row:
             continue
@@ -184,6 +288,10 @@ def build() -> list[dict[str, Any]]:
             if (text, "") not in seen:
                 seen.add((text, ""))
                 out.append({**base, "id": _id(text, ""), "text": text, "variant_of": base["id"]})
+    if len(leaking):
+        print(f"{len(leaking)} training-only sources dropped as near-duplicates of held-out ones", file=sys.stderr)
+    if heldout_digest(out) != HELDOUT_SHA256:
+        raise SystemExit(f"the held-out split changed (digest {heldout_digest(out)}): it is frozen")
     return sorted(out, key=lambda r: r["id"])
 
 

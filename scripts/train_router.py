@@ -8,11 +8,12 @@ nor for choosing C, nor for the threshold); ``bench/router_eval.py`` evaluates o
 
 Steps, for the domain (binary) and the intent (multiclass) model alike:
 
-1. features of every training example (:func:`coding_director.routing.classifier.features`);
-2. 5-fold cross-validation grouped by written prompt (a scripted variant stays in the fold of the
-   prompt it varies: ``StratifiedGroupKFold``, fixed ``random_state``) to choose the inverse
-   regularisation ``C`` of ``LogisticRegression`` by the log loss of the Platt-calibrated
-   out-of-fold probabilities;
+1. features of every training example (:func:`coding_director.routing.features.features`), as a
+   sparse matrix (the dense part and the hashed part side by side);
+2. 5-fold cross-validation grouped by near-duplicate group (a scripted variant, the rows of one code
+   snippet and near-duplicate prompts stay in one fold: ``StratifiedGroupKFold``, fixed
+   ``random_state``) to choose the inverse regularisation ``C`` of ``LogisticRegression`` by the log
+   loss of the Platt-calibrated out-of-fold probabilities;
 3. ``CalibratedClassifierCV(method="sigmoid", ensemble=False)`` on the same folds: the model is fit
    on all training data and the Platt calibrator on its out-of-fold scores;
 4. ``auto`` threshold: the quantile :data:`ROUTER_SHARE` of the calibrated out-of-fold domain
@@ -33,25 +34,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.calibration import CalibratedClassifierCV
+import scipy.sparse as sp
+from sklearn.calibration import CalibratedClassifierCV, _SigmoidCalibration
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "server"))
 
-from coding_director.routing.classifier import (  # noqa: E402
-    FEATURE_VERSION,
-    MODEL_PATH,
-    N_FEATURES,
-    features,
-    get_embedder,
-)
+from coding_director.routing.classifier import MODEL_PATH, get_embedding  # noqa: E402
+from coding_director.routing.features import FEATURE_VERSION, N_DENSE, N_FEATURES, features  # noqa: E402
 
 CORPUS = ROOT / "data" / "router" / "corpus.jsonl"
 #: Share of requests the ``auto`` threshold sends to the router model (on training CV).
 ROUTER_SHARE = 0.12
-C_GRID = (1.0, 3.0, 10.0, 30.0)
+C_GRID = (3.0, 10.0, 30.0)
 FOLDS = 5
 SEED = 0
 
@@ -62,19 +59,28 @@ def load_corpus(split: str) -> list[dict[str, Any]]:
     return [r for r in rows if r["split"] == split]
 
 
-def feature_matrix(rows: list[dict[str, Any]]) -> np.ndarray:
-    """Features of ``rows`` (float32, shape (n, N_FEATURES))."""
-    embedder = get_embedder()
-    out = np.zeros((len(rows), N_FEATURES), dtype=np.float32)
+def feature_matrix(rows: list[dict[str, Any]]) -> sp.csr_matrix:
+    """Features of ``rows`` (float32 CSR, shape (n, N_FEATURES): dense part, then the hashed part)."""
+    embedding = get_embedding()
+    dense = np.zeros((len(rows), N_DENSE), dtype=np.float32)
+    indptr, index, value = [0], [], []
     for i, r in enumerate(rows):
-        out[i] = features(embedder, r["text"], r.get("code"), r.get("imports"))
-    return out
+        x = features(embedding, r["text"], r.get("code"), r.get("imports"))
+        dense[i] = x.dense
+        index.extend(x.index)
+        value.extend(x.value)
+        indptr.append(len(index))
+    hashed = sp.csr_matrix(
+        (np.asarray(value, dtype=np.float32), np.asarray(index, dtype=np.int64), np.asarray(indptr)),
+        shape=(len(rows), N_FEATURES - N_DENSE),
+    )
+    return sp.hstack([sp.csr_matrix(dense), hashed], format="csr", dtype=np.float32)
 
 
 def groups_of(rows: list[dict[str, Any]]) -> np.ndarray:
-    """Group label per example: a variant shares its written prompt's group; code actions on one
-    snippet share the snippet's group."""
-    return np.array([r.get("variant_of") or (r.get("code") or r["id"]) for r in rows])
+    """Group label per example: the corpus's near-duplicate ``group`` (variants, the rows of one
+    snippet and near-duplicate prompts share it)."""
+    return np.array([r["group"] for r in rows])
 
 
 def pipeline(c: float) -> LogisticRegression:
@@ -85,8 +91,6 @@ def pipeline(c: float) -> LogisticRegression:
 
 def _platt_oof(y: np.ndarray, scores: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """Calibrated out-of-fold probabilities (n, k): one sigmoid per class on its OOF scores."""
-    from sklearn.calibration import _SigmoidCalibration
-
     if scores.ndim == 1:
         cal = _SigmoidCalibration().fit(scores, (y == classes[1]).astype(float))
         p1 = cal.predict(scores)
@@ -100,7 +104,7 @@ def _platt_oof(y: np.ndarray, scores: np.ndarray, classes: np.ndarray) -> np.nda
     return probs
 
 
-def oof_scores(x: np.ndarray, y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]], c: float) -> np.ndarray:
+def oof_scores(x: sp.csr_matrix, y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]], c: float) -> np.ndarray:
     """Out-of-fold decision-function scores of ``pipeline(c)``."""
     first = pipeline(c).fit(x[splits[0][0]], y[splits[0][0]])
     n_out = first.decision_function(x[:1]).shape[1:] or ()
@@ -111,34 +115,32 @@ def oof_scores(x: np.ndarray, y: np.ndarray, splits: list[tuple[np.ndarray, np.n
     return out
 
 
-def fit(name: str, x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> dict[str, Any]:
+def fit(name: str, x: sp.csr_matrix, y: np.ndarray, groups: np.ndarray) -> dict[str, Any]:
     """Choose C on CV, fit the calibrated model; returns weights, Platt parameters, OOF figures."""
     splits = list(StratifiedGroupKFold(n_splits=FOLDS, shuffle=True, random_state=SEED).split(x, y, groups))
     classes = np.unique(y)
-    best: tuple[float, float, np.ndarray, np.ndarray] | None = None
+    best: tuple[float, float, np.ndarray] | None = None
     for c in C_GRID:
-        scores = oof_scores(x, y, splits, c)
-        probs = _platt_oof(y, scores, classes)
+        probs = _platt_oof(y, oof_scores(x, y, splits, c), classes)
         index = np.searchsorted(classes, y)
         loss = float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), index], 1e-12, 1))))
         acc = float(np.mean(classes[probs.argmax(axis=1)] == y))
-        print(f"{name}: C={c:g} CV log loss {loss:.4f} accuracy {acc:.4f}")
+        print(f"{name}: C={c:g} CV log loss {loss:.4f} accuracy {acc:.4f}", flush=True)
         if best is None or loss < best[1]:
-            best = (c, loss, scores, probs)
+            best = (c, loss, probs)
     assert best is not None
-    c, loss, scores, probs = best
+    c, loss, probs = best
     calibrated = CalibratedClassifierCV(pipeline(c), method="sigmoid", cv=splits, ensemble=False).fit(x, y)
     inner = calibrated.calibrated_classifiers_[0]
     lr: LogisticRegression = inner.estimator
-    w, b = lr.coef_, lr.intercept_
     platt = np.array([[cal.a_, cal.b_] for cal in inner.calibrators])
     return {
         "C": c,
         "cv_log_loss": loss,
         "cv_accuracy": float(np.mean(classes[probs.argmax(axis=1)] == y)),
         "classes": [str(v) for v in classes],
-        "w": w.astype(np.float32),
-        "b": b.astype(np.float32),
+        "w": lr.coef_.astype(np.float32),
+        "b": lr.intercept_.astype(np.float64),
         "platt": platt.astype(np.float64),
         "oof_probs": probs,
     }
@@ -161,14 +163,11 @@ def train(out: Path) -> dict[str, Any]:
     rows = load_corpus("train")
     x = feature_matrix(rows)
     groups = groups_of(rows)
-    y_domain = np.array([r["domain"] for r in rows])
-    y_intent = np.array([r["intent"] for r in rows])
-    domain = fit("domain", x, y_domain, groups)
-    intent = fit("intent", x, y_intent, groups)
+    domain = fit("domain", x, np.array([r["domain"] for r in rows]), groups)
+    intent = fit("intent", x, np.array([r["intent"] for r in rows]), groups)
     assert domain["classes"] == ["general", "math"]
     confidence = domain["oof_probs"].max(axis=1)
     threshold = round(float(np.quantile(confidence, ROUTER_SHARE)), 3)
-    below = float(np.mean(confidence < threshold))
     meta = {
         "feature_version": FEATURE_VERSION,
         "intents": intent["classes"],
@@ -178,18 +177,17 @@ def train(out: Path) -> dict[str, Any]:
         "intent_C": intent["C"],
         "cv_domain_accuracy": round(domain["cv_accuracy"], 4),
         "cv_intent_accuracy": round(intent["cv_accuracy"], 4),
-        "cv_router_share": round(below, 4),
+        "cv_router_share": round(float(np.mean(confidence < threshold)), 4),
     }
+    weights = np.vstack([domain["w"], intent["w"]])
     write_npz(
         out,
         {
             "meta": np.array(json.dumps(meta, sort_keys=True)),
-            "domain_w": domain["w"][0],
-            "domain_b": domain["b"][0],
-            "domain_platt": domain["platt"][0],
-            "intent_w": intent["w"],
-            "intent_b": intent["b"],
-            "intent_platt": intent["platt"],
+            "dense_w": weights[:, :N_DENSE],
+            "sparse_w": np.ascontiguousarray(weights[:, N_DENSE:].T),
+            "bias": np.concatenate([domain["b"], intent["b"]]),
+            "platt": np.vstack([domain["platt"], intent["platt"]]),
         },
     )
     return meta

@@ -57,7 +57,8 @@ def test_numerical_imports_in_the_code_context_count_for_math() -> None:
     plain = classify("speed this function up with vectorised operations")
     with_numpy = classify("speed this function up with vectorised operations", "import numpy as np\n")
     assert plain.confidence < RoutingSettings().confidence_threshold  # unsure: the router model is asked
-    assert with_numpy.domain == "math" and with_numpy.confidence > plain.confidence
+    p_math = [d.confidence if d.domain == "math" else 1 - d.confidence for d in (plain, with_numpy)]
+    assert with_numpy.domain == "math" and p_math[1] > p_math[0]
 
 
 @pytest.mark.parametrize("text", ["math", "General", " `math` ", "general.", '{"domain": "math"}', "**general**"])

@@ -12,7 +12,8 @@ Source formats (see ``data/router/README.md``):
 * ``code_*.txt`` (code snippets): ``=== <domain> <boundary> <language>`` starts a code snippet; each snippet
   becomes one example per code action (Explain / Fix / Add docstring / Generate tests, the prompts
   of :mod:`coding_director.features.actions`) plus two chat phrasings, with the snippet's import
-  lines as ``imports`` and the rest as ``code``.
+  lines as ``imports`` and the rest as ``code``; a line ``>>> <intent> <prompt>`` inside a snippet
+  adds one more chat request on that selection (with its own intent, the snippet's domain).
 
 Scripted variation (on top of the written prompts, never a new label): lower-casing, dropped
 punctuation, one adjacent-letter typo, a chatty prefix or suffix. About half of the written
@@ -186,16 +187,21 @@ def parse_prompt_file(path: Path) -> list[dict[str, Any]]:
 
 def parse_code_file(path: Path) -> list[dict[str, Any]]:
     """The code-action examples of a ``code_*.txt`` file (one group per snippet)."""
-    snippets: list[tuple[list[str], list[str]]] = []
+    snippets: list[tuple[list[str], list[str], list[tuple[str, str]]]] = []
     for raw in path.read_text(encoding="utf-8").splitlines():
         if raw.startswith("#") and not snippets:
             continue
         if raw.startswith("=== "):
-            snippets.append((raw[4:].split(), []))
+            snippets.append((raw[4:].split(), [], []))
+        elif raw.startswith(">>> ") and snippets:
+            intent, _, prompt = raw[4:].partition(" ")
+            if intent not in INTENTS or not prompt.strip():
+                raise SystemExit(f"{path.name}: bad chat line {raw!r}")
+            snippets[-1][2].append((intent, prompt.strip()))
         elif snippets:
             snippets[-1][1].append(raw)
     rows = []
-    for (domain, boundary, language), lines in snippets:
+    for (domain, boundary, language), lines, chats in snippets:
         body = "\n".join(lines).strip("\n")
         imports = [
             ln.strip()
@@ -207,7 +213,7 @@ def parse_code_file(path: Path) -> list[dict[str, Any]]:
         group = body
         prompts = [(intent, prompt) for intent, prompt in ACTION_PROMPTS.items()]
         pick = random.Random(_id(body)).sample(CHAT_ON_CODE, 2)
-        for intent, prompt in [*prompts, *pick]:
+        for intent, prompt in [*prompts, *pick, *chats]:
             rows.append(
                 {
                     "text": prompt,
@@ -258,7 +264,9 @@ def build() -> list[dict[str, Any]]:
         if i < len(held_keys) <= j
     }
     for row in extra:
-        split_of[row.get("group", row["text"])] = "drop" if row.get("group", row["text"]) in leaking else "train"
+        key = row.get("group", row["text"])
+        if key not in split_of:  # a text already written in SRC keeps its split (the repeat is skipped)
+            split_of[key] = "drop" if key in leaking else "train"
     kept = [row for row in [*written, *extra] if split_of[row.get("group", row["text"])] != "drop"]
     # Near-duplicate groups for grouped cross-validation: the held-out rows keep the groups of the
     # split; the training rows (SRC and TRAIN_ONLY) are grouped among themselves.
@@ -266,10 +274,15 @@ def build() -> list[dict[str, Any]]:
     groups = {**near_duplicate_groups(train_keys), **{key: split_groups[key] for key in held_keys}}
     seen: set[tuple[str, str]] = set()
     out: list[dict[str, Any]] = []
+    late = {row["source"] for row in extra}
+    repeated = 0
     for row in kept:
         key = row.pop("group", row["text"])
         text_key = (row["text"], row.get("code", ""))
         if text_key in seen:
+            if row["source"] in late:  # written again after the freeze: the earlier row stands
+                repeated += 1
+                continue
             raise SystemExit(f"duplicate prompt in {row['source']}: {row['text'][:60]!r}")
         seen.add(text_key)
         base = {
@@ -288,8 +301,12 @@ def build() -> list[dict[str, Any]]:
             if (text, "") not in seen:
                 seen.add((text, ""))
                 out.append({**base, "id": _id(text, ""), "text": text, "variant_of": base["id"]})
-    if len(leaking):
-        print(f"{len(leaking)} training-only sources dropped as near-duplicates of held-out ones", file=sys.stderr)
+    if leaking or repeated:
+        print(
+            f"training-only sources: {len(leaking)} dropped as near-duplicates of held-out ones, "
+            f"{repeated} already written",
+            file=sys.stderr,
+        )
     if heldout_digest(out) != HELDOUT_SHA256:
         raise SystemExit(f"the held-out split changed (digest {heldout_digest(out)}): it is frozen")
     return sorted(out, key=lambda r: r["id"])

@@ -29,6 +29,7 @@ import argparse
 import io
 import json
 import sys
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from sklearn.calibration import CalibratedClassifierCV, _SigmoidCalibration
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.neural_network import MLPClassifier
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "server"))
@@ -51,6 +54,10 @@ ROUTER_SHARE = 0.12
 C_GRID = (3.0, 10.0, 30.0)
 FOLDS = 5
 SEED = 0
+#: Hidden units, epochs and L2 penalties tried for the MLP of the domain stack.
+HIDDEN = 64
+MLP_EPOCHS = 40
+MLP_ALPHAS = (1e-4, 1e-3)
 
 
 def load_corpus(split: str) -> list[dict[str, Any]]:
@@ -146,6 +153,90 @@ def fit(name: str, x: sp.csr_matrix, y: np.ndarray, groups: np.ndarray) -> dict[
     }
 
 
+def mlp_pipeline(alpha: float) -> MLPClassifier:
+    """The second domain model: one hidden layer of :data:`HIDDEN` ReLU units (adam, fixed seed,
+    fixed number of epochs: deterministic), L2 penalty ``alpha``."""
+    return MLPClassifier(
+        hidden_layer_sizes=(HIDDEN,),
+        alpha=alpha,
+        batch_size=128,
+        learning_rate_init=1e-3,
+        max_iter=MLP_EPOCHS,
+        n_iter_no_change=MLP_EPOCHS,
+        tol=0.0,
+        random_state=SEED,
+    )
+
+
+def mlp_logit(model: MLPClassifier, x: sp.csr_matrix) -> np.ndarray:
+    """The MLP's output-unit logit (n,) (``> 0`` leans to ``classes_[1]``), as the run time computes it."""
+    hidden = np.maximum(x @ model.coefs_[0] + model.intercepts_[0], 0.0)
+    return np.asarray(hidden @ model.coefs_[1] + model.intercepts_[1]).ravel()
+
+
+def mlp_oof(x: sp.csr_matrix, y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]], alpha: float) -> np.ndarray:
+    """Out-of-fold MLP logits (n,)."""
+    out = np.zeros(len(y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for train_index, test_index in splits:
+            model = mlp_pipeline(alpha).fit(x[train_index], y[train_index])
+            out[test_index] = mlp_logit(model, x[test_index])
+    return out
+
+
+def _log_loss(p1: np.ndarray, y1: np.ndarray) -> float:
+    p = np.clip(np.where(y1 == 1, p1, 1 - p1), 1e-12, 1)
+    return float(-np.mean(np.log(p)))
+
+
+def stack_oof(scores: np.ndarray, y1: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Out-of-fold P(math) of the stacker (a logistic regression on the OOF scores ``scores``,
+    (n, m)); the stacker is refit per fold, so its own figures are out-of-fold too."""
+    out = np.zeros(len(y1))
+    for train_index, test_index in splits:
+        stacker = LogisticRegression(C=100.0).fit(scores[train_index], y1[train_index])
+        out[test_index] = stacker.predict_proba(scores[test_index])[:, 1]
+    return out
+
+
+def fit_domain(x: sp.csr_matrix, y: np.ndarray, groups: np.ndarray, lr: dict[str, Any]) -> dict[str, Any]:
+    """Choose between the logistic regression alone and a stack of it with the MLP (by grouped CV log
+    loss of the calibrated out-of-fold probabilities) and fit the choice on all training data.
+
+    Returns ``kind`` (``"lr"`` or ``"stack"``), the MLP arrays and the stacker ``(w_lr, w_mlp, b)``
+    for ``stack``, and the OOF probabilities (n, 2) of the choice."""
+    splits = list(StratifiedGroupKFold(n_splits=FOLDS, shuffle=True, random_state=SEED).split(x, y, groups))
+    y1 = (y == "math").astype(int)
+    lr_scores = oof_scores(x, y, splits, lr["C"])
+    best: dict[str, Any] = {"kind": "lr", "loss": lr["cv_log_loss"], "probs": lr["oof_probs"]}
+    print(f"domain: lr CV log loss {lr['cv_log_loss']:.4f} accuracy {lr['cv_accuracy']:.4f}", flush=True)
+    for alpha in MLP_ALPHAS:
+        scores = np.column_stack([lr_scores, mlp_oof(x, y, splits, alpha)])
+        p1 = stack_oof(scores, y1, splits)
+        loss = _log_loss(p1, y1)
+        acc = float(np.mean((p1 >= 0.5) == (y1 == 1)))
+        print(f"domain: lr + mlp(alpha={alpha:g}) CV log loss {loss:.4f} accuracy {acc:.4f}", flush=True)
+        if loss < best["loss"]:
+            probs = np.column_stack([1 - p1, p1])
+            best = {"kind": "stack", "loss": loss, "alpha": alpha, "scores": scores, "probs": probs}
+    if best["kind"] == "lr":
+        return best
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mlp = mlp_pipeline(best["alpha"]).fit(x, y)
+    assert list(mlp.classes_) == ["general", "math"]
+    stacker = LogisticRegression(C=100.0).fit(best["scores"], y1)
+    best.update(
+        w1=mlp.coefs_[0].astype(np.float32),
+        b1=mlp.intercepts_[0].astype(np.float32),
+        w2=mlp.coefs_[1].ravel().astype(np.float32),
+        b2=float(mlp.intercepts_[1][0]),
+        stack=np.array([*stacker.coef_[0], stacker.intercept_[0]], dtype=np.float64),
+    )
+    return best
+
+
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """``np.savez`` with fixed zip timestamps and order (byte-identical output for equal arrays)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -163,33 +254,46 @@ def train(out: Path) -> dict[str, Any]:
     rows = load_corpus("train")
     x = feature_matrix(rows)
     groups = groups_of(rows)
-    domain = fit("domain", x, np.array([r["domain"] for r in rows]), groups)
+    y_domain = np.array([r["domain"] for r in rows])
+    domain = fit("domain", x, y_domain, groups)
     intent = fit("intent", x, np.array([r["intent"] for r in rows]), groups)
     assert domain["classes"] == ["general", "math"]
-    confidence = domain["oof_probs"].max(axis=1)
+    choice = fit_domain(x, y_domain, groups, domain)
+    confidence = choice["probs"].max(axis=1)
     threshold = round(float(np.quantile(confidence, ROUTER_SHARE)), 3)
     meta = {
         "feature_version": FEATURE_VERSION,
         "intents": intent["classes"],
         "threshold": threshold,
         "train_examples": len(rows),
+        "domain_model": choice["kind"],
         "domain_C": domain["C"],
         "intent_C": intent["C"],
-        "cv_domain_accuracy": round(domain["cv_accuracy"], 4),
+        "cv_domain_accuracy": round(float(np.mean((choice["probs"][:, 1] >= 0.5) == (y_domain == "math"))), 4),
+        "cv_domain_log_loss": round(choice["loss"], 4),
         "cv_intent_accuracy": round(intent["cv_accuracy"], 4),
         "cv_router_share": round(float(np.mean(confidence < threshold)), 4),
     }
     weights = np.vstack([domain["w"], intent["w"]])
-    write_npz(
-        out,
-        {
-            "meta": np.array(json.dumps(meta, sort_keys=True)),
-            "dense_w": weights[:, :N_DENSE],
-            "sparse_w": np.ascontiguousarray(weights[:, N_DENSE:].T),
-            "bias": np.concatenate([domain["b"], intent["b"]]),
-            "platt": np.vstack([domain["platt"], intent["platt"]]),
-        },
-    )
+    arrays = {
+        "meta": np.array(json.dumps(meta, sort_keys=True)),
+        "dense_w": weights[:, :N_DENSE],
+        "sparse_w": np.ascontiguousarray(weights[:, N_DENSE:].T),
+        "bias": np.concatenate([domain["b"], intent["b"]]),
+        "platt": np.vstack([domain["platt"], intent["platt"]]),
+    }
+    if choice["kind"] == "stack":
+        meta["mlp_alpha"] = choice["alpha"]
+        arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
+        arrays.update(
+            mlp_dense_w1=np.ascontiguousarray(choice["w1"][:N_DENSE].T),
+            mlp_sparse_w1=np.ascontiguousarray(choice["w1"][N_DENSE:]),
+            mlp_b1=choice["b1"],
+            mlp_w2=choice["w2"],
+            mlp_b2=np.array(choice["b2"]),
+            stack=choice["stack"],
+        )
+    write_npz(out, arrays)
     return meta
 
 

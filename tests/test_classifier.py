@@ -102,6 +102,28 @@ def test_shipped_weights_load_and_set_the_default_threshold() -> None:
     assert model.meta["train_examples"] == sum(1 for line in CORPUS.read_text().splitlines() if '"train"' in line)
 
 
+def test_token_ids_equal_the_tokenizers_library_on_the_whole_corpus(corpus: list[dict[str, Any]]) -> None:
+    tokenizers = pytest.importorskip("tokenizers")
+    from coding_director.routing.embedding import TOKENIZER_FILE, wordllama_root
+
+    reference = tokenizers.Tokenizer.from_file(str(wordllama_root() / TOKENIZER_FILE))
+    reference.no_truncation()
+    ours = classifier.get_embedding()
+    texts = [t for r in corpus for t in (r["text"], r.get("code", "")) if t]
+    texts += ["ünïcode ✓ and `code()`", "aaaaaaaaaaaaaaaa", "日本語", "emoji 😀👍🏽", "  two  spaces\tand\ttabs\n"]
+    for text in texts:
+        assert ours.token_ids(text) == reference.encode(text, add_special_tokens=False).ids, text[:60]
+
+
+def test_every_piece_of_the_vocabulary_segments_to_itself() -> None:
+    # The premise of the whole-piece fast path of WordLlamaEmbedding.token_ids: every chunk starts
+    # with "▁", and every piece that does (all but the byte and control tokens) is its own BPE.
+    ours = classifier.get_embedding()
+    pieces = [(piece, token) for piece, token in ours.vocab.items() if piece.startswith("▁")]
+    assert len(pieces) > 10_000
+    assert all(ours._segment(piece) == [token] for piece, token in pieces)
+
+
 def test_embedding_is_wordllamas_own() -> None:
     wordllama = pytest.importorskip("wordllama")
     reference = wordllama.WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)

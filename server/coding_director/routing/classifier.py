@@ -2,14 +2,18 @@
 
 Features of one request are :func:`coding_director.routing.features.features` (WordLlama sentence
 embeddings of prose and code, hashed word and character n-grams, the curated topic lexicon and
-code-context features). Two linear models score them: the domain (logistic regression) and the
-intent (one-vs-rest logistic regressions), trained by ``scripts/train_router.py`` with scikit-learn;
+code-context features). A linear map scores them: the domain (logistic regression) and the intent
+(one-vs-rest logistic regressions), trained by ``scripts/train_router.py`` with scikit-learn;
 Platt scaling fitted on cross-validated scores (``CalibratedClassifierCV(method="sigmoid")``) turns
-scores into calibrated probabilities. The weights ship as ``routing/data/router_model.npz``; at run
-time only numpy is used (no scikit-learn, no ``tokenizers``, no ``wordllama`` import).
+scores into calibrated probabilities. When grouped cross-validation on the training split prefers
+it, the domain is a stack: the logistic regression's score and the logit of a one-hidden-layer MLP
+(ReLU, 64 units) on the same features, combined by a second logistic regression fitted on their
+out-of-fold scores (so its probability is calibrated the same way). The weights ship as
+``routing/data/router_model.npz``; at run time only numpy is used (no scikit-learn, no
+``tokenizers``, no ``wordllama`` import).
 
 Loading is lazy (first call of :func:`load_model`), cached per process: WordLlama's vocabulary and
-merges (about 40 ms), its memory-mapped matrix and our weights.
+merges (about 30-40 ms), its memory-mapped matrix and our weights.
 """
 
 from __future__ import annotations
@@ -96,20 +100,58 @@ class RouterModel:
             )
         #: The confidence below which ``auto`` mode asks the router model (chosen on training CV).
         self.threshold: float = float(self.meta["threshold"])
+        #: The domain's MLP of a stacked model (``None`` for the linear model alone): hidden-layer
+        #: weights of the dense part (H, N_DENSE) and of the sparse part (N_FEATURES - N_DENSE, H),
+        #: biases (H,), output weights (H,) and bias; ``stack`` = (w_linear, w_mlp, b) of the stacker.
+        self.mlp: tuple[FloatArray, FloatArray, FloatArray, FloatArray, float] | None = None
+        self.stack = (1.0, 0.0, 0.0)
+        if "mlp_dense_w1" in arrays:
+            self.mlp = (
+                np.ascontiguousarray(arrays["mlp_dense_w1"], dtype=np.float32),
+                np.ascontiguousarray(arrays["mlp_sparse_w1"], dtype=np.float32),
+                np.asarray(arrays["mlp_b1"], dtype=np.float32),
+                np.asarray(arrays["mlp_w2"], dtype=np.float32),
+                float(arrays["mlp_b2"]),
+            )
+            a, b, c = (float(v) for v in arrays["stack"])
+            self.stack = (a, b, c)
+            if self.mlp[0].shape[1] != N_DENSE or self.mlp[1].shape[0] != N_FEATURES - N_DENSE:
+                raise ValueError("router MLP weights have another feature layout: run scripts/train_router.py")
 
     def scores(self, x: Features) -> FloatArray:
         """Raw linear scores (float32, (1 + k,)): domain first (> 0 leans math), then the intents."""
         import numpy as np
 
-        out = self.dense_w @ x.dense + self.bias
+        out: FloatArray = self.dense_w @ x.dense + self.bias
         if x.index:
             out += np.asarray(x.value, dtype=np.float32) @ self.sparse_w.take(x.index, axis=0)
         return out
 
+    def mlp_logit(self, x: Features) -> float:
+        """The domain MLP's output logit (> 0 leans math); 0.0 without an MLP."""
+        import numpy as np
+
+        if self.mlp is None:
+            return 0.0
+        w1_dense, w1_sparse, b1, w2, b2 = self.mlp
+        hidden = w1_dense @ x.dense + b1
+        if x.index:
+            hidden += np.asarray(x.value, dtype=np.float32) @ w1_sparse.take(x.index, axis=0)
+        return float(np.maximum(hidden, 0.0) @ w2) + b2
+
     def predict_features(self, x: Features) -> Prediction:
         """The calibrated decision for one request's :class:`Features`."""
-        z = (self.platt_a * self.scores(x) + self.platt_b).tolist()
-        p_math, *intent_probs = (1.0 / (1.0 + math.exp(min(500.0, max(-500.0, v)))) for v in z)
+        import numpy as np
+
+        scores = self.scores(x)
+        probs = (1.0 / (1.0 + np.exp(np.clip(self.platt_a * scores + self.platt_b, -500.0, 500.0)))).tolist()
+        if self.mlp is None:
+            p_math = probs[0]
+        else:
+            w_linear, w_mlp, bias = self.stack
+            z = w_linear * float(scores[0]) + w_mlp * self.mlp_logit(x) + bias
+            p_math = 1.0 / (1.0 + math.exp(-min(500.0, max(-500.0, z))))
+        intent_probs = probs[1:]
         best = max(range(len(intent_probs)), key=intent_probs.__getitem__)
         total = sum(intent_probs)
         domain = "math" if p_math >= 0.5 else "general"

@@ -7,9 +7,13 @@ both files from the installed wheel and computes the same vectors, because:
 
 * importing ``wordllama`` costs about 0.5 s (``requests``, ``toml``, logging set-up) and its loader
   looks for ``tokenizer/`` while the wheel ships ``tokenizers/``;
-* building the ``tokenizers`` BPE model costs 50-100 ms of CPU (61,249 merges) on every start,
-  while the same vocabulary and merge ranks as Python dicts take about 40 ms, and the BPE of one
-  word is cached (prompts repeat words), so a warm lookup is a dict hit;
+* the ``tokenizers`` library (WordLlama's own dependency, and what ``tests/test_classifier.py``
+  checks these ids against on the whole router corpus) was measured in the same router on the same
+  1,100 training requests (CPU time, 2-core machine, two runs each): loading it (import and
+  ``Tokenizer.from_file``, 61,249 merges) took 76-107 ms of a 150 ms load budget against 28-41 ms
+  for the vocabulary and merge ranks as Python dicts here, and one decision's p95 was 0.34-0.40 ms
+  with it against 0.22-0.28 ms with this module (a warm word lookup here is one dict hit; a call
+  into ``tokenizers`` costs 15-35 us), so the library would miss the 0.3 ms target of issue 10;
 * the matrix is memory-mapped from the ``.safetensors`` file (format: an 8-byte little-endian
   header length, a JSON header with ``dtype``/``shape``/``data_offsets``, then the raw tensor
   bytes; https://github.com/huggingface/safetensors#format), so loading reads no rows.
@@ -18,15 +22,18 @@ The BPE (Sennrich et al. 2016, as ``tokenizers``' ``BPE`` model with ``byte_fall
 normaliser prepends ``▁`` and replaces every space by ``▁``; there is no pre-tokenizer, but no
 token of the vocabulary holds ``▁`` after another character, so no merge crosses the start of a
 ``▁``-run and each chunk ``▁*[^▁]+`` is segmented on its own: start from its characters, merge
-the adjacent pair of lowest merge rank (all its occurrences, left to right) until no pair has a
+the adjacent pair of lowest merge rank (the leftmost one first, as ``tokenizers``) until no pair has a
 rank; pieces outside the vocabulary become their UTF-8 bytes' ``<0xNN>`` tokens.
-``tests/test_classifier.py`` checks the ids against ``tokenizers`` on the whole router corpus and
-the vectors against ``WordLlama.embed``.
+A chunk that is itself a piece of the vocabulary is that piece (every piece starting with ``▁``
+segments to itself, checked over the whole vocabulary by ``tests/test_classifier.py``), so only
+other chunks run the merge loop. ``tests/test_classifier.py`` checks the ids against ``tokenizers``
+on the whole router corpus and the vectors against ``WordLlama.embed``.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import re
 import struct
@@ -99,30 +106,32 @@ class WordLlamaEmbedding:
         #: The token-embedding matrix, float16 of shape (32000, 256), memory-mapped (a plain
         #: ndarray view of the map: indexing a ``np.memmap`` costs more per call).
         self.matrix: npt.NDArray[np.float16] = np.asarray(_memmap_safetensor(base / WEIGHTS_FILE, "embedding.weight"))
+        #: Rows of :attr:`matrix` widened to float32 on first use (summing float16 rows costs about
+        #: four times as much as float32 ones; widening all 32,000 rows at load costs 25-120 ms).
+        #: ``np.empty`` maps untouched pages lazily, so rows never used cost no memory.
+        self._rows32: FloatArray = np.empty(self.matrix.shape, dtype=np.float32)
+        self._ready = np.zeros(self.matrix.shape[0], dtype=bool)
 
     def _segment(self, chunk: str) -> list[int]:
-        """BPE of one ``▁*[^▁]+`` chunk (uncached)."""
+        """BPE of one ``▁*[^▁]+`` chunk (uncached): merge the adjacent pair of lowest rank, leftmost
+        first, keeping the ranks of the adjacent pairs in a list (only the merged pair's neighbours
+        change). A pair that a merge creates always has a higher rank than the merge (its token
+        exists only after it), so this equals merging every occurrence of the best pair per step."""
         ranks = self.ranks
+        none = len(ranks)
         word = list(chunk)
-        while len(word) > 1:
-            best, best_rank = -1, len(ranks)
-            for i in range(len(word) - 1):
-                rank = ranks.get(f"{word[i]} {word[i + 1]}")
-                if rank is not None and rank < best_rank:
-                    best, best_rank = i, rank
-            if best < 0:
+        pairs = [ranks.get(f"{a} {b}", none) for a, b in itertools.pairwise(word)]
+        while pairs:
+            best = min(pairs)
+            if best == none:
                 break
-            left, right = word[best], word[best + 1]
-            merged: list[str] = word[:best]
-            i = best
-            while i < len(word):
-                if i + 1 < len(word) and word[i] == left and word[i + 1] == right:
-                    merged.append(left + right)
-                    i += 2
-                else:
-                    merged.append(word[i])
-                    i += 1
-            word = merged
+            i = pairs.index(best)
+            word[i : i + 2] = [word[i] + word[i + 1]]
+            del pairs[i]
+            if i > 0:
+                pairs[i - 1] = ranks.get(f"{word[i - 1]} {word[i]}", none)
+            if i < len(pairs):
+                pairs[i] = ranks.get(f"{word[i]} {word[i + 1]}", none)
         ids: list[int] = []
         for piece in word:
             token = self.vocab.get(piece)
@@ -141,6 +150,11 @@ class WordLlamaEmbedding:
         out: list[int] = []
         for chunk in _CHUNK_RE.findall("▁" + text.replace(" ", "▁")):
             ids = cache.get(chunk)
+            if ids is None and (token := self.vocab.get(chunk)) is not None:
+                # Every piece of the vocabulary (bar the byte and control tokens, none of which
+                # starts with "▁" as every chunk does) segments to itself (checked for all of them
+                # in tests/test_classifier.py): a whole-word piece needs no merges.
+                ids = [token]
             if ids is None:
                 if len(cache) >= CACHE_SIZE:
                     cache.clear()
@@ -154,8 +168,13 @@ class WordLlamaEmbedding:
 
         if not ids:
             return np.zeros(EMBED_DIM, dtype=np.float32)
-        # The sum has the direction of the mean; widening the gathered rows first is the fast path.
-        vector: FloatArray = self.matrix.take(ids, axis=0).astype(np.float32).sum(axis=0)
+        index = np.asarray(ids, dtype=np.intp)
+        if not self._ready[index].all():
+            fresh = index[~self._ready[index]]
+            self._rows32[fresh] = self.matrix[fresh]
+            self._ready[fresh] = True
+        # The sum has the direction of the mean.
+        vector: FloatArray = self._rows32.take(index, axis=0).sum(axis=0)
         norm = float(np.sqrt(vector @ vector))
         return vector / norm if norm > 0 else vector
 

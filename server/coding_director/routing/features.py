@@ -18,16 +18,19 @@ vector (:data:`N_FEATURES`), dense part first:
 
 :func:`features` returns the dense part and the sparse part's ``(index, value)`` pairs, so that a
 linear model scores a request without building the 5,400-wide vector (:meth:`Features.dense_vector`
-builds it for training).
+builds it for training). What comes from the code alone (:func:`code_part`: its words, the
+code-context features, the code-word block) is cached by code and imports: the actions and chats on
+one selection share it, and its regular expressions are most of the cost of a request with code.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -49,6 +52,8 @@ MAX_PROSE_CHARS = 1500
 MAX_CODE_CHARS = 800
 #: Distinct identifier words of the code that join the prose's words (first ones kept).
 MAX_CODE_WORDS = 80
+#: Requests whose code part (:func:`code_part`) is cached.
+CODE_CACHE_SIZE = 1024
 #: Version of the layout; the weights file records it and the loader refuses others.
 FEATURE_VERSION = 4
 
@@ -184,23 +189,22 @@ def _token_buckets(token: str) -> tuple[int, int, tuple[int, ...]]:
     return found
 
 
-def _block(index: set[int], index_out: list[int], value_out: list[float]) -> None:
+def _block(index: Collection[int], index_out: list[int], value_out: list[float]) -> None:
     if index:
         index_out.extend(index)
         value_out.extend([1.0 / math.sqrt(len(index))] * len(index))
 
 
-def hashed(words: list[str], words_in_code: Sequence[str] = ()) -> tuple[list[int], list[float]]:
+def hashed(words: list[str], code_index: Sequence[int] = ()) -> tuple[list[int], list[float]]:
     """The sparse part: ``(index, value)`` for the lower-case ``words`` (prose and shared code words)
-    and ``words_in_code`` (see the module docstring; each block's values are ``1/sqrt(k)`` for its
-    ``k`` distinct buckets)."""
+    and the code-word block ``code_index`` (:attr:`CodePart.index`; see the module docstring; each
+    block's values are ``1/sqrt(k)`` for its ``k`` distinct buckets)."""
     word_index = {zlib.crc32(f"{a} {b}".encode()) & (WORD_BUCKETS - 1) for a, b in itertools.pairwise(words)}
     char_index: set[int] = set()
     for token in set(words):
         bucket, _, grams = _token_buckets(token)
         word_index.add(bucket)
         char_index.update(grams)
-    code_index = {_token_buckets(token)[1] for token in set(words_in_code)}
     index: list[int] = []
     value: list[float] = []
     for block in (word_index, char_index, code_index):
@@ -219,32 +223,71 @@ def code_words(code: str) -> list[str]:
     return [part.lower() for part in _IDENT_PART_RE.findall(code)]
 
 
-def lexical(prose: str, code: str, imports: list[str], words_in_code: list[str]) -> list[float]:
-    """The lexical and code-context features (order: :data:`LEXICAL_NAMES`) of the first
-    :data:`MAX_PROSE_CHARS` of ``prose`` and :data:`MAX_CODE_CHARS` of ``code``."""
-    prose, code = prose[:MAX_PROSE_CHARS], code[:MAX_CODE_CHARS]
+@dataclass(frozen=True, slots=True)
+class CodePart:
+    """What the features take from a request's code (the focus code and pasted blocks, cut to
+    :data:`MAX_CODE_CHARS`) and its import lines: ``words`` (:func:`code_words`), ``shared`` (the
+    first :data:`MAX_CODE_WORDS` distinct ones, which join the prose's words), ``lexical`` (the
+    code-context features, "has code" to "method calls per code line"), ``topics`` (log1p of the
+    topic hits of ``words``) and ``index`` (the code-word block of the sparse part, sorted)."""
+
+    words: tuple[str, ...]
+    shared: tuple[str, ...]
+    lexical: tuple[float, ...]
+    topics: tuple[float, ...]
+    index: tuple[int, ...]
+
+
+_NO_CODE = CodePart((), (), (0.0,) * (7 + len(_CODE_STYLE_RES)), (0.0,) * lexicon.N_TOPICS, ())
+
+
+@functools.lru_cache(maxsize=CODE_CACHE_SIZE)
+def code_part(code: str, import_text: str) -> CodePart:
+    """The :class:`CodePart` of ``code`` (already cut) and ``import_text`` (the import lines joined
+    by newlines), cached: in an editor the actions on one selection (Explain, Fix, Add docstring,
+    Generate tests, a chat about it) share it, and its regular expressions are most of the cost of
+    one decision with code."""
+    if not code:
+        numeric = bool(_NUMERIC_IMPORT_RE.search(import_text))
+        stdlib = bool(_STDLIB_MATH_IMPORT_RE.search(import_text))
+        if not (numeric or stdlib):
+            return _NO_CODE
+        flags = (0.0, 1.0 if numeric else 0.0, 1.0 if stdlib else 0.0)
+        return CodePart((), (), flags + _NO_CODE.lexical[3:], _NO_CODE.topics, ())
+    words = code_words(code)
+    lines = code.count("\n") + 1
+    both = f"{import_text}\n{code}"
+    topics = lexicon.topic_counts(words)
+    style = [min(len(pattern.findall(code)) / lines, 4.0) / 4.0 for pattern in _CODE_STYLE_RES]
+    lexical = (
+        1.0,
+        1.0 if _NUMERIC_IMPORT_RE.search(both) else 0.0,
+        1.0 if _STDLIB_MATH_IMPORT_RE.search(both) else 0.0,
+        math.log1p(len(_MATH_CALL_RE.findall(code))) / 3.0,
+        math.log1p(len(_GENERAL_CALL_RE.findall(code))) / 3.0,
+        min(len(_OPERATOR_RE.findall(code)) / lines, 5.0) / 5.0,
+        math.log1p(sum(topics[: lexicon.N_MATH_TOPICS])) / 3.0,
+        *style,
+    )
+    block = sorted({_token_buckets(token)[1] for token in set(words)})
+    return CodePart(
+        tuple(words),
+        tuple(dict.fromkeys(words))[:MAX_CODE_WORDS],
+        lexical,
+        tuple(_LOG1P[min(count, len(_LOG1P) - 1)] for count in topics),
+        tuple(block),
+    )
+
+
+def prose_lexical(prose: str) -> tuple[list[float], list[float]]:
+    """The prose's lexical features (the first ten of :data:`LEXICAL_NAMES`) and its topic features."""
     words = lexicon.tokens(prose)
     n_words = len(words) or 1
     topics = lexicon.topic_counts(words)
     math_hits = sum(topics[: lexicon.N_MATH_TOPICS])
     general_hits = sum(topics[lexicon.N_MATH_TOPICS :])
     digits = len(prose) - len(prose.translate(_NO_DIGITS))
-    import_text = "\n".join(imports)
-    code_lines = code.count("\n") + 1 if code else 0
-    numeric_import = bool(_NUMERIC_IMPORT_RE.search(import_text) or _NUMERIC_IMPORT_RE.search(code))
-    stdlib_import = bool(_STDLIB_MATH_IMPORT_RE.search(import_text) or _STDLIB_MATH_IMPORT_RE.search(code))
-    if code:
-        math_calls = len(_MATH_CALL_RE.findall(code))
-        general_calls = len(_GENERAL_CALL_RE.findall(code))
-        operators = len(_OPERATOR_RE.findall(code))
-        code_topics = lexicon.topic_counts(words_in_code)
-        style = [min(len(pattern.findall(code)) / code_lines, 4.0) / 4.0 for pattern in _CODE_STYLE_RES]
-    else:
-        style = [0.0] * len(_CODE_STYLE_RES)
-        math_calls = general_calls = operators = 0
-        code_topics = [0] * lexicon.N_TOPICS
-    code_math = sum(code_topics[: lexicon.N_MATH_TOPICS])
-    return [
+    head = [
         math.log1p(math_hits),
         math.log1p(general_hits),
         math_hits / n_words,
@@ -255,17 +298,17 @@ def lexical(prose: str, code: str, imports: list[str], words_in_code: list[str])
         1.0 if _TRACE_RE.search(prose) else 0.0,
         1.0 if prose.rstrip().endswith("?") else 0.0,
         math.log1p(n_words) / 5.0,
-        1.0 if code else 0.0,
-        1.0 if numeric_import else 0.0,
-        1.0 if stdlib_import else 0.0,
-        math.log1p(math_calls) / 3.0,
-        math.log1p(general_calls) / 3.0,
-        min(operators / code_lines, 5.0) / 5.0 if code_lines else 0.0,
-        math.log1p(code_math) / 3.0,
-        *style,
-        *(_LOG1P[count] for count in topics),
-        *(_LOG1P[count] for count in code_topics),
     ]
+    return head, [_LOG1P[count] for count in topics]
+
+
+def lexical(prose: str, code: str, imports: list[str], words_in_code: list[str] | None = None) -> list[float]:
+    """The lexical and code-context features (order: :data:`LEXICAL_NAMES`) of the first
+    :data:`MAX_PROSE_CHARS` of ``prose`` and :data:`MAX_CODE_CHARS` of ``code`` (``words_in_code``
+    is accepted for compatibility and ignored: the code's words come from ``code``)."""
+    head, topics = prose_lexical(prose[:MAX_PROSE_CHARS])
+    part = code_part(code[:MAX_CODE_CHARS], "\n".join(imports))
+    return [*head, *part.lexical, *topics, *part.topics]
 
 
 def features(
@@ -277,13 +320,17 @@ def features(
 
     prose, pasted = split_prose_code(prompt)
     prose = prose[:MAX_PROSE_CHARS]
-    code_all = "\n".join(part for part in (code or "", pasted) if part.strip())[:MAX_CODE_CHARS]
+    if pasted.strip():
+        code_all = "\n".join(part for part in (code or "", pasted) if part.strip())[:MAX_CODE_CHARS]
+    else:
+        code_all = (code or "")[:MAX_CODE_CHARS] if code and code.strip() else ""
+    part = code_part(code_all, "\n".join(imports) if imports else "")
+    head, topics = prose_lexical(prose)
     dense = np.empty(N_DENSE, dtype=np.float32)
-    words_in_code = code_words(code_all)
     # The code's words join the prose's for the embedding and the hashed words, so that what the
     # prose corpus taught about words ("dijkstra", "request") applies to identifiers too.
-    shared = list(dict.fromkeys(words_in_code))[:MAX_CODE_WORDS]
+    shared = part.shared
     dense[:EMBED_DIM] = embedding.embed(f"{prose} {' '.join(shared)}" if shared else prose)
-    dense[EMBED_DIM:] = lexical(prose, code_all, imports or [], words_in_code)
-    index, value = hashed(_WORD_RE.findall(prose.lower()) + shared, words_in_code)
+    dense[EMBED_DIM:] = [*head, *part.lexical, *topics, *part.topics]
+    index, value = hashed(_WORD_RE.findall(prose.lower()) + list(shared), part.index)
     return Features(dense, index, value)

@@ -207,11 +207,27 @@ def _compile() -> tuple[dict[str, tuple[int, ...]], tuple[tuple[str, int], ...],
 _EXACT, _PREFIXES, _PHRASE_HEADS = _compile()
 
 
+def _prefix_table() -> tuple[dict[str, tuple[int, ...]], int]:
+    table: dict[str, set[int]] = {}
+    for prefix, index in _PREFIXES:
+        table.setdefault(prefix, set()).add(index)
+    return {k: tuple(sorted(v)) for k, v in table.items()}, min(len(p) for p, _ in _PREFIXES)
+
+
+#: Prefix entry -> its topics, and the shortest prefix: a word's prefixes are looked up one by one
+#: (a few dict lookups instead of testing all 160 prefixes: 21 us -> about 1 us for a new word).
+_PREFIX_TOPICS, _MIN_PREFIX = _prefix_table()
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def word_topics(word: str) -> tuple[int, ...]:
     """Topic indices of one lower-case word (exact entries, then prefixes), cached."""
     found = set(_EXACT.get(word, ()))
-    found.update(index for prefix, index in _PREFIXES if word.startswith(prefix))
+    table = _PREFIX_TOPICS
+    for end in range(_MIN_PREFIX, len(word) + 1):
+        hit = table.get(word[:end])
+        if hit:
+            found.update(hit)
     return tuple(sorted(found))
 
 

@@ -23,7 +23,9 @@ Figures (rows: metric, p50, p95, unit, n, baseline):
 * one decision (features, embedding included, and both models), wall and CPU (``thread_time``),
   on the first pass over the held-out split (a fresh process: every word's BPE and hash buckets
   computed for the first time) and on a second pass (warm per-word caches, as in a language server
-  after a while); decisions per second;
+  after a while); decisions per second; and a third pass with the per-selection code cache
+  (:func:`~coding_director.routing.features.code_part`) emptied before each decision, as when
+  no two requests share a selection (the corpus has six requests per code snippet);
 * ``coding-director route --offline --jsonl`` on 400 held-out prompts, wall time including the
   interpreter start and the CPU time of the child process (3 runs), with the same command on 1
   prompt as the baseline of the same run (interpreter start, imports and model load).
@@ -50,6 +52,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from build_router_corpus import content_words
 from coding_director.routing.classifier import load_model
+from coding_director.routing.features import code_part
 from coding_director.routing.lexicon import N_MATH_TOPICS, tokens, topic_counts
 
 CORPUS = ROOT / "data" / "router" / "corpus.jsonl"
@@ -141,11 +144,16 @@ def pct(values: list[bool]) -> float:
     return 100.0 * sum(values) / len(values) if values else float("nan")
 
 
-def timed_pass(model: Any, rows: list[dict[str, Any]]) -> tuple[list[Any], list[float], list[float], float]:
-    """One pass of decisions: predictions, wall ms and CPU ms per decision, decisions per second."""
+def timed_pass(
+    model: Any, rows: list[dict[str, Any]], *, reuse_code: bool = True
+) -> tuple[list[Any], list[float], list[float], float]:
+    """One pass of decisions: predictions, wall ms and CPU ms per decision, decisions per second.
+    ``reuse_code=False`` empties the per-selection code cache before each decision (untimed)."""
     preds, wall, cpu = [], [], []
     started = time.perf_counter()
     for r in rows:
+        if not reuse_code:
+            code_part.cache_clear()
         t0, c0 = time.perf_counter_ns(), time.thread_time_ns()
         preds.append(model.predict(r["text"], r.get("code"), r.get("imports")))
         cpu.append((time.thread_time_ns() - c0) / 1e6)
@@ -183,6 +191,7 @@ def main() -> None:
     model = load_model()
     preds, cold_wall, cold_cpu, _ = timed_pass(model, rows)
     _, warm_wall, warm_cpu, rate = timed_pass(model, rows)
+    _, fresh_code_wall, _, _ = timed_pass(model, rows, reuse_code=False)
 
     table = accuracy_rows(rows, preds)
     similarity, leaked = leakage(train, rows)
@@ -208,6 +217,8 @@ def main() -> None:
     table.append(row("router eval: one decision, first pass, CPU", cold_cpu, "ms", "thread_time"))
     table.append(row("router eval: one decision, warm, wall", warm_wall, "ms", "second pass"))
     table.append(row("router eval: one decision, warm, CPU", warm_cpu, "ms", "second pass, thread_time"))
+    fresh = row("router eval: one decision, warm, code part not reused, wall", fresh_code_wall, "ms", "third pass")
+    table.append(fresh)
     table.append({**row("router eval: decisions per second", [rate], "1/s", "warm"), "n": len(rows)})
     prompts = [r["text"] for r in rows][:400]
     one_wall, one_cpu = cli_seconds(prompts[:1])

@@ -267,7 +267,10 @@ def build() -> list[dict[str, Any]]:
         key = row.get("group", row["text"])
         if key not in split_of:  # a text already written in SRC keeps its split (the repeat is skipped)
             split_of[key] = "drop" if key in leaking else "train"
-    kept = [row for row in [*written, *extra] if split_of[row.get("group", row["text"])] != "drop"]
+    # A training-only row never joins the held-out split, even when its snippet or text was written
+    # there before (its own chat lines on that snippet are dropped too).
+    extra = [row for row in extra if split_of[row.get("group", row["text"])] == "train"]
+    kept = [*written, *extra]
     # Near-duplicate groups for grouped cross-validation: the held-out rows keep the groups of the
     # split; the training rows (SRC and TRAIN_ONLY) are grouped among themselves.
     train_keys = [row.get("group", row["text"]) for row in kept if split_of[row.get("group", row["text"])] == "train"]

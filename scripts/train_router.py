@@ -57,7 +57,7 @@ SEED = 0
 #: Hidden units, epochs and L2 penalties tried for the MLP of the domain stack.
 HIDDEN = 64
 MLP_EPOCHS = 40
-MLP_ALPHAS = (1e-4, 1e-3)
+MLP_ALPHAS = (1e-5, 1e-4)
 
 
 def load_corpus(split: str) -> list[dict[str, Any]]:

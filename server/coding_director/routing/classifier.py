@@ -117,6 +117,15 @@ class RouterModel:
             self.stack = (a, b, c)
             if self.mlp[0].shape[1] != N_DENSE or self.mlp[1].shape[0] != N_FEATURES - N_DENSE:
                 raise ValueError("router MLP weights have another feature layout: run scripts/train_router.py")
+        #: Linear rows and MLP hidden units side by side (one gather and one product per request):
+        #: dense (1 + k + H, N_DENSE), sparse (N_FEATURES - N_DENSE, 1 + k + H), bias (1 + k + H,).
+        self._k = 1 + len(self.intents)
+        if self.mlp is None:
+            self._dense_all, self._sparse_all, self._bias_all = self.dense_w, self.sparse_w, self.bias
+        else:
+            self._dense_all = np.ascontiguousarray(np.vstack([self.dense_w, self.mlp[0]]))
+            self._sparse_all = np.ascontiguousarray(np.hstack([self.sparse_w, self.mlp[1]]))
+            self._bias_all = np.concatenate([self.bias, self.mlp[2]])
 
     def scores(self, x: Features) -> FloatArray:
         """Raw linear scores (float32, (1 + k,)): domain first (> 0 leans math), then the intents."""
@@ -143,13 +152,18 @@ class RouterModel:
         """The calibrated decision for one request's :class:`Features`."""
         import numpy as np
 
-        scores = self.scores(x)
+        # scores() and mlp_logit() in one gather and one product (the same sums).
+        both = self._dense_all @ x.dense + self._bias_all
+        if x.index:
+            both += np.asarray(x.value, dtype=np.float32) @ self._sparse_all.take(x.index, axis=0)
+        scores = both[: self._k]
         probs = (1.0 / (1.0 + np.exp(np.clip(self.platt_a * scores + self.platt_b, -500.0, 500.0)))).tolist()
         if self.mlp is None:
             p_math = probs[0]
         else:
             w_linear, w_mlp, bias = self.stack
-            z = w_linear * float(scores[0]) + w_mlp * self.mlp_logit(x) + bias
+            logit = float(np.maximum(both[self._k :], 0.0) @ self.mlp[3]) + self.mlp[4]
+            z = w_linear * float(scores[0]) + w_mlp * logit + bias
             p_math = 1.0 / (1.0 + math.exp(-min(500.0, max(-500.0, z))))
         intent_probs = probs[1:]
         best = max(range(len(intent_probs)), key=intent_probs.__getitem__)

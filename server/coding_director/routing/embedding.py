@@ -55,6 +55,14 @@ CACHE_SIZE = 1 << 16
 _CHUNK_RE = re.compile("▁*[^▁]+|▁+")
 
 
+def unit(vector: FloatArray) -> FloatArray:
+    """``vector`` scaled to unit length (float32); returned as it is when it is zero."""
+    import numpy as np
+
+    norm = float(np.sqrt(vector @ vector))
+    return vector / norm if norm > 0 else vector
+
+
 def wordllama_root() -> Path:
     """The installed ``wordllama`` package directory (not imported). Raises ``FileNotFoundError``."""
     spec = importlib.util.find_spec("wordllama")
@@ -162,8 +170,8 @@ class WordLlamaEmbedding:
             out.extend(ids)
         return out
 
-    def embed_ids(self, ids: list[int]) -> FloatArray:
-        """The unit-length mean of the rows ``ids`` (float32, shape (256,)); zeros for no ids."""
+    def row_sum(self, ids: list[int]) -> FloatArray:
+        """The sum of the rows ``ids`` of the matrix (float32, shape (256,)); zeros for no ids."""
         import numpy as np
 
         if not ids:
@@ -173,10 +181,13 @@ class WordLlamaEmbedding:
             fresh = index[~self._ready[index]]
             self._rows32[fresh] = self.matrix[fresh]
             self._ready[fresh] = True
+        out: FloatArray = self._rows32.take(index, axis=0).sum(axis=0)
+        return out
+
+    def embed_ids(self, ids: list[int]) -> FloatArray:
+        """The unit-length mean of the rows ``ids`` (float32, shape (256,)); zeros for no ids."""
         # The sum has the direction of the mean.
-        vector: FloatArray = self._rows32.take(index, axis=0).sum(axis=0)
-        norm = float(np.sqrt(vector @ vector))
-        return vector / norm if norm > 0 else vector
+        return unit(self.row_sum(ids))
 
     def embed(self, text: str) -> FloatArray:
         """The unit-length embedding of ``text`` (float32, shape (256,)); zeros for empty text."""

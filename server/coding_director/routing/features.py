@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from coding_director.routing import lexicon
-from coding_director.routing.embedding import EMBED_DIM, WordLlamaEmbedding
+from coding_director.routing.embedding import EMBED_DIM, WordLlamaEmbedding, unit
 
 if TYPE_CHECKING:
     import numpy as np
@@ -236,6 +236,10 @@ class CodePart:
     lexical: tuple[float, ...]
     topics: tuple[float, ...]
     index: tuple[int, ...]
+    #: The word-block buckets of ``shared`` alone (its words and the bigrams between them) and
+    #: the character-block buckets of its words (the prose's own buckets are added per request).
+    word_buckets: frozenset[int] = frozenset()
+    char_buckets: frozenset[int] = frozenset()
 
 
 _NO_CODE = CodePart((), (), (0.0,) * (7 + len(_CODE_STYLE_RES)), (0.0,) * lexicon.N_TOPICS, ())
@@ -270,13 +274,30 @@ def code_part(code: str, import_text: str) -> CodePart:
         *style,
     )
     block = sorted({_token_buckets(token)[1] for token in set(words)})
+    shared = tuple(dict.fromkeys(words))[:MAX_CODE_WORDS]
+    word_buckets = {zlib.crc32(f"{a} {b}".encode()) & (WORD_BUCKETS - 1) for a, b in itertools.pairwise(shared)}
+    char_buckets: set[int] = set()
+    for token in shared:
+        bucket, _, grams = _token_buckets(token)
+        word_buckets.add(bucket)
+        char_buckets.update(grams)
     return CodePart(
         tuple(words),
-        tuple(dict.fromkeys(words))[:MAX_CODE_WORDS],
+        shared,
         lexical,
         tuple(_LOG1P[min(count, len(_LOG1P) - 1)] for count in topics),
         tuple(block),
+        frozenset(word_buckets),
+        frozenset(char_buckets),
     )
+
+
+@functools.lru_cache(maxsize=CODE_CACHE_SIZE)
+def _code_row_sum(embedding: WordLlamaEmbedding, shared: tuple[str, ...]) -> FloatArray:
+    """The sum of the embedding rows of the tokens of ``" ".join(shared)`` (cached per selection)."""
+    total = embedding.row_sum(embedding.token_ids(" ".join(shared)))
+    total.flags.writeable = False  # shared by every request on the selection
+    return total
 
 
 def prose_lexical(prose: str) -> tuple[list[float], list[float]]:
@@ -330,7 +351,37 @@ def features(
     # The code's words join the prose's for the embedding and the hashed words, so that what the
     # prose corpus taught about words ("dijkstra", "request") applies to identifiers too.
     shared = part.shared
-    dense[:EMBED_DIM] = embedding.embed(f"{prose} {' '.join(shared)}" if shared else prose)
+    prose_words = _WORD_RE.findall(prose.lower())
+    if not shared:
+        dense[:EMBED_DIM] = embedding.embed(prose)
+        index, value = hashed(prose_words, part.index)
+    else:
+        if prose and prose[-1] not in " \u2581":
+            # The tokens of f"{prose} {shared words}" are the prose's, then the shared words' (a
+            # chunk starts at every "\u2581"-run and the prose ends in another character): the code's
+            # row sum is cached with the selection.
+            total = embedding.row_sum(embedding.token_ids(prose)) + _code_row_sum(embedding, shared)
+            dense[:EMBED_DIM] = unit(total)
+        else:
+            dense[:EMBED_DIM] = embedding.embed(f"{prose} {' '.join(shared)}")
+        index, value = hashed_with_code(prose_words, part)
     dense[EMBED_DIM:] = [*head, *part.lexical, *topics, *part.topics]
-    index, value = hashed(_WORD_RE.findall(prose.lower()) + list(shared), part.index)
     return Features(dense, index, value)
+
+
+def hashed_with_code(prose_words: list[str], part: CodePart) -> tuple[list[int], list[float]]:
+    """:func:`hashed` of ``prose_words + list(part.shared)`` with ``part.index``, from the prose's
+    own buckets and the code's cached ones (the same buckets)."""
+    word_index = {zlib.crc32(f"{a} {b}".encode()) & (WORD_BUCKETS - 1) for a, b in itertools.pairwise(prose_words)}
+    if prose_words:
+        word_index.add(zlib.crc32(f"{prose_words[-1]} {part.shared[0]}".encode()) & (WORD_BUCKETS - 1))
+    char_index: set[int] = set()
+    for token in set(prose_words):
+        bucket, _, grams = _token_buckets(token)
+        word_index.add(bucket)
+        char_index.update(grams)
+    index: list[int] = []
+    value: list[float] = []
+    for block in (word_index | part.word_buckets, char_index | part.char_buckets, part.index):
+        _block(block, index, value)
+    return index, value

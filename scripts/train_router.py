@@ -81,7 +81,11 @@ def feature_matrix(rows: list[dict[str, Any]]) -> sp.csr_matrix:
         (np.asarray(value, dtype=np.float32), np.asarray(index, dtype=np.int64), np.asarray(indptr)),
         shape=(len(rows), N_FEATURES - N_DENSE),
     )
-    return sp.hstack([sp.csr_matrix(dense), hashed], format="csr", dtype=np.float32)
+    out = sp.hstack([sp.csr_matrix(dense), hashed], format="csr", dtype=np.float32)
+    # The hashed indices come in set order, which follows string hashing (randomised per process):
+    # sorted, every run sums in the same order and writes the same bytes.
+    out.sort_indices()
+    return out
 
 
 def groups_of(rows: list[dict[str, Any]]) -> np.ndarray:

@@ -154,6 +154,27 @@ def test_training_is_deterministic_and_writes_identical_bytes(tmp_path: Path) ->
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
 
 
+def test_feature_matrix_is_the_same_under_any_string_hash_seed(tmp_path: Path) -> None:
+    # Set iteration follows string hashing, which differs per process; the training matrix must not.
+    import os
+    import subprocess
+
+    code = (
+        "import sys, numpy as np; sys.path.insert(0, 'scripts'); import train_router as t; "
+        "x = t.feature_matrix(t.load_corpus('train')[::40]); "
+        "np.savez(sys.argv[1], data=x.data, indices=x.indices, indptr=x.indptr)"
+    )
+    outputs = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"x{seed}.npz"
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run([sys.executable, "-c", code, str(out)], cwd=ROOT, env=env, check=True)
+        with np.load(out) as arrays:
+            outputs.append({key: arrays[key] for key in arrays.files})
+    for key in ("data", "indices", "indptr"):
+        assert np.array_equal(outputs[0][key], outputs[1][key]), key
+
+
 def test_training_never_reads_the_heldout_split(corpus: list[dict[str, Any]]) -> None:
     train = _script("train_router")
     rows = train.load_corpus("train")

@@ -8,11 +8,12 @@ nor for choosing C, nor for the threshold); ``bench/router_eval.py`` evaluates o
 
 Steps, for the domain (binary) and the intent (multiclass) model alike:
 
-1. features of every training example (:func:`coding_director.routing.classifier.features`);
-2. 5-fold cross-validation grouped by written prompt (a scripted variant stays in the fold of the
-   prompt it varies: ``StratifiedGroupKFold``, fixed ``random_state``) to choose the inverse
-   regularisation ``C`` of ``LogisticRegression`` by the log loss of the Platt-calibrated
-   out-of-fold probabilities;
+1. features of every training example (:func:`coding_director.routing.features.features`), as a
+   sparse matrix (the dense part and the hashed part side by side);
+2. 5-fold cross-validation grouped by near-duplicate group (a scripted variant, the rows of one code
+   snippet and near-duplicate prompts stay in one fold: ``StratifiedGroupKFold``, fixed
+   ``random_state``) to choose the inverse regularisation ``C`` of ``LogisticRegression`` by the log
+   loss of the Platt-calibrated out-of-fold probabilities;
 3. ``CalibratedClassifierCV(method="sigmoid", ensemble=False)`` on the same folds: the model is fit
    on all training data and the Platt calibrator on its out-of-fold scores;
 4. ``auto`` threshold: the quantile :data:`ROUTER_SHARE` of the calibrated out-of-fold domain
@@ -28,32 +29,35 @@ import argparse
 import io
 import json
 import sys
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.calibration import CalibratedClassifierCV
+import scipy.sparse as sp
+from sklearn.calibration import CalibratedClassifierCV, _SigmoidCalibration
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.neural_network import MLPClassifier
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "server"))
 
-from coding_director.routing.classifier import (  # noqa: E402
-    FEATURE_VERSION,
-    MODEL_PATH,
-    N_FEATURES,
-    features,
-    get_embedder,
-)
+from coding_director.routing.classifier import MODEL_PATH, get_embedding  # noqa: E402
+from coding_director.routing.features import FEATURE_VERSION, N_DENSE, N_FEATURES, features  # noqa: E402
 
 CORPUS = ROOT / "data" / "router" / "corpus.jsonl"
 #: Share of requests the ``auto`` threshold sends to the router model (on training CV).
 ROUTER_SHARE = 0.12
-C_GRID = (1.0, 3.0, 10.0, 30.0)
+C_GRID = (3.0, 10.0, 30.0)
 FOLDS = 5
 SEED = 0
+#: Hidden units, epochs and L2 penalties tried for the MLP of the domain stack.
+HIDDEN = 64
+MLP_EPOCHS = 40
+MLP_ALPHAS = (1e-5, 1e-4)
 
 
 def load_corpus(split: str) -> list[dict[str, Any]]:
@@ -62,19 +66,32 @@ def load_corpus(split: str) -> list[dict[str, Any]]:
     return [r for r in rows if r["split"] == split]
 
 
-def feature_matrix(rows: list[dict[str, Any]]) -> np.ndarray:
-    """Features of ``rows`` (float32, shape (n, N_FEATURES))."""
-    embedder = get_embedder()
-    out = np.zeros((len(rows), N_FEATURES), dtype=np.float32)
+def feature_matrix(rows: list[dict[str, Any]]) -> sp.csr_matrix:
+    """Features of ``rows`` (float32 CSR, shape (n, N_FEATURES): dense part, then the hashed part)."""
+    embedding = get_embedding()
+    dense = np.zeros((len(rows), N_DENSE), dtype=np.float32)
+    indptr, index, value = [0], [], []
     for i, r in enumerate(rows):
-        out[i] = features(embedder, r["text"], r.get("code"), r.get("imports"))
+        x = features(embedding, r["text"], r.get("code"), r.get("imports"))
+        dense[i] = x.dense
+        index.extend(x.index)
+        value.extend(x.value)
+        indptr.append(len(index))
+    hashed = sp.csr_matrix(
+        (np.asarray(value, dtype=np.float32), np.asarray(index, dtype=np.int64), np.asarray(indptr)),
+        shape=(len(rows), N_FEATURES - N_DENSE),
+    )
+    out = sp.hstack([sp.csr_matrix(dense), hashed], format="csr", dtype=np.float32)
+    # The hashed indices come in set order, which follows string hashing (randomised per process):
+    # sorted, every run sums in the same order and writes the same bytes.
+    out.sort_indices()
     return out
 
 
 def groups_of(rows: list[dict[str, Any]]) -> np.ndarray:
-    """Group label per example: a variant shares its written prompt's group; code actions on one
-    snippet share the snippet's group."""
-    return np.array([r.get("variant_of") or (r.get("code") or r["id"]) for r in rows])
+    """Group label per example: the corpus's near-duplicate ``group`` (variants, the rows of one
+    snippet and near-duplicate prompts share it)."""
+    return np.array([r["group"] for r in rows])
 
 
 def pipeline(c: float) -> LogisticRegression:
@@ -85,8 +102,6 @@ def pipeline(c: float) -> LogisticRegression:
 
 def _platt_oof(y: np.ndarray, scores: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """Calibrated out-of-fold probabilities (n, k): one sigmoid per class on its OOF scores."""
-    from sklearn.calibration import _SigmoidCalibration
-
     if scores.ndim == 1:
         cal = _SigmoidCalibration().fit(scores, (y == classes[1]).astype(float))
         p1 = cal.predict(scores)
@@ -100,7 +115,7 @@ def _platt_oof(y: np.ndarray, scores: np.ndarray, classes: np.ndarray) -> np.nda
     return probs
 
 
-def oof_scores(x: np.ndarray, y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]], c: float) -> np.ndarray:
+def oof_scores(x: sp.csr_matrix, y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]], c: float) -> np.ndarray:
     """Out-of-fold decision-function scores of ``pipeline(c)``."""
     first = pipeline(c).fit(x[splits[0][0]], y[splits[0][0]])
     n_out = first.decision_function(x[:1]).shape[1:] or ()
@@ -111,37 +126,119 @@ def oof_scores(x: np.ndarray, y: np.ndarray, splits: list[tuple[np.ndarray, np.n
     return out
 
 
-def fit(name: str, x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> dict[str, Any]:
+def fit(name: str, x: sp.csr_matrix, y: np.ndarray, groups: np.ndarray) -> dict[str, Any]:
     """Choose C on CV, fit the calibrated model; returns weights, Platt parameters, OOF figures."""
     splits = list(StratifiedGroupKFold(n_splits=FOLDS, shuffle=True, random_state=SEED).split(x, y, groups))
     classes = np.unique(y)
-    best: tuple[float, float, np.ndarray, np.ndarray] | None = None
+    best: tuple[float, float, np.ndarray] | None = None
     for c in C_GRID:
-        scores = oof_scores(x, y, splits, c)
-        probs = _platt_oof(y, scores, classes)
+        probs = _platt_oof(y, oof_scores(x, y, splits, c), classes)
         index = np.searchsorted(classes, y)
         loss = float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), index], 1e-12, 1))))
         acc = float(np.mean(classes[probs.argmax(axis=1)] == y))
-        print(f"{name}: C={c:g} CV log loss {loss:.4f} accuracy {acc:.4f}")
+        print(f"{name}: C={c:g} CV log loss {loss:.4f} accuracy {acc:.4f}", flush=True)
         if best is None or loss < best[1]:
-            best = (c, loss, scores, probs)
+            best = (c, loss, probs)
     assert best is not None
-    c, loss, scores, probs = best
+    c, loss, probs = best
     calibrated = CalibratedClassifierCV(pipeline(c), method="sigmoid", cv=splits, ensemble=False).fit(x, y)
     inner = calibrated.calibrated_classifiers_[0]
     lr: LogisticRegression = inner.estimator
-    w, b = lr.coef_, lr.intercept_
     platt = np.array([[cal.a_, cal.b_] for cal in inner.calibrators])
     return {
         "C": c,
         "cv_log_loss": loss,
         "cv_accuracy": float(np.mean(classes[probs.argmax(axis=1)] == y)),
         "classes": [str(v) for v in classes],
-        "w": w.astype(np.float32),
-        "b": b.astype(np.float32),
+        "w": lr.coef_.astype(np.float32),
+        "b": lr.intercept_.astype(np.float64),
         "platt": platt.astype(np.float64),
         "oof_probs": probs,
     }
+
+
+def mlp_pipeline(alpha: float) -> MLPClassifier:
+    """The second domain model: one hidden layer of :data:`HIDDEN` ReLU units (adam, fixed seed,
+    fixed number of epochs: deterministic), L2 penalty ``alpha``."""
+    return MLPClassifier(
+        hidden_layer_sizes=(HIDDEN,),
+        alpha=alpha,
+        batch_size=128,
+        learning_rate_init=1e-3,
+        max_iter=MLP_EPOCHS,
+        n_iter_no_change=MLP_EPOCHS,
+        tol=0.0,
+        random_state=SEED,
+    )
+
+
+def mlp_logit(model: MLPClassifier, x: sp.csr_matrix) -> np.ndarray:
+    """The MLP's output-unit logit (n,) (``> 0`` leans to ``classes_[1]``), as the run time computes it."""
+    hidden = np.maximum(x @ model.coefs_[0] + model.intercepts_[0], 0.0)
+    return np.asarray(hidden @ model.coefs_[1] + model.intercepts_[1]).ravel()
+
+
+def mlp_oof(x: sp.csr_matrix, y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]], alpha: float) -> np.ndarray:
+    """Out-of-fold MLP logits (n,)."""
+    out = np.zeros(len(y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for train_index, test_index in splits:
+            model = mlp_pipeline(alpha).fit(x[train_index], y[train_index])
+            out[test_index] = mlp_logit(model, x[test_index])
+    return out
+
+
+def _log_loss(p1: np.ndarray, y1: np.ndarray) -> float:
+    p = np.clip(np.where(y1 == 1, p1, 1 - p1), 1e-12, 1)
+    return float(-np.mean(np.log(p)))
+
+
+def stack_oof(scores: np.ndarray, y1: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Out-of-fold P(math) of the stacker (a logistic regression on the OOF scores ``scores``,
+    (n, m)); the stacker is refit per fold, so its own figures are out-of-fold too."""
+    out = np.zeros(len(y1))
+    for train_index, test_index in splits:
+        stacker = LogisticRegression(C=100.0).fit(scores[train_index], y1[train_index])
+        out[test_index] = stacker.predict_proba(scores[test_index])[:, 1]
+    return out
+
+
+def fit_domain(x: sp.csr_matrix, y: np.ndarray, groups: np.ndarray, lr: dict[str, Any]) -> dict[str, Any]:
+    """Choose between the logistic regression alone and a stack of it with the MLP (by grouped CV log
+    loss of the calibrated out-of-fold probabilities) and fit the choice on all training data.
+
+    Returns ``kind`` (``"lr"`` or ``"stack"``), the MLP arrays and the stacker ``(w_lr, w_mlp, b)``
+    for ``stack``, and the OOF probabilities (n, 2) of the choice."""
+    splits = list(StratifiedGroupKFold(n_splits=FOLDS, shuffle=True, random_state=SEED).split(x, y, groups))
+    y1 = (y == "math").astype(int)
+    lr_scores = oof_scores(x, y, splits, lr["C"])
+    best: dict[str, Any] = {"kind": "lr", "loss": lr["cv_log_loss"], "probs": lr["oof_probs"]}
+    print(f"domain: lr CV log loss {lr['cv_log_loss']:.4f} accuracy {lr['cv_accuracy']:.4f}", flush=True)
+    for alpha in MLP_ALPHAS:
+        scores = np.column_stack([lr_scores, mlp_oof(x, y, splits, alpha)])
+        p1 = stack_oof(scores, y1, splits)
+        loss = _log_loss(p1, y1)
+        acc = float(np.mean((p1 >= 0.5) == (y1 == 1)))
+        print(f"domain: lr + mlp(alpha={alpha:g}) CV log loss {loss:.4f} accuracy {acc:.4f}", flush=True)
+        if loss < best["loss"]:
+            probs = np.column_stack([1 - p1, p1])
+            best = {"kind": "stack", "loss": loss, "alpha": alpha, "scores": scores, "probs": probs}
+    if best["kind"] == "lr":
+        return best
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mlp = mlp_pipeline(best["alpha"]).fit(x, y)
+    assert list(mlp.classes_) == ["general", "math"]
+    stacker = LogisticRegression(C=100.0).fit(best["scores"], y1)
+    best.update(
+        w1=mlp.coefs_[0].astype(np.float32),
+        b1=mlp.intercepts_[0].astype(np.float32),
+        w2=mlp.coefs_[1].ravel().astype(np.float32),
+        b2=float(mlp.intercepts_[1][0]),
+        stack=np.array([*stacker.coef_[0], stacker.intercept_[0]], dtype=np.float64),
+    )
+    return best
 
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -162,36 +259,45 @@ def train(out: Path) -> dict[str, Any]:
     x = feature_matrix(rows)
     groups = groups_of(rows)
     y_domain = np.array([r["domain"] for r in rows])
-    y_intent = np.array([r["intent"] for r in rows])
     domain = fit("domain", x, y_domain, groups)
-    intent = fit("intent", x, y_intent, groups)
+    intent = fit("intent", x, np.array([r["intent"] for r in rows]), groups)
     assert domain["classes"] == ["general", "math"]
-    confidence = domain["oof_probs"].max(axis=1)
+    choice = fit_domain(x, y_domain, groups, domain)
+    confidence = choice["probs"].max(axis=1)
     threshold = round(float(np.quantile(confidence, ROUTER_SHARE)), 3)
-    below = float(np.mean(confidence < threshold))
     meta = {
         "feature_version": FEATURE_VERSION,
         "intents": intent["classes"],
         "threshold": threshold,
         "train_examples": len(rows),
+        "domain_model": choice["kind"],
         "domain_C": domain["C"],
         "intent_C": intent["C"],
-        "cv_domain_accuracy": round(domain["cv_accuracy"], 4),
+        "cv_domain_accuracy": round(float(np.mean((choice["probs"][:, 1] >= 0.5) == (y_domain == "math"))), 4),
+        "cv_domain_log_loss": round(choice["loss"], 4),
         "cv_intent_accuracy": round(intent["cv_accuracy"], 4),
-        "cv_router_share": round(below, 4),
+        "cv_router_share": round(float(np.mean(confidence < threshold)), 4),
     }
-    write_npz(
-        out,
-        {
-            "meta": np.array(json.dumps(meta, sort_keys=True)),
-            "domain_w": domain["w"][0],
-            "domain_b": domain["b"][0],
-            "domain_platt": domain["platt"][0],
-            "intent_w": intent["w"],
-            "intent_b": intent["b"],
-            "intent_platt": intent["platt"],
-        },
-    )
+    weights = np.vstack([domain["w"], intent["w"]])
+    arrays = {
+        "meta": np.array(json.dumps(meta, sort_keys=True)),
+        "dense_w": weights[:, :N_DENSE],
+        "sparse_w": np.ascontiguousarray(weights[:, N_DENSE:].T),
+        "bias": np.concatenate([domain["b"], intent["b"]]),
+        "platt": np.vstack([domain["platt"], intent["platt"]]),
+    }
+    if choice["kind"] == "stack":
+        meta["mlp_alpha"] = choice["alpha"]
+        arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
+        arrays.update(
+            mlp_dense_w1=np.ascontiguousarray(choice["w1"][:N_DENSE].T),
+            mlp_sparse_w1=np.ascontiguousarray(choice["w1"][N_DENSE:]),
+            mlp_b1=choice["b1"],
+            mlp_w2=choice["w2"],
+            mlp_b2=np.array(choice["b2"]),
+            stack=choice["stack"],
+        )
+    write_npz(out, arrays)
     return meta
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from coding_director.routing import classifier
+from coding_director.routing import classifier, features
 from coding_director.routing.offline import classify
 from coding_director.settings import RoutingSettings
 
@@ -55,13 +55,21 @@ def test_committed_corpus_is_built_from_the_sources() -> None:
 
 
 def test_heldout_split_is_fixed_by_the_text_and_disjoint_from_training(corpus: list[dict[str, Any]]) -> None:
+    build = _script("build_router_corpus")
     held = [r for r in corpus if r["split"] == "heldout"]
     train = [r for r in corpus if r["split"] == "train"]
     assert len(held) >= 400
+    assert build.heldout_digest(corpus) == build.HELDOUT_SHA256  # the frozen split
+    late = {p.name for p in build.TRAIN_ONLY.glob("*.txt")}
+    assert not late & {p.name for p in build.SRC.glob("*.txt")}
     by_id = {r["id"]: r for r in corpus}
+    group_size = Counter(r["group"] for r in corpus if not r.get("variant_of"))
     for r in corpus:
         written = by_id[r["variant_of"]] if r.get("variant_of") else r
-        if "code" not in written:  # code-action rows are grouped by their snippet, checked below
+        if r["source"] in late:  # written after the split was frozen: training only
+            assert r["split"] == "train"
+        elif "code" not in written and written["text"] == r["text"] and group_size[r["group"]] == 1:
+            # A prompt alone in its near-duplicate group is held out by the hash of its text.
             digest = int(hashlib.sha256(written["text"].encode()).hexdigest()[:8], 16)
             assert (r["split"] == "heldout") == (digest < 0.22 * 16**8), r["text"][:60]
         assert r["split"] == written["split"]
@@ -69,19 +77,51 @@ def test_heldout_split_is_fixed_by_the_text_and_disjoint_from_training(corpus: l
     assert not {key(r) for r in held} & {key(r) for r in train}
     # Code snippets (and their imports) never appear on both sides.
     assert not {r["code"] for r in held if "code" in r} & {r["code"] for r in train if "code" in r}
-    # Nor does the written prompt a variant comes from.
+    # Nor does the written prompt a variant comes from, nor a near-duplicate group.
     assert not {r.get("variant_of") or r["id"] for r in held} & {r.get("variant_of") or r["id"] for r in train}
+    assert not {r["group"] for r in held} & {r["group"] for r in train}
+
+
+def test_training_only_sources_near_held_out_texts_are_dropped() -> None:
+    build = _script("build_router_corpus")
+    held = ["dijkstra shortest path with a binary heap in rust"]
+    texts = [*held, "dijkstra shortest path with a binary heap in go", "center a div with css grid"]
+    pairs = {(i, j) for i, j, _ in build.near_duplicate_pairs(texts)}
+    assert (0, 1) in pairs and (0, 2) not in pairs
 
 
 def test_shipped_weights_load_and_set_the_default_threshold() -> None:
     model = classifier.load_model()
     assert model.meta["feature_version"] == classifier.FEATURE_VERSION
-    assert model.domain_w.shape == (classifier.N_FEATURES,)
-    assert model.intent_w.shape == (len(model.intents), classifier.N_FEATURES)
+    k = len(model.intents)
+    assert model.dense_w.shape == (1 + k, classifier.N_DENSE)
+    assert model.sparse_w.shape == (classifier.N_FEATURES - classifier.N_DENSE, 1 + k)
     assert 0.5 < model.threshold < 1.0
     assert RoutingSettings().confidence_threshold == model.threshold
     assert 0.08 <= model.meta["cv_router_share"] <= 0.16
     assert model.meta["train_examples"] == sum(1 for line in CORPUS.read_text().splitlines() if '"train"' in line)
+
+
+def test_token_ids_equal_the_tokenizers_library_on_the_whole_corpus(corpus: list[dict[str, Any]]) -> None:
+    tokenizers = pytest.importorskip("tokenizers")
+    from coding_director.routing.embedding import TOKENIZER_FILE, wordllama_root
+
+    reference = tokenizers.Tokenizer.from_file(str(wordllama_root() / TOKENIZER_FILE))
+    reference.no_truncation()
+    ours = classifier.get_embedding()
+    texts = [t for r in corpus for t in (r["text"], r.get("code", "")) if t]
+    texts += ["ünïcode ✓ and `code()`", "aaaaaaaaaaaaaaaa", "日本語", "emoji 😀👍🏽", "  two  spaces\tand\ttabs\n"]
+    for text in texts:
+        assert ours.token_ids(text) == reference.encode(text, add_special_tokens=False).ids, text[:60]
+
+
+def test_every_piece_of_the_vocabulary_segments_to_itself() -> None:
+    # The premise of the whole-piece fast path of WordLlamaEmbedding.token_ids: every chunk starts
+    # with "▁", and every piece that does (all but the byte and control tokens) is its own BPE.
+    ours = classifier.get_embedding()
+    pieces = [(piece, token) for piece, token in ours.vocab.items() if piece.startswith("▁")]
+    assert len(pieces) > 10_000
+    assert all(ours._segment(piece) == [token] for piece, token in pieces)
 
 
 def test_embedding_is_wordllamas_own() -> None:
@@ -89,7 +129,7 @@ def test_embedding_is_wordllamas_own() -> None:
     reference = wordllama.WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
     texts = ["Dijkstra with a binary heap", "add a regression test", "ünïcode ✓ and `code()`"]
     expected = reference.embed(texts, norm=True)
-    ours = np.stack([classifier.get_embedder().embed(t) for t in texts])
+    ours = np.stack([classifier.get_embedding().embed(t) for t in texts])
     np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-5)
 
 
@@ -112,6 +152,27 @@ def test_training_is_deterministic_and_writes_identical_bytes(tmp_path: Path) ->
     train.write_npz(tmp_path / "a.npz", arrays)
     train.write_npz(tmp_path / "b.npz", arrays)
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+
+
+def test_feature_matrix_is_the_same_under_any_string_hash_seed(tmp_path: Path) -> None:
+    # Set iteration follows string hashing, which differs per process; the training matrix must not.
+    import os
+    import subprocess
+
+    code = (
+        "import sys, numpy as np; sys.path.insert(0, 'scripts'); import train_router as t; "
+        "x = t.feature_matrix(t.load_corpus('train')[::40]); "
+        "np.savez(sys.argv[1], data=x.data, indices=x.indices, indptr=x.indptr)"
+    )
+    outputs = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"x{seed}.npz"
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run([sys.executable, "-c", code, str(out)], cwd=ROOT, env=env, check=True)
+        with np.load(out) as arrays:
+            outputs.append({key: arrays[key] for key in arrays.files})
+    for key in ("data", "indices", "indptr"):
+        assert np.array_equal(outputs[0][key], outputs[1][key]), key
 
 
 def test_training_never_reads_the_heldout_split(corpus: list[dict[str, Any]]) -> None:
@@ -186,8 +247,20 @@ def test_confidence_is_a_probability_of_the_decision() -> None:
 
 
 def test_split_prose_code_and_features_shape() -> None:
-    prose, code = classifier.split_prose_code("why\n```python\nimport numpy as np\nx = np.ones(3)\n```\nthanks")
+    prose, code = features.split_prose_code("why\n```python\nimport numpy as np\nx = np.ones(3)\n```\nthanks")
     assert "import numpy" in code and "import" not in prose and "thanks" in prose
-    x = classifier.features(classifier.get_embedder(), "hello", None, None)
-    assert x.shape == (classifier.N_FEATURES,) and x.dtype == np.float32
-    assert not x[classifier.EMBED_DIM : 2 * classifier.EMBED_DIM].any()  # no code: zero code embedding
+    x = features.features(classifier.get_embedding(), "hello", None, None)
+    assert x.dense.shape == (features.N_DENSE,) and x.dense.dtype == np.float32
+    assert len(x.index) == len(x.value) and all(0 <= i < features.N_FEATURES - features.N_DENSE for i in x.index)
+    full = x.dense_vector()
+    assert full.shape == (features.N_FEATURES,)
+    assert not full[features.N_DENSE + features.WORD_BUCKETS + features.CHAR_BUCKETS :].any()  # no code words
+    with_code = features.features(classifier.get_embedding(), "hello", "def area(r):\n    return r * r", None)
+    assert with_code.dense_vector()[features.N_DENSE + features.WORD_BUCKETS + features.CHAR_BUCKETS :].any()
+
+
+def test_scores_equal_the_full_linear_map() -> None:
+    model = classifier.load_model()
+    x = model.features("why does my dijkstra loop forever", "while pq:\n    d, u = heappop(pq)", ["import heapq"])
+    weights = np.hstack([model.dense_w, model.sparse_w.T])
+    np.testing.assert_allclose(model.scores(x), weights @ x.dense_vector() + model.bias, rtol=1e-4, atol=1e-4)

@@ -54,10 +54,13 @@ def test_offline_confidence_orders_clear_and_unclear_prompts() -> None:
 def test_numerical_imports_in_the_code_context_count_for_math() -> None:
     # Issue 10: the code context counts. "Vectorise this" alone is unsure; with numpy imported in the
     # code it is numerical work (routing/README.md: vectorising numerical code is math).
-    plain = classify("speed this function up with vectorised operations")
-    with_numpy = classify("speed this function up with vectorised operations", "import numpy as np\n")
+    prompt = "speed this function up with vectorised operations"
+    loop = "def scale(rows, w):\n    out = []\n    for r in rows:\n        out.append([a * b for a, b in zip(r, w)])\n"
+    plain, selected = classify(prompt), classify(prompt, loop)
+    with_numpy = classify(prompt, loop, ["import numpy as np"])
     assert plain.confidence < RoutingSettings().confidence_threshold  # unsure: the router model is asked
-    assert with_numpy.domain == "math" and with_numpy.confidence > plain.confidence
+    p_math = [d.confidence if d.domain == "math" else 1 - d.confidence for d in (plain, selected, with_numpy)]
+    assert with_numpy.domain == "math" and p_math[2] > p_math[1] > p_math[0]
 
 
 @pytest.mark.parametrize("text", ["math", "General", " `math` ", "general.", '{"domain": "math"}', "**general**"])

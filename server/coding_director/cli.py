@@ -287,8 +287,15 @@ def _api(args: argparse.Namespace) -> int:
 
 
 # -- parser ---------------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand (``--config`` is accepted by each)."""
+#: Subcommands defined in this module; a command line that names one of them builds the parser
+#: without the other modules' subcommands (whose imports cost a few hundred ms at start).
+CORE_COMMANDS = frozenset({"ask", "route", "doctor", "models", "schemas", "serve", "api"})
+
+
+def build_parser(*, extensions: bool = True) -> argparse.ArgumentParser:
+    """The argument parser of every subcommand (``--config`` is accepted by each); with
+    ``extensions=False`` only the :data:`CORE_COMMANDS` (context, runtime, knowledge and task
+    commands are left out)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--config", type=Path, default=None, help="TOML settings file (default: $CODING_DIRECTOR_CONFIG)"
@@ -338,6 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--port", type=int, default=None, help="TCP port, 0 for a free one (default: [api] port, 8765)")
     api.set_defaults(func=_api, is_async=False)
 
+    if not extensions:
+        return parser
+
     from coding_director.backends.embedded_install import add_runtime_command
     from coding_director.context.cli import add_context_command
 
@@ -360,8 +370,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``coding-director``; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = next((word for word in words if not word.startswith("-")), None)
+    parser = build_parser(extensions=command not in CORE_COMMANDS)
+    args = parser.parse_args(words)
     logging.basicConfig(
         level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
         stream=sys.stderr,

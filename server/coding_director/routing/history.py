@@ -45,8 +45,9 @@ def window_for(max_ctx: int, num_predict: int) -> int:
     return max(0, max_ctx - num_predict - MARGIN_TOKENS)
 
 
-def fit_history(history: Sequence[Message], fixed: Sequence[Message], window: int,
-                count: TokenCounter | None = None) -> FittedHistory:
+def fit_history(
+    history: Sequence[Message], fixed: Sequence[Message], window: int, count: TokenCounter | None = None
+) -> FittedHistory:
     """Choose the messages of ``history`` that fit beside ``fixed`` (system prompt and the new
     request) in ``window`` tokens, by the policy of the module docstring. Never raises; when even
     ``fixed`` does not fit, every history message is dropped."""

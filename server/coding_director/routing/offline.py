@@ -8,8 +8,9 @@ consulted only when it is below ``routing.confidence_threshold`` (mode ``auto``)
 between the two domains is written down in ``routing/README.md``; ``bench/router_eval.py``
 measures the classifier on the held-out split.
 
-The model loads lazily on the first call (WordLlama's tokenizer and token embeddings plus the
-shipped weights, about 0.1-0.2 s), then one decision takes about 0.1 ms.
+The model loads lazily on the first call (WordLlama's vocabulary, merges and memory-mapped token
+embeddings plus the shipped weights, 60-90 ms), then one decision takes about 0.15 ms (p95 about
+0.3 ms once the per-word caches are warm; ``bench/router_eval.py``).
 """
 
 from __future__ import annotations

@@ -34,9 +34,9 @@ ROUTER_SYSTEM = (
     "code whose question is about the computation.\n"
     "general: everything else: web, APIs, SQL, shell and DevOps, build and configuration, UI, "
     "refactoring, debugging errors and stack traces, tests, docs, even when the text holds numbers "
-    "or math-sounding words (\"add a regression test\", \"CSS linear-gradient\", \"which Linux "
-    "distribution\", \"SUM() returns NULL\", \"round to 2 decimals in the template\", \"Math.max\", "
-    "\"proof of concept\").\n"
+    'or math-sounding words ("add a regression test", "CSS linear-gradient", "which Linux '
+    'distribution", "SUM() returns NULL", "round to 2 decimals in the template", "Math.max", '
+    '"proof of concept").\n'
     "Reply `math` or `general` and nothing else."
 )
 #: Characters of the focus code shown to the router model beside the request.

@@ -122,9 +122,9 @@ describe('Coding Director in code-server', { skip }, () => {
     await turn.locator(chat.answer).filter({ hasText: 'returns the sum' }).waitFor({ timeout: 60_000 });
     await wb().screenshot('04-explain-streaming');
     await frame.locator(chat.doneTurn).last().waitFor({ timeout: 60_000 });
-    // The first tier of the routed chain answers (every tier runs the same model here): explaining
-    // `def add` is general work by the routing boundary, so the lead answers (P(math) 0.01).
-    assert.match((await frame.locator(chat.doneTurn).last().locator(chat.tierBadge).textContent()) ?? '', /^lead$/);
+    // The first tier of the routed chain answers (every tier runs the same model here); which chain
+    // `def add` goes to is the learned router's call (P(math) about 0.56), not what this test is about.
+    assert.match((await frame.locator(chat.doneTurn).last().locator(chat.tierBadge).textContent()) ?? '', /^(lead|math)$/);
     await frame.locator(chat.doneTurn).last().locator(`${chat.trail} summary`).click();
     await wb().screenshot('05-explain-done-with-trail');
   }));
@@ -239,7 +239,7 @@ describe('Coding Director in code-server', { skip }, () => {
     await page.keyboard.press('Enter');
     const fresh = frame.locator(chat.doneTurn).nth(doneBefore);
     await fresh.locator(chat.answer).filter({ hasText: 'returns the sum' }).waitFor({ timeout: 60_000 });
-    assert.match((await fresh.locator(chat.tierBadge).textContent()) ?? '', /^lead$/);
+    assert.match((await fresh.locator(chat.tierBadge).textContent()) ?? '', /^(lead|math)$/);
     await wb().screenshot('14-lightbulb-explain-in-chat');
   }));
 

@@ -103,7 +103,9 @@ async def test_a_fix_may_use_the_files_module_level_names(ollama_emulator: Ollam
     fix = "```python\ndef price(amount):\n    return helper(D(amount)) * (1 + RATE) * math.e\n```\nClosed the paren."
     add_team(ollama_emulator, lead=fix)
     context = extract_from_file(str(source), 12, 5, token_budget=2000)
-    result = await ask(ollama_emulator, "Fix this function", context, routing={"router": "offline"})
+    # The check is under test, not the routing: whichever chain "price" goes to starts at the lead.
+    routing = {"router": "offline", "math_chain": ["lead", "senior", "principal"]}
+    result = await ask(ollama_emulator, "Fix this function", context, routing=routing)
     assert [(a.tier, a.outcome) for a in result.attempts] == [("lead", "accepted")]
     # ...but a name the file does not bind is still an error.
     ollama_emulator.add_model(
@@ -111,7 +113,8 @@ async def test_a_fix_may_use_the_files_module_level_names(ollama_emulator: Ollam
             name=TIER_MODELS["lead"], reply=fix.replace("helper(", "halper(")
         )
     )
-    result = await ask(ollama_emulator, "Fix this function", context)
+    result = await ask(ollama_emulator, "Fix this function", context, routing=routing)
+    assert result.attempts[0].tier == "lead"
     assert result.attempts[0].reason == "undefined name 'halper' (F821) at line 2"
 
 

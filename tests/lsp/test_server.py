@@ -524,7 +524,7 @@ async def test_the_log_file_never_holds_the_messages_the_server_sends(lsp: LspFa
     import platformdirs
 
     answer = "A palindrome reads the same backwards: compare s with s[::-1] (marker 7Q4Z)."
-    add_team(emu, lead=answer)
+    add_team(emu, lead=answer, math=answer)  # whichever chain the router picks
     session = await lsp(emu.url)
     result = await chat(session, chatId="c1", prompt="How do I test for a palindrome?")
     assert result["answer"] == answer

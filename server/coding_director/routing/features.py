@@ -199,15 +199,29 @@ def hashed(words: list[str], code_index: Sequence[int] = ()) -> tuple[list[int],
     """The sparse part: ``(index, value)`` for the lower-case ``words`` (prose and shared code words)
     and the code-word block ``code_index`` (:attr:`CodePart.index`; see the module docstring; each
     block's values are ``1/sqrt(k)`` for its ``k`` distinct buckets)."""
+    word_index, char_index = _prose_buckets(words)
+    return _blocks(word_index, char_index, code_index)
+
+
+def _prose_buckets(words: list[str], next_word: str | None = None) -> tuple[set[int], set[int]]:
+    """The word block (word pairs, the pair of the last word and ``next_word`` when given, single
+    words) and the character n-gram block of ``words``."""
     word_index = {zlib.crc32(f"{a} {b}".encode()) & (WORD_BUCKETS - 1) for a, b in itertools.pairwise(words)}
+    if words and next_word is not None:
+        word_index.add(zlib.crc32(f"{words[-1]} {next_word}".encode()) & (WORD_BUCKETS - 1))
     char_index: set[int] = set()
     for token in set(words):
         bucket, _, grams = _token_buckets(token)
         word_index.add(bucket)
         char_index.update(grams)
+    return word_index, char_index
+
+
+def _blocks(*blocks: Collection[int]) -> tuple[list[int], list[float]]:
+    """The sparse ``(index, value)`` lists of ``blocks`` in order (see :func:`_block`)."""
     index: list[int] = []
     value: list[float] = []
-    for block in (word_index, char_index, code_index):
+    for block in blocks:
         _block(block, index, value)
     return index, value
 
@@ -372,16 +386,5 @@ def features(
 def hashed_with_code(prose_words: list[str], part: CodePart) -> tuple[list[int], list[float]]:
     """:func:`hashed` of ``prose_words + list(part.shared)`` with ``part.index``, from the prose's
     own buckets and the code's cached ones (the same buckets)."""
-    word_index = {zlib.crc32(f"{a} {b}".encode()) & (WORD_BUCKETS - 1) for a, b in itertools.pairwise(prose_words)}
-    if prose_words:
-        word_index.add(zlib.crc32(f"{prose_words[-1]} {part.shared[0]}".encode()) & (WORD_BUCKETS - 1))
-    char_index: set[int] = set()
-    for token in set(prose_words):
-        bucket, _, grams = _token_buckets(token)
-        word_index.add(bucket)
-        char_index.update(grams)
-    index: list[int] = []
-    value: list[float] = []
-    for block in (word_index | part.word_buckets, char_index | part.char_buckets, part.index):
-        _block(block, index, value)
-    return index, value
+    word_index, char_index = _prose_buckets(prose_words, part.shared[0] if prose_words else None)
+    return _blocks(word_index | part.word_buckets, char_index | part.char_buckets, part.index)

@@ -264,3 +264,22 @@ def test_scores_equal_the_full_linear_map() -> None:
     x = model.features("why does my dijkstra loop forever", "while pq:\n    d, u = heappop(pq)", ["import heapq"])
     weights = np.hstack([model.dense_w, model.sparse_w.T])
     np.testing.assert_allclose(model.scores(x), weights @ x.dense_vector() + model.bias, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "code"),
+    [
+        ("explain this code", "import numpy as np\n\ndef norm(v):\n    return np.sqrt(np.sum(v ** 2))\n"),
+        ("why does the endpoint return 404", "@app.get('/o/{oid}')\ndef order(oid: int):\n    return db.get(oid)\n"),
+        ("", "def add(a, b):\n    return a + b\n"),
+    ],
+)
+def test_the_cached_code_path_gives_the_buckets_of_the_plain_one(prompt: str, code: str) -> None:
+    """``hashed_with_code`` (the selection's buckets cached) equals ``hashed`` of prose + shared words."""
+    from coding_director.routing.features import code_part, hashed, hashed_with_code
+
+    part = code_part(code, "")
+    words = prompt.lower().split()
+    cached = dict(zip(*hashed_with_code(words, part), strict=True))
+    plain = dict(zip(*hashed(words + list(part.shared), part.index), strict=True))
+    assert cached == plain and cached

@@ -171,9 +171,10 @@ async def _route(args: argparse.Namespace) -> int:
             _note("error: give a PROMPT or --jsonl")
             return EXIT_USAGE
         decision = await route(settings, pool, args.prompt)
-        memory = open_memory(settings, lambda message: _note(f"warning: {message}"))
-        history = memory.placement_history(settings.is_local) if memory is not None and memory.available else None
-        frontier = Frontier(settings, history=history)
+        # The memory is the placement history; with the frontier off placement reads no history.
+        on = settings.routing.frontier != "off"
+        memory = open_memory(settings, lambda message: _note(f"warning: {message}")) if on else None
+        frontier = Frontier(settings, memory=memory)
         try:
             decision, tiers, _ = await frontier.place(decision, chain_for(settings, decision),
                                                       ComplexityInput(prompt=args.prompt, intent=decision.intent))

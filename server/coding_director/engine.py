@@ -95,9 +95,7 @@ class CodingDirector:
     def _new_frontier(self) -> Frontier:
         """A :class:`Frontier` for the current settings; with a usable memory the learned threshold
         reads the team memory's requests (else the placement ledger's)."""
-        memory = self.memory
-        history = memory.placement_history(self.settings.is_local) if memory and memory.available else None
-        return Frontier(self.settings, lambda: [self.workspace_root] if self.workspace_root else [], history=history)
+        return Frontier(self.settings, lambda: [self.workspace_root] if self.workspace_root else [], memory=self.memory)
 
     async def ensure_team(self) -> TeamChoice:
         """Choose the team once (:func:`~coding_director.backends.embedded.choose_team`: at most one

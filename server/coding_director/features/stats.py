@@ -55,8 +55,7 @@ async def placement_report(settings: Settings, memory: Memory | None) -> Placeme
     ledger without a usable one); for the CLI's ``stats`` and ``route``."""
     from coding_director.routing.frontier import Frontier
 
-    history = memory.placement_history(settings.is_local) if memory is not None and memory.available else None
-    frontier = Frontier(settings, history=history)
+    frontier = Frontier(settings, memory=memory)
     try:
         return await frontier.report()
     finally:

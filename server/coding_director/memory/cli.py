@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import apsw
 
     from coding_director.memory.store import Memory
+    from coding_director.settings import Settings
 
 T = TypeVar("T")
 
@@ -30,11 +31,11 @@ def _note(message: str) -> None:
     sys.stderr.write(message + "\n")
 
 
-def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _open(args: argparse.Namespace, settings: Settings | None = None):  # type: ignore[no-untyped-def]
     from coding_director.memory import open_memory
     from coding_director.settings import load_settings
 
-    settings = load_settings(args.config)
+    settings = settings if settings is not None else load_settings(args.config)
     if not settings.memory.enabled:
         _note("error: memory is disabled ([memory] enabled = false)")
         return None
@@ -51,34 +52,37 @@ def _since(args: argparse.Namespace) -> float | None:
         return None
 
 
-def _with_memory(args: argparse.Namespace, use: Callable[[Memory, float], T]) -> T | int:
-    """``use(memory, since)`` on the memory of ``args`` (``--config``, ``--since``), the memory
-    closed after; an exit code instead when ``--since`` is bad or there is no memory."""
+def _with_memory(args: argparse.Namespace, use: Callable[[Settings, Memory, float], T]) -> T | int:
+    """``use(settings, memory, since)`` on the settings and memory of ``args`` (``--config``,
+    ``--since``), the memory closed after; an exit code instead when ``--since`` is bad or there is
+    no memory."""
+    from coding_director.settings import load_settings
+
     since = _since(args)
     if since is None:
         return EXIT_USAGE
-    memory = _open(args)
+    settings = load_settings(args.config)
+    memory = _open(args, settings)
     if memory is None:
         return EXIT_NO_MEMORY
     try:
-        return use(memory, since)
+        return use(settings, memory, since)
     finally:
         memory.close()
 
 
 def _read_since(args: argparse.Namespace, query: Callable[[apsw.Connection, float], T]) -> T | int:
     """``query(conn, since)`` on the memory of ``args``, as :func:`_with_memory`."""
-    return _with_memory(args, lambda memory, since: memory.read_sync(lambda conn: query(conn, since)))
+    return _with_memory(args, lambda _settings, memory, since: memory.read_sync(lambda conn: query(conn, since)))
 
 
 def _stats(args: argparse.Namespace) -> int:
     from coding_director.features.stats import placement_report
     from coding_director.memory.stats import compute_stats
-    from coding_director.settings import load_settings
 
-    def figures(memory: Memory, since: float) -> StatsReport:
+    def figures(settings: Settings, memory: Memory, since: float) -> StatsReport:
         report = memory.read_sync(lambda conn: compute_stats(conn, since))
-        placement = asyncio.run(placement_report(load_settings(args.config), memory))
+        placement = asyncio.run(placement_report(settings, memory))
         return report.model_copy(update={"placement": placement})
 
     report = _with_memory(args, figures)

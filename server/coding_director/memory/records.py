@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import apsw
 
@@ -133,27 +134,26 @@ def insert_request(conn: apsw.Connection, record: RequestRecord) -> None:
     )  # fmt: skip
 
 
-#: One request as placement reads it: (complexity, domain, intent, created_at, [(tier, outcome), ...]).
-PlacementRow = tuple[float, str, str, float, list[tuple[str, str]]]
+#: One request as placement reads it: (complexity, domain, intent, created_at, first tier asked, its outcome).
+PlacementRow = tuple[float, str, str, float, str, str]
 
 
 def placement_rows(conn: apsw.Connection, since: float, limit: int) -> list[PlacementRow]:
-    """The latest ``limit`` requests made at or after ``since`` (Unix seconds) that a tier answered
-    or refused (a complexity recorded; not served from the cache, not cancelled, not completions),
-    oldest first, each with its attempts in order."""
-    rows = conn.execute(
-        "SELECT id, complexity, domain, intent, created_at FROM requests WHERE created_at >= ?"
-        " AND complexity IS NOT NULL AND cached = 0 AND cancelled = 0 AND source != 'completion'"
-        " AND domain IS NOT NULL AND intent IS NOT NULL ORDER BY created_at DESC LIMIT ?",
+    """The latest ``limit`` requests made at or after ``since`` (Unix seconds) that a tier was asked
+    for (a complexity recorded; not served from the cache, not cancelled, not completions), oldest
+    first, each with its first attempt that was not ``skipped``. One query (the attempts' primary
+    key finds each request's first attempt)."""
+    rows: list[Any] = conn.execute(
+        "SELECT r.complexity, r.domain, r.intent, r.created_at, a.tier, a.outcome FROM"
+        " (SELECT id, complexity, domain, intent, created_at FROM requests WHERE created_at >= ?"
+        "  AND complexity IS NOT NULL AND cached = 0 AND cancelled = 0 AND source != 'completion'"
+        "  AND domain IS NOT NULL AND intent IS NOT NULL ORDER BY created_at DESC LIMIT ?) AS r"
+        " JOIN attempts AS a ON a.request_id = r.id AND a.seq = (SELECT min(seq) FROM attempts"
+        "  WHERE request_id = r.id AND outcome != 'skipped')"
+        " ORDER BY r.created_at",
         (since, limit),
     ).fetchall()
-    out: list[PlacementRow] = []
-    for request_id, complexity, domain, intent, at in reversed(rows):
-        attempts = conn.execute(
-            "SELECT tier, outcome FROM attempts WHERE request_id = ? ORDER BY seq", (request_id,)
-        ).fetchall()
-        out.append((float(complexity), str(domain), str(intent), float(at), [(str(t), str(o)) for t, o in attempts]))
-    return out
+    return [(float(c), str(d), str(i), float(at), str(t), str(o)) for c, d, i, at, t, o in rows]
 
 
 def insert_feedback(conn: apsw.Connection, request_id: str, kind: str, detail: str | None, at: float) -> bool:

@@ -180,7 +180,8 @@ class MemoryPlacementHistory:
             found = self.memory.read_sync(lambda conn: records.placement_rows(conn, since, limit))
         except apsw.Error as exc:
             raise MemoryUnavailable(str(exc)) from exc
-        rows = [history_row(c, domain, intent, tries, self.is_local, at) for c, domain, intent, at, tries in found]
+        rows = [history_row(c, domain, intent, [(tier, outcome)], self.is_local, at)
+                for c, domain, intent, at, tier, outcome in found]  # fmt: skip
         return [row for row in rows if row is not None]
 
 

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from coding_director.backends import Message
 from coding_director.context.models import CodeContext
@@ -45,6 +46,9 @@ from coding_director.routing.placement import (
 from coding_director.routing.prompts import Failure
 from coding_director.settings import ModelPrice, Settings
 from coding_director.tokens import estimate_tokens
+
+if TYPE_CHECKING:
+    from coding_director.memory import Memory
 
 __all__ = ["Frontier", "Outbound", "OutboundSources"]
 
@@ -91,8 +95,10 @@ def _message_tokens(messages: Sequence[Message]) -> int:
 class Frontier:
     """Placement and the guard of non-local tiers for one :class:`Settings` (see the module docstring).
 
-    ``roots()`` gives the workspace folders (for ``.gitignore``); ``history`` replaces the ledger as
-    the source of recorded requests (the team memory); ``clock`` returns Unix seconds.
+    ``roots()`` gives the workspace folders (for ``.gitignore``); the recorded requests the
+    threshold learns from are ``history`` when given, else those of ``memory`` when it is usable
+    (:meth:`~coding_director.memory.Memory.placement_history`), else the ledger's; ``clock``
+    returns Unix seconds.
     """
 
     def __init__(
@@ -101,10 +107,13 @@ class Frontier:
         roots: Callable[[], Sequence[Path]] = tuple,
         *,
         history: PlacementHistory | None = None,
+        memory: Memory | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self._roots = roots
+        if history is None and memory is not None and memory.available:
+            history = memory.placement_history(settings.is_local)
         self._history = history
         self._clock = clock
         self._ledger: Ledger | None = None

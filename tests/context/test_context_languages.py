@@ -46,6 +46,19 @@ def test_every_query_file_compiles(language: str, kind: str) -> None:
     )
 
 
+
+def test_an_inheriting_query_puts_its_own_patterns_first() -> None:
+    """C++ inherits C's definitions; its own method pattern for `Foo::bar` wins over C's function
+    pattern (the earliest matching pattern decides), and C's `int **f()` pattern reaches C++."""
+    from coding_director.context.symbols import _collect
+    from tree_sitter import Parser, QueryCursor
+
+    assert query_source("cpp", "definitions").endswith("\n" + query_source("c", "definitions"))
+    data = b"void Foo::bar() {}\nint **pp() { return 0; }\n"
+    tree = Parser(get_language("cpp")).parse(data)
+    found = _collect(QueryCursor(get_query("cpp", "definitions")), tree.root_node, ())
+    assert [(d.kind, d.name) for d in found] == [("method", "Foo::bar"), ("function", "pp")]
+
 def test_every_language_has_a_golden_fixture_that_parses_cleanly() -> None:
     from context_helpers import load_marked
     from tree_sitter import Parser

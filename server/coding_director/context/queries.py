@@ -11,9 +11,10 @@ Kinds and their capture conventions:
   identifier nodes used in code.
 - ``comments``: ``@comment`` on comments and ``@doc`` on docstrings.
 
-A file whose first line is ``; inherits: <language>`` is appended to that language's file of the same
-kind (TSX inherits TypeScript, which inherits JavaScript). Captures whose name starts with ``_`` are
-helpers for predicates and are ignored by callers.
+A file whose first line is ``; inherits: <language>`` is followed by that language's file of the same
+kind (TSX inherits TypeScript, which inherits JavaScript; C++ inherits C): its own patterns come first,
+so they win over the inherited ones. Captures whose name starts with ``_`` are helpers for predicates
+and are ignored by callers.
 """
 
 from __future__ import annotations
@@ -43,10 +44,10 @@ def query_source(language: str, kind: str) -> str:
     text = (resources.files("coding_director.context") / "queries" / language / f"{kind}.scm").read_text(
         encoding="utf-8"
     )
-    first = text.split("\n", 1)[0].strip()
-    if first.startswith(_INHERITS):
-        parent = first[len(_INHERITS):].strip()
-        return query_source(parent, kind) + "\n" + text
+    first, _, own = text.partition("\n")
+    if first.strip().startswith(_INHERITS):
+        parent = first.strip().removeprefix(_INHERITS).strip()
+        return own + "\n" + query_source(parent, kind)
     return text
 
 

@@ -1,2 +1,2 @@
-(preproc_include) @import
+; inherits: c
 (using_declaration) @import

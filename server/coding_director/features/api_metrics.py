@@ -27,6 +27,7 @@ ratios (0-1), percentiles in a ``quantile`` label (``0.5``, ``0.95``; nearest-ra
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import partial
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -46,37 +47,22 @@ class ApiMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter(
-            "coding_director_api_requests",
-            "HTTP requests answered by the API, by endpoint and status code.",
-            ["endpoint", "status"],
-            registry=self.registry,
-        )
-        self.request_duration = Histogram(
-            "coding_director_api_request_duration_seconds",
-            "Time from a request's arrival to its last byte, by endpoint.",
-            ["endpoint"],
-            buckets=BUCKETS_S,
-            registry=self.registry,
-        )
-        self.attempts = Counter(
+        counter = partial(Counter, registry=self.registry)
+        histogram = partial(Histogram, buckets=BUCKETS_S, registry=self.registry)
+        self.requests = counter("coding_director_api_requests",
+                                "HTTP requests answered by the API, by endpoint and status code.",
+                                ["endpoint", "status"])
+        self.request_duration = histogram("coding_director_api_request_duration_seconds",
+                                          "Time from a request's arrival to its last byte, by endpoint.",
+                                          ["endpoint"])
+        self.attempts = counter(
             "coding_director_attempts",
             "Attempts of the team's tiers, by tier and outcome (accepted, rejected, error, skipped).",
-            ["tier", "outcome"],
-            registry=self.registry,
-        )
-        self.attempt_duration = Histogram(
-            "coding_director_attempt_duration_seconds",
-            "Wall time of attempts that called a model, by tier.",
-            ["tier"],
-            buckets=BUCKETS_S,
-            registry=self.registry,
-        )
-        self.in_flight = Gauge(
-            "coding_director_api_requests_in_flight",
-            "Model requests (chat and completions) being served now.",
-            registry=self.registry,
-        )
+            ["tier", "outcome"])
+        self.attempt_duration = histogram("coding_director_attempt_duration_seconds",
+                                          "Wall time of attempts that called a model, by tier.", ["tier"])
+        self.in_flight = Gauge("coding_director_api_requests_in_flight",
+                               "Model requests (chat and completions) being served now.", registry=self.registry)
 
     def record_request(self, endpoint: str, status: int, seconds: float, attempts: Sequence[Attempt] = ()) -> None:
         """Count one finished request: ``endpoint`` (a route path such as ``/v1/chat/completions``),

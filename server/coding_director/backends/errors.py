@@ -2,9 +2,10 @@
 misbehaviour into them.
 
 Every :class:`~coding_director.backends.base.Backend` method raises a :class:`BackendError`
-subclass, never a transport library's exception: each backend's ``_translate`` maps its client's
-exceptions inside :func:`translated` (broken connections and parsing failures, alike for every
-client), and :func:`checked` guards its streams. Backends use this module qualified (``errors.ModelNotFound``).
+subclass, never a transport library's exception: each backend's ``_translate`` is :func:`translated`
+with the backend's mapping of its client's exceptions (broken connections and parsing failures are
+mapped alike for every client), and :func:`checked` guards its streams. Backends use this module
+qualified (``errors.ModelNotFound``).
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ class MalformedResponse(BackendError):
 #: 16-20 characters), so this bounds a runaway or garbage stream (a 10 MB line) with a wide margin.
 MAX_CHARS_PER_TOKEN = 64
 
-#: What ``_translate`` of a backend maps to :class:`MalformedResponse`: ``json.JSONDecodeError``,
+#: What :func:`translated` maps to :class:`MalformedResponse`: ``json.JSONDecodeError``,
 #: ``UnicodeDecodeError`` and pydantic's ``ValidationError`` are ``ValueError`` s; a JSON line of
 #: the wrong type (a list, a number) makes the clients raise ``TypeError`` / ``AttributeError``.
 MALFORMED_ERRORS: tuple[type[Exception], ...] = (ValueError, TypeError, AttributeError, KeyError)
@@ -119,14 +120,24 @@ def malformed(endpoint: str, exc: Exception) -> MalformedResponse:
 
 
 @contextlib.contextmanager
-def translated(endpoint: str, transport_error: type[Exception]) -> Iterator[None]:
-    """What every backend's ``_translate`` maps alike, wrapped around its client-specific mapping:
-    ``transport_error`` (the HTTP library's base transport exception: a connection to ``endpoint``
-    that broke after the request began) becomes :class:`StreamInterrupted`, a parsing failure
-    (:data:`MALFORMED_ERRORS`) a :class:`MalformedResponse` (:func:`malformed`). A
-    :class:`BackendError` passes unchanged."""
+def translated(
+    endpoint: str, transport_error: type[Exception], client_error: Callable[[Exception], BackendError | None]
+) -> Iterator[None]:
+    """Raise a :class:`BackendError` for what the block raises: ``client_error(exc)`` first (a
+    backend's mapping of its client library's exceptions; ``None`` for an exception it does not
+    map), then what every backend maps alike: ``transport_error`` (the HTTP library's base transport
+    exception: a connection to ``endpoint`` that broke after the request began) becomes
+    :class:`StreamInterrupted`, a parsing failure (:data:`MALFORMED_ERRORS`) a
+    :class:`MalformedResponse` (:func:`malformed`). A :class:`BackendError` passes unchanged, and so
+    does any other exception. The new error's ``__cause__`` is the original exception."""
     try:
-        yield
+        try:
+            yield
+        except Exception as exc:
+            error = client_error(exc)
+            if error is None:
+                raise
+            raise error from exc
     except transport_error as exc:
         raise StreamInterrupted(f"connection to {endpoint} broke: {exc or type(exc).__name__}") from exc
     except MALFORMED_ERRORS as exc:

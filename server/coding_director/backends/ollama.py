@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -73,26 +73,28 @@ class OllamaBackend:
         self._http: httpx.AsyncClient | None = None  # for GET /api/version only
 
     # -- errors -------------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _translate(self, model: str | None = None) -> Iterator[None]:
-        """Map the client's exceptions to :class:`errors.BackendError` subclasses."""
-        with errors.translated(self.endpoint, httpx.TransportError):
-            try:
-                yield
-            except ollama.ResponseError as exc:
-                raise self._response_error(exc, model) from exc
-            except (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout) as exc:
+    def _translate(self, model: str | None = None) -> contextlib.AbstractContextManager[None]:
+        """Map the client's exceptions to :class:`errors.BackendError` subclasses (:meth:`_error`)."""
+        return errors.translated(self.endpoint, httpx.TransportError, lambda exc: self._error(exc, model))
+
+    def _error(self, exc: Exception, model: str | None) -> errors.BackendError | None:
+        """The error for an exception of the ``ollama`` client or of httpx (``None``: not theirs)."""
+        match exc:
+            case ollama.ResponseError():
+                return self._response_error(exc, model)
+            case ConnectionError() | httpx.ConnectError() | httpx.ConnectTimeout():
                 where = self.endpoint
-                raise errors.EndpointUnreachable(
+                return errors.EndpointUnreachable(
                     f"cannot reach Ollama at {where} (connection refused)",
                     fix=f"start Ollama (`ollama serve`) or point OLLAMA_HOST / [ollama] host at it (now {where})",
-                ) from exc
-            except httpx.HTTPStatusError as exc:
+                )
+            case httpx.HTTPStatusError():
                 status = exc.response.status_code
-                raise errors.BackendError(f"{self.endpoint} answered {status}; is it an Ollama server?") from exc
-            except httpx.TimeoutException as exc:
+                return errors.BackendError(f"{self.endpoint} answered {status}; is it an Ollama server?")
+            case httpx.TimeoutException():
                 why = type(exc).__name__
-                raise errors.BackendTimeout(f"Ollama at {self.endpoint} stopped answering ({why})") from exc
+                return errors.BackendTimeout(f"Ollama at {self.endpoint} stopped answering ({why})")
+        return None
 
     def _response_error(self, exc: ollama.ResponseError, model: str | None) -> errors.BackendError:
         if exc.status_code == 404:

@@ -12,7 +12,7 @@ import contextlib
 import math
 import os
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any, cast
 
@@ -83,44 +83,46 @@ class OpenAICompatBackend:
             http_client=openai.DefaultAsyncHttpxClient(transport=line_limited_transport(httpx2, self.endpoint)),
         )
 
-    @contextlib.contextmanager
-    def _translate(self, model: str | None = None) -> Iterator[None]:
-        """Map the ``openai`` package's exceptions to :class:`errors.BackendError` subclasses."""
-        with errors.translated(self.endpoint, httpx2.TransportError):
-            try:
-                yield
-            except openai.APITimeoutError as exc:
-                raise errors.BackendTimeout(f"{self.endpoint} stopped answering (timeout)") from exc
-            except openai.APIConnectionError as exc:
-                raise errors.EndpointUnreachable(
+    def _translate(self, model: str | None = None) -> contextlib.AbstractContextManager[None]:
+        """Map the ``openai`` package's exceptions to :class:`errors.BackendError` subclasses (:meth:`_error`)."""
+        return errors.translated(self.endpoint, httpx2.TransportError, lambda exc: self._error(exc, model))
+
+    def _error(self, exc: Exception, model: str | None) -> errors.BackendError | None:
+        """The error for an exception of the ``openai`` package (``None``: not one of its own)."""
+        match exc:
+            case openai.APITimeoutError():
+                return errors.BackendTimeout(f"{self.endpoint} stopped answering (timeout)")
+            case openai.APIConnectionError():
+                return errors.EndpointUnreachable(
                     f"cannot reach the OpenAI-compatible server at {self.endpoint}",
                     fix=f"start the server or fix base_url of this tier (now {self.endpoint})",
-                ) from exc
-            except openai.RateLimitError as exc:
+                )
+            case openai.RateLimitError():
                 wait = retry_after_seconds(exc.response.headers)
                 said = f", Retry-After {wait:g} s" if wait is not None else ""
                 reason = f"rate limited (429) by {self.endpoint}{said}: {exc.message}"
-                raise errors.RateLimited(reason, retry_after_s=wait) from exc
-            except openai.AuthenticationError as exc:
+                return errors.RateLimited(reason, retry_after_s=wait)
+            case openai.AuthenticationError():
                 where = self.api_key_env
-                raise errors.BadRequest(
+                return errors.BadRequest(
                     f"rejected (401) by {self.endpoint}: {exc.message}",
                     fix=f"export {where}=<your API key> before starting Coding Director"
                     if where
                     else "set api_key_env of this tier to the name of the variable holding the API key",
-                ) from exc
-            except openai.NotFoundError as exc:
+                )
+            case openai.NotFoundError():
                 name = model or "model"
-                raise errors.ModelNotFound(
+                return errors.ModelNotFound(
                     f"model '{name}' not found (404) at {self.endpoint}",
                     fix=f"load '{name}' on the server at {self.endpoint} or change the tier's model",
-                ) from exc
-            except openai.APIStatusError as exc:
-                if 400 <= exc.status_code < 500:
-                    raise errors.BadRequest(f"rejected ({exc.status_code}): {exc.message}") from exc
-                raise errors.BackendError(f"server error ({exc.status_code}): {exc.message}") from exc
-            except openai.APIError as exc:
-                raise errors.StreamInterrupted(f"error mid-stream: {exc.message}") from exc
+                )
+            case openai.APIStatusError() if 400 <= exc.status_code < 500:
+                return errors.BadRequest(f"rejected ({exc.status_code}): {exc.message}")
+            case openai.APIStatusError():
+                return errors.BackendError(f"server error ({exc.status_code}): {exc.message}")
+            case openai.APIError():
+                return errors.StreamInterrupted(f"error mid-stream: {exc.message}")
+        return None
 
     @errors.checked
     async def chat_stream(self, model: str, messages: list[Message], options: GenerateOptions) -> AsyncIterator[Chunk]:

@@ -76,3 +76,46 @@ async def test_unreachable_endpoints_raise_endpoint_unreachable() -> None:
 )
 def test_num_ctx_is_sized_from_the_prompt(chars: int, num_predict: int, expected: int) -> None:
     assert num_ctx_for(chars, num_predict, 32768) == expected
+
+
+def _raised_through(backend: OllamaBackend | OpenAICompatBackend, exc: Exception) -> BaseException:
+    """What ``backend._translate("m")`` turns ``exc`` into."""
+    with pytest.raises(BaseException) as caught, backend._translate("m"):
+        raise exc
+    return caught.value
+
+
+def test_translate_maps_the_clients_exceptions_before_the_common_ones() -> None:
+    """The client's own mapping wins (httpx's ConnectError is also a transport error), then the
+    common one (a broken connection, a parsing failure); anything else passes unchanged."""
+    import httpx
+    import httpx2
+    import ollama
+    import openai
+    from coding_director.backends import errors
+
+    ollama_backend = OllamaBackend("http://127.0.0.1:1")
+    request = httpx2.Request("POST", "http://o/v1/chat/completions")
+    limited = openai.RateLimitError("slow", response=httpx2.Response(429, headers={"retry-after": "3"},
+                                                                      request=request), body=None)
+    other = RuntimeError("a bug of ours")
+    cases: list[tuple[OllamaBackend | OpenAICompatBackend, Exception, type[BaseException]]] = [
+        (ollama_backend, ollama.ResponseError("model not found", 404), ModelNotFound),
+        (ollama_backend, httpx.ConnectError("refused"), EndpointUnreachable),
+        (ollama_backend, httpx.ReadTimeout("slow"), errors.BackendTimeout),
+        (ollama_backend, httpx.RemoteProtocolError("cut"), errors.StreamInterrupted),
+        (ollama_backend, ValueError("not JSON"), errors.MalformedResponse),
+        (ollama_backend, other, RuntimeError),
+        (OpenAICompatBackend("http://o/v1"), limited, errors.RateLimited),
+        (OpenAICompatBackend("http://o/v1"), openai.APIConnectionError(request=request), EndpointUnreachable),
+        (OpenAICompatBackend("http://o/v1"), httpx2.RemoteProtocolError("cut"), errors.StreamInterrupted),
+        (OpenAICompatBackend("http://o/v1"), KeyError("choices"), errors.MalformedResponse),
+        (OpenAICompatBackend("http://o/v1"), other, RuntimeError),
+    ]
+    for backend, exc, expected in cases:
+        raised = _raised_through(backend, exc)
+        assert type(raised) is expected, (exc, raised)
+        assert raised is exc if expected is RuntimeError else raised.__cause__ is exc
+    rate_limited = _raised_through(OpenAICompatBackend("http://o/v1"), limited)
+    assert isinstance(rate_limited, errors.RateLimited) and rate_limited.retry_after_s == 3.0
+    assert _raised_through(ollama_backend, ollama.ResponseError("x", 404)).fix == "ollama pull m"  # type: ignore[attr-defined]

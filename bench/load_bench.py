@@ -10,6 +10,10 @@ one ``coding-director serve`` over stdio:
   notification); only completions answered while every chat was still streaming count;
 - idle again (the baseline is the idle runs before and after, interleaved with the load).
 
+While a completion calls its model the chats pause (:mod:`coding_director.foreground`): their
+tokens wait in the socket and are read once the completion has answered, so the load is the same
+20 streams, served between keystrokes.
+
 Every chat must end accepted with the whole answer; completions answered without an item (past
 ``completion.timeout_ms``) are counted in the summary. The client is a raw JSON-RPC client
 (``tests/raw_client.py``) whose reader thread only decodes JSON, so it does not slow the figures.

@@ -22,6 +22,7 @@ from coding_director.backends import BackendPool, HealthTracker, Message
 from coding_director.backends.embedded import TeamChoice, choose_team
 from coding_director.context.render import path_of_uri
 from coding_director.context.secrets import ContextPart
+from coding_director.foreground import Foreground
 from coding_director.results import Assistance, Attempt, Domain, Intent, RouteDecision
 from coding_director.routing.complexity import ComplexityInput, estimate_complexity
 from coding_director.routing.escalation import Event, Finished, Request, Sampling, TextDelta, chain_for, escalate
@@ -80,11 +81,16 @@ class CodingDirector:
     endpoint configured, the built-in runtime serves the tiers (``[embedded]``); ``self.settings``
     then holds the built-in team's settings.
     ``memory`` (:func:`coding_director.memory.open_memory`) records every request and serves the
-    response cache; without it nothing is remembered.
+    response cache; without it nothing is remembered. ``foreground`` (the language server's: its
+    inline completions) makes every model stream pause while a completion calls its model
+    (:mod:`coding_director.foreground`); ``None``: streams never pause.
     """
 
-    def __init__(self, settings: Settings | None = None, memory: Memory | None = None) -> None:
+    def __init__(
+        self, settings: Settings | None = None, memory: Memory | None = None, foreground: Foreground | None = None
+    ) -> None:
         self.settings = settings if settings is not None else load_settings()
+        self.foreground = foreground
         self.workspace_root: Path | None = None
         self.pool = BackendPool(self.settings)
         self.health = HealthTracker(self.settings.health.allowed_fails, self.settings.health.cooldown_s)
@@ -216,7 +222,7 @@ class CodingDirector:
                     sampling=sampling,
                     sources=OutboundSources(context, tuple(parts)),
                 )
-                events = escalate(self.settings, self.pool, self.health, request, self.frontier)
+                events = escalate(self.settings, self.pool, self.health, request, self.frontier, self.foreground)
                 async for event in self._observed(events, recording):
                     if isinstance(event, Finished):
                         finished = True
@@ -317,7 +323,7 @@ class CodingDirector:
         )  # fmt: skip
         try:
             async with self.pool.lease():
-                events = escalate(self.settings, self.pool, self.health, request, self.frontier)
+                events = escalate(self.settings, self.pool, self.health, request, self.frontier, self.foreground)
                 async for event in self._observed(events, recording):
                     if isinstance(event, Finished):
                         await self.frontier.record(complexity.score, decision, event.assistance.attempts)

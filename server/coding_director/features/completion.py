@@ -54,6 +54,7 @@ from coding_director.features.completion_post import (
     unheal_completion,
     wants_single_line,
 )
+from coding_director.foreground import Foreground
 from coding_director.messages import CompletionStats
 from coding_director.settings import Settings
 
@@ -154,11 +155,22 @@ class Completer:
     (600) characters when the document has them, so that cache keys are stable while the user types
     (about 1500-3000 tokens of prefix and 500-1000 of suffix suit FIM models), cut at line or
     syntax boundaries; the suffix may be empty. ``cache`` may be given to share or size the cache.
+    ``foreground`` is marked from the end of the debounce until :meth:`complete` returns, so that
+    the chats sharing it pause meanwhile and resume only after the answer has been sent
+    (:mod:`coding_director.foreground`); the debounce does not count.
     """
 
-    def __init__(self, settings: Settings, pool: BackendPool, *, cache: CompletionCache | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        pool: BackendPool,
+        *,
+        cache: CompletionCache | None = None,
+        foreground: Foreground | None = None,
+    ) -> None:
         self.settings = settings
         self.pool = pool
+        self.foreground = foreground
         self.cache = cache if cache is not None else CompletionCache()
         self.stats = CompletionStats()
         self._documents: dict[str, _Document] = {}
@@ -190,6 +202,15 @@ class Completer:
         if document.generation != generation:
             self.stats.debounced += 1
             return None
+        with self.foreground.running() if self.foreground is not None else contextlib.nullcontext():
+            return await self._call(request, document, model, key)
+
+    async def _call(
+        self, request: CompletionRequest, document: _Document, model: str, key: tuple[str, str, str]
+    ) -> CompletionResult | None:
+        """The model call of :meth:`complete` after the debounce: joined, started or served from
+        a call that finished meanwhile."""
+        config = self.settings.completion
         call = document.call
         if call is None or call.key != key or call.task.done():
             cached = self.cache.get(model, request.prefix, request.suffix)

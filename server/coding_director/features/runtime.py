@@ -47,7 +47,7 @@ async def settle_team(director: CodingDirector, completer: Completer) -> TeamUpd
     team = await director.ensure_team()
     replacement = None
     if completer.settings is not director.settings or completer.pool is not director.pool:
-        replacement = Completer(director.settings, director.pool)
+        replacement = Completer(director.settings, director.pool, foreground=completer.foreground)
     notice = None
     if team.runtime == "embedded" and director.settings.embedded.enabled == "auto":
         notice = f"{BUILTIN_NOTICE} ({director.settings.embedded.model_alias}; {team.reason})."

@@ -16,6 +16,7 @@ from coding_director.features.actions import LineEdit
 from coding_director.features.completion import Completer, CompletionRequest, CompletionResult
 from coding_director.features.feedback import FeedbackTracker, text_after_edit
 from coding_director.features.status import StatusTracker, status_from_report
+from coding_director.foreground import Foreground
 from coding_director.memory import open_memory
 from coding_director.messages import ServerStats, StatusParams
 from coding_director.results import Assistance
@@ -43,8 +44,10 @@ class Session:
         self._report: Callable[[str], None] | None = None
         self.memory = open_memory(settings, self._memory_problem)
         self.feedback = FeedbackTracker(self.memory, settings.memory.undo_window_s)
-        self.director = CodingDirector(settings, self.memory)
-        self.completer = Completer(settings, self.director.pool)
+        #: The user's typing comes first: chats pause while a completion calls its model.
+        self.foreground = Foreground()
+        self.director = CodingDirector(settings, self.memory, self.foreground)
+        self.completer = Completer(settings, self.director.pool, foreground=self.foreground)
         self.status = StatusTracker()
         self._unknown_uris: set[str] = set()
 
@@ -123,9 +126,9 @@ class Session:
         pools, no cooldowns, an empty completion cache. Returns the coroutine that closes the old
         ones; run it in the background."""
         old_director, old_completer = self.director, self.completer
-        self.director = CodingDirector(self.settings, self.memory)
+        self.director = CodingDirector(self.settings, self.memory, self.foreground)
         self.director.workspace_root = old_director.workspace_root
-        self.completer = Completer(self.settings, self.director.pool)
+        self.completer = Completer(self.settings, self.director.pool, foreground=self.foreground)
 
         async def close_old() -> None:
             await old_completer.aclose()

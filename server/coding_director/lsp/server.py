@@ -54,6 +54,7 @@ from coding_director.lsp.protocol import (
     converter_factory,
     invalid_params,
 )
+from coding_director.lsp.stdio import serve_stdio
 from coding_director.memory import FeedbackParams
 from coding_director.memory.models import FEEDBACK_METHOD, STATS_METHOD, StatsParams
 from coding_director.messages import (
@@ -455,6 +456,7 @@ def run_stdio(settings: Settings, config_path: Path | None = None) -> int:
     # pygls logs every message body at INFO ("Sending data: ..."): the user's code and the answers
     # would go to the log file, and formatting them costs the event loop time on every token.
     logging.getLogger("pygls.protocol.json_rpc").setLevel(logging.WARNING)
-    with contextlib.suppress(KeyboardInterrupt):
-        server.start_io()
+    if not serve_stdio(server):  # a terminal or a file: pygls's thread-based reader
+        with contextlib.suppress(KeyboardInterrupt):
+            server.start_io()
     return 0

@@ -45,6 +45,7 @@ from coding_director.backends import (
     Message,
     RateLimited,
 )
+from coding_director.foreground import Foreground
 from coding_director.results import Assistance, Attempt, ErrorKind, Outcome, RouteDecision, Withheld
 from coding_director.routing.frontier import Frontier, Outbound, OutboundSources
 from coding_director.routing.history import fit_history, window_for
@@ -135,12 +136,21 @@ def chain_for(settings: Settings, route: RouteDecision) -> list[str]:
 
 
 async def _stream_with_timeout(
-    pool: BackendPool, tier: str, model: str, messages: list[Message], options: GenerateOptions, timeout_s: float
+    pool: BackendPool,
+    tier: str,
+    model: str,
+    messages: list[Message],
+    options: GenerateOptions,
+    timeout_s: float,
+    foreground: Foreground | None = None,
 ) -> AsyncGenerator[Chunk]:
     """Stream one attempt from a child task so that the timeout never spans a ``yield`` of ours.
 
-    Raises :class:`TimeoutError` after ``timeout_s`` seconds and :class:`BackendError` from the
-    backend. Closing this generator cancels the child task, which closes the HTTP stream.
+    With ``foreground``, the child asks for the next chunk only when no foreground call is in
+    flight (or after its longest pause, :meth:`Foreground.wait`): the model's tokens wait in the
+    socket meanwhile. Raises :class:`TimeoutError` after ``timeout_s`` seconds (pauses included)
+    and :class:`BackendError` from the backend. Closing this generator cancels the child task,
+    which closes the HTTP stream.
     """
     queue: asyncio.Queue[object] = asyncio.Queue()
 
@@ -149,6 +159,8 @@ async def _stream_with_timeout(
             async with asyncio.timeout(timeout_s):
                 async for chunk in pool.for_tier(tier).chat_stream(model, messages, options):
                     queue.put_nowait(chunk)
+                    if foreground is not None and foreground.active:
+                        await foreground.wait()
             queue.put_nowait(_END)
         except Exception as exc:  # handed to the consumer, which re-raises it
             queue.put_nowait(exc)
@@ -171,14 +183,20 @@ async def _stream_with_timeout(
 
 
 async def escalate(
-    settings: Settings, pool: BackendPool, health: HealthTracker, request: Request, frontier: Frontier | None = None
+    settings: Settings,
+    pool: BackendPool,
+    health: HealthTracker,
+    request: Request,
+    frontier: Frontier | None = None,
+    foreground: Foreground | None = None,
 ) -> AsyncGenerator[Event]:
     """Run ``request`` through its chain, yielding events; the last event is :class:`Finished`.
 
     ``frontier`` guards the non-local tiers (a default one for ``settings`` is made when a chain
-    reaches such a tier without it). Cancellation (``CancelledError``, or closing the generator)
-    stops the current stream at once. Never raises for model failures: they become attempts with
-    outcome ``error``.
+    reaches such a tier without it). ``foreground``: each model stream pauses while a foreground
+    call (an inline completion) is in flight, see :mod:`coding_director.foreground`.
+    Cancellation (``CancelledError``, or closing the generator) stops the current stream at once.
+    Never raises for model failures: they become attempts with outcome ``error``.
     """
     routing = settings.routing
     loop = asyncio.get_running_loop()
@@ -262,7 +280,7 @@ async def escalate(
         fix: str | None = None
         monitor = StreamMonitor(request.target, options.num_predict) if settings.checks.stream else None
         early: str | None = None
-        stream = _stream_with_timeout(pool, tier, spec.model, messages, options, timeout_s)
+        stream = _stream_with_timeout(pool, tier, spec.model, messages, options, timeout_s, foreground)
         try:
             async for chunk in stream:
                 if chunk.text:

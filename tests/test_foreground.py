@@ -1,0 +1,201 @@
+"""Foreground work first (:mod:`coding_director.foreground`): chats pause while an inline completion
+calls its model, and only then.
+
+Timing only sets up orderings here (a pause much longer than the emulator's gap between chunks);
+no assertion is a wall-clock threshold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+
+import pytest
+from coding_director import CodingDirector
+from coding_director.backends import BackendPool
+from coding_director.features.completion import Completer, CompletionRequest
+from coding_director.features.session import Session
+from coding_director.foreground import Foreground
+from coding_director.routing.escalation import Finished, TextDelta
+from coding_director.settings import load_settings
+
+from tests.emulator import OllamaEmulator, ScriptedModel
+from tests.helpers import add_team, team_settings
+
+REPLY = " ".join(f"step{i}" for i in range(80))  # no repetition: not a generation loop
+
+
+async def test_wait_returns_at_once_when_nothing_runs() -> None:
+    foreground = Foreground()
+    await foreground.wait()
+    assert foreground.pauses == 0
+    assert not foreground.active
+
+
+async def test_a_waiting_stream_resumes_when_the_last_foreground_call_ends() -> None:
+    foreground = Foreground(max_pause_s=30)
+    order: list[str] = []
+
+    async def background() -> None:
+        await foreground.wait()
+        order.append("resumed")
+
+    with foreground.running():
+        with foreground.running():
+            task = asyncio.create_task(background())
+            await asyncio.sleep(0.05)
+            order.append("inner ended")
+        await asyncio.sleep(0.05)
+        order.append("outer ended")
+    await asyncio.wait_for(task, 5)
+    assert order == ["inner ended", "outer ended", "resumed"]
+    assert foreground.pauses == 1
+    assert not foreground._waiters
+
+
+async def test_an_exception_in_the_foreground_still_wakes_the_streams() -> None:
+    foreground = Foreground(max_pause_s=30)
+    waiting = asyncio.Event()
+
+    async def background() -> bool:
+        waiting.set()
+        await foreground.wait()
+        return foreground.active
+
+    with pytest.raises(RuntimeError), foreground.running():
+        task = asyncio.create_task(background())
+        await waiting.wait()
+        raise RuntimeError("completion failed")
+    assert await asyncio.wait_for(task, 5) is False
+
+
+async def test_a_long_foreground_call_pauses_a_stream_only_max_pause_s() -> None:
+    foreground = Foreground(max_pause_s=0.02)
+    release = asyncio.Event()
+
+    async def slow_completion() -> None:
+        with foreground.running():
+            await release.wait()
+
+    holder = asyncio.create_task(slow_completion())
+    await asyncio.sleep(0)
+    assert foreground.active
+    await asyncio.wait_for(foreground.wait(), 5)  # gave up waiting: the call is still in flight
+    assert foreground.active
+    release.set()
+    await holder
+    assert not foreground._waiters
+
+
+async def test_a_cancelled_waiter_leaves_nothing_behind() -> None:
+    foreground = Foreground(max_pause_s=30)
+    with foreground.running():
+        task = asyncio.create_task(foreground.wait())
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert not foreground._waiters
+
+
+async def test_a_chat_stream_pauses_while_a_completion_runs(ollama_emulator: OllamaEmulator) -> None:
+    """Fails without the pause: the emulator sends a chunk every 5 ms, so about 30 would arrive
+    during the 150 ms the completion is held in flight."""
+    slow = {"reply": REPLY, "chunk_delay_ms": 5}
+    add_team(ollama_emulator, lead=slow, math=slow)
+    foreground = Foreground(max_pause_s=30)
+    director = CodingDirector(team_settings(ollama_emulator.url), foreground=foreground)
+    deltas: list[str] = []
+    first = asyncio.Event()
+    finished: list[Finished] = []
+
+    async def chat() -> None:
+        async for event in director.stream_assistance("Explain what this Flask view returns"):
+            if isinstance(event, TextDelta):
+                deltas.append(event.text)
+                first.set()
+            elif isinstance(event, Finished):
+                finished.append(event)
+
+    task = asyncio.create_task(chat())
+    try:
+        await asyncio.wait_for(first.wait(), 10)
+        with foreground.running():
+            at_start = len(deltas)
+            await asyncio.sleep(0.15)
+            during = len(deltas) - at_start
+        await asyncio.wait_for(task, 30)
+    finally:
+        task.cancel()
+        await director.aclose()
+    assert during <= 2, f"{during} chunks reached the chat while the completion ran"
+    assert foreground.pauses >= 1
+    assert finished[0].assistance.accepted
+    assert "".join(deltas) == REPLY
+
+
+async def test_the_completer_marks_only_its_model_call(ollama_emulator: OllamaEmulator) -> None:
+    ollama_emulator.add_model(
+        ScriptedModel("coder:latest", reply="return a + b\n", capabilities=["completion", "insert"], chunk_delay_ms=30)
+    )
+    settings = load_settings(
+        ollama={"host": ollama_emulator.url},
+        tiers={"lead": {"model": "coder:latest"}},
+        completion={"debounce_ms": 100, "timeout_ms": 5000},
+    )
+    foreground = Foreground()
+    completer = Completer(settings, BackendPool(settings), foreground=foreground)
+    request = CompletionRequest(
+        uri="file:///w/a.py", version=1, language="python", prefix="def add(a, b):\n    ", suffix="\n"
+    )
+    try:
+        task = asyncio.create_task(completer.complete(request))
+        await asyncio.sleep(0.02)
+        assert not foreground.active, "the debounce is not foreground work"
+        assert await ollama_emulator.wait_for_async(lambda: bool(ollama_emulator.calls(path="/api/generate")))
+        assert foreground.active
+        result = await asyncio.wait_for(task, 10)
+        assert result is not None
+        assert not foreground.active
+
+        cancelled = asyncio.create_task(completer.complete(dataclasses.replace(request, prefix="x = ")))
+        assert await ollama_emulator.wait_for_async(lambda: len(ollama_emulator.calls(path="/api/generate")) == 2)
+        cancelled.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await cancelled
+        assert not foreground.active
+    finally:
+        await completer.aclose()
+        await completer.pool.aclose()
+
+
+def test_the_session_shares_one_foreground_between_engine_and_completer() -> None:
+    session = Session(load_settings(memory={"enabled": False}))
+    try:
+        assert session.director.foreground is session.foreground
+        assert session.completer.foreground is session.foreground
+        closing = session.reset_engine()
+        assert session.director.foreground is session.foreground
+        assert session.completer.foreground is session.foreground
+        closing.close()
+    finally:
+        session.close()
+
+
+async def test_streams_resume_after_what_the_foreground_scheduled_as_it_ended() -> None:
+    """A request handler returning right after its block has its response written (a done
+    callback, scheduled then) before any chat stream runs again."""
+    foreground = Foreground(max_pause_s=30)
+    order: list[str] = []
+
+    async def background() -> None:
+        await foreground.wait()
+        order.append("stream resumed")
+
+    with foreground.running():
+        task = asyncio.create_task(background())
+        await asyncio.sleep(0.01)
+    asyncio.get_running_loop().call_soon(order.append, "response written")
+    await asyncio.wait_for(task, 5)
+    assert order == ["response written", "stream resumed"]

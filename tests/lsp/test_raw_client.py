@@ -8,11 +8,13 @@ called the models; a client's mistake was logged at ERROR.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from coding_director.lsp.stdio import HEADER_LIMIT, is_pipe
 
 from tests.emulator import OllamaEmulator
 from tests.helpers import GOOD_PY, add_team
@@ -192,3 +194,27 @@ def test_ask_in_chat_without_show_document_shows_a_message(
         messages = [p["message"] for p in raw.received("window/showMessage")]
         assert messages == [GOOD_PY]
         assert not [m for m, _ in raw.server_requests if m in ("window/showDocument", "window/workDoneProgress/create")]
+
+
+# -- stdin/stdout as the event loop's pipes (coding_director.lsp.stdio) ---------------------------
+def test_an_overlong_header_line_is_skipped_and_the_next_message_answered(raw: RawClient) -> None:
+    raw.send_bytes(b"X-Junk: " + b"a" * (HEADER_LIMIT + 10) + b"\r\n")
+    response = raw.request("shutdown")
+    assert "error" not in response, response
+    assert response["result"] is None
+
+
+def test_a_message_split_across_many_writes_is_read_whole(raw: RawClient) -> None:
+    body = b'{"jsonrpc": "2.0", "id": 77, "method": "shutdown"}'
+    framed = b"Content-Length: %d\r\n\r\n" % len(body) + body
+    for i in range(len(framed)):
+        raw.send_bytes(framed[i : i + 1])
+    assert raw.wait_response(77)["result"] is None
+
+
+def test_only_pipes_and_sockets_use_the_loop_reader(tmp_path: Path) -> None:
+    path = tmp_path / "input.txt"
+    path.write_bytes(b"")
+    with path.open("rb") as regular:
+        assert not is_pipe(regular)
+    assert not is_pipe(io.BytesIO(b""))

@@ -26,6 +26,12 @@ from tests.helpers import add_team, team_settings
 REPLY = " ".join(f"step{i}" for i in range(80))  # no repetition: not a generation loop
 
 
+async def wait_then_log(foreground: Foreground, order: list[str], entry: str) -> None:
+    """A background stream: waits for the foreground, then appends ``entry`` to ``order``."""
+    await foreground.wait()
+    order.append(entry)
+
+
 async def test_wait_returns_at_once_when_nothing_runs() -> None:
     foreground = Foreground()
     await foreground.wait()
@@ -36,14 +42,9 @@ async def test_wait_returns_at_once_when_nothing_runs() -> None:
 async def test_a_waiting_stream_resumes_when_the_last_foreground_call_ends() -> None:
     foreground = Foreground(max_pause_s=30)
     order: list[str] = []
-
-    async def background() -> None:
-        await foreground.wait()
-        order.append("resumed")
-
     with foreground.running():
         with foreground.running():
-            task = asyncio.create_task(background())
+            task = asyncio.create_task(wait_then_log(foreground, order, "resumed"))
             await asyncio.sleep(0.05)
             order.append("inner ended")
         await asyncio.sleep(0.05)
@@ -188,13 +189,8 @@ async def test_streams_resume_after_what_the_foreground_scheduled_as_it_ended() 
     callback, scheduled then) before any chat stream runs again."""
     foreground = Foreground(max_pause_s=30)
     order: list[str] = []
-
-    async def background() -> None:
-        await foreground.wait()
-        order.append("stream resumed")
-
     with foreground.running():
-        task = asyncio.create_task(background())
+        task = asyncio.create_task(wait_then_log(foreground, order, "stream resumed"))
         await asyncio.sleep(0.01)
     asyncio.get_running_loop().call_soon(order.append, "response written")
     await asyncio.wait_for(task, 5)

@@ -30,13 +30,12 @@ MAX_PAUSE_S = 0.05
 
 class Foreground:
     """Counts the latency-critical calls in flight (:meth:`running`) and lets background streams
-    wait for them (:meth:`wait`). Single event loop; not thread-safe. ``pauses`` and
-    ``paused_s`` (seconds, summed over streams) say how often and how long streams waited."""
+    wait for them (:meth:`wait`). Single event loop; not thread-safe. ``pauses`` counts the
+    waits that paused a stream."""
 
     def __init__(self, max_pause_s: float = MAX_PAUSE_S) -> None:
         self.max_pause_s = max_pause_s
         self.pauses = 0
-        self.paused_s = 0.0
         self._active = 0
         self._waiters: list[asyncio.Future[None]] = []
 
@@ -77,7 +76,6 @@ class Foreground:
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
         self._waiters.append(waiter)
-        started = loop.time()
         self.pauses += 1
         try:
             async with asyncio.timeout(self.max_pause_s):
@@ -85,6 +83,5 @@ class Foreground:
         except TimeoutError:
             pass
         finally:
-            self.paused_s += loop.time() - started
             with contextlib.suppress(ValueError):
                 self._waiters.remove(waiter)

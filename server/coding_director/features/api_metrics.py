@@ -49,20 +49,29 @@ class ApiMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         counter = partial(Counter, registry=self.registry)
         histogram = partial(Histogram, buckets=BUCKETS_S, registry=self.registry)
-        self.requests = counter("coding_director_api_requests",
-                                "HTTP requests answered by the API, by endpoint and status code.",
-                                ["endpoint", "status"])
-        self.request_duration = histogram("coding_director_api_request_duration_seconds",
-                                          "Time from a request's arrival to its last byte, by endpoint.",
-                                          ["endpoint"])
+        self.requests = counter(
+            "coding_director_api_requests",
+            "HTTP requests answered by the API, by endpoint and status code.",
+            ["endpoint", "status"],
+        )
+        self.request_duration = histogram(
+            "coding_director_api_request_duration_seconds",
+            "Time from a request's arrival to its last byte, by endpoint.",
+            ["endpoint"],
+        )
         self.attempts = counter(
             "coding_director_attempts",
             "Attempts of the team's tiers, by tier and outcome (accepted, rejected, error, skipped).",
-            ["tier", "outcome"])
-        self.attempt_duration = histogram("coding_director_attempt_duration_seconds",
-                                          "Wall time of attempts that called a model, by tier.", ["tier"])
-        self.in_flight = Gauge("coding_director_api_requests_in_flight",
-                               "Model requests (chat and completions) being served now.", registry=self.registry)
+            ["tier", "outcome"],
+        )
+        self.attempt_duration = histogram(
+            "coding_director_attempt_duration_seconds", "Wall time of attempts that called a model, by tier.", ["tier"]
+        )
+        self.in_flight = Gauge(
+            "coding_director_api_requests_in_flight",
+            "Model requests (chat and completions) being served now.",
+            registry=self.registry,
+        )
 
     def record_request(self, endpoint: str, status: int, seconds: float, attempts: Sequence[Attempt] = ()) -> None:
         """Count one finished request: ``endpoint`` (a route path such as ``/v1/chat/completions``),
@@ -89,9 +98,7 @@ def _gauge(name: str, doc: str, labels: Sequence[str], rows: Iterable[tuple[Sequ
 
 
 def _seconds(tier: str, p: Percentiles) -> list[tuple[Sequence[str], float | None]]:
-    return [
-        ((tier, q), None if ms is None else ms / 1000) for q, ms in (("0.5", p.p50), ("0.95", p.p95))
-    ]
+    return [((tier, q), None if ms is None else ms / 1000) for q, ms in (("0.5", p.p50), ("0.95", p.p95))]
 
 
 def stats_families(report: StatsReport) -> list[Metric]:

@@ -2,9 +2,12 @@
 
 Measures, in the same run: (a) the outbound filter over the code context of a real file of this
 repository (``routing/escalation.py``, about 3000 tokens: the default ``context.token_budget``)
-rendered as the engine renders it, plus a 6-message chat history; (b) the same text with two secrets
-planted in it (redaction work on top of the scan); (c) the complexity estimate of the same request
-(tree-sitter parse of the focus included). Local tiers pay none of (a) and (b).
+rendered as the engine renders it, plus a 6-message chat history, every line new to the scan
+(its memo of lines emptied first); (b) the same text with two secrets planted in it (redaction work
+on top of the scan); (c) the text once more with one more character on its last line, as the next
+keystroke's completion prefix or the next chat's context arrives (only the changed line and the one
+before it are scanned again); (d) the complexity estimate of the same request (tree-sitter parse of
+the focus included). Local tiers pay none of (a)-(c); the memory redacts its texts with the same scan.
 
 Run: ``.venv/bin/python bench/outbound_bench.py [--json] [--n 30]``.
 """
@@ -17,6 +20,7 @@ from pathlib import Path
 
 from _common import print_rows, row
 from coding_director.context import extract_from_file, render_context
+from coding_director.context import secrets as secret_scan
 from coding_director.context.secrets import OutboundFilter
 from coding_director.routing.complexity import ComplexityInput, estimate_complexity
 from coding_director.settings import DEFAULT_WITHHOLD
@@ -37,7 +41,9 @@ def measure(n: int) -> list[dict[str, object]]:
     filt = OutboundFilter(DEFAULT_WITHHOLD, [SOURCE.parents[3]])
     filt.redact("warm up", "x")  # detect-secrets' plugins load once per process
 
-    def timed(body: str) -> float:
+    def timed(body: str, cold: bool = True) -> float:
+        if cold:
+            secret_scan._LINE_MEMO.clear()
         t0 = time.perf_counter()
         filt.redact(body, "escalation.py", "escalation.py")
         for message in HISTORY:
@@ -46,6 +52,10 @@ def measure(n: int) -> list[dict[str, object]]:
 
     clean = [timed(text) for _ in range(n)]
     dirty = [timed(planted) for _ in range(n)]
+    typed = []
+    for i in range(n):
+        timed(text + "x" * i)
+        typed.append(timed(text + "x" * (i + 1), cold=False))
     shape = ComplexityInput(prompt="Explain the escalation loop", intent="explain", code=ctx.focus.text,
                             language="python", context_tokens=estimate_tokens(text), files=1)
     placing = []
@@ -57,6 +67,7 @@ def measure(n: int) -> list[dict[str, object]]:
     return [
         row(f"outbound filter, {estimate_tokens(text)}-token context ({lines} lines) + 6 messages", clean),
         row("same, two secrets planted (found and redacted)", dirty, baseline="row above"),
+        row("same, one more character on the last line (lines remembered)", typed, baseline="first row"),
         row("complexity estimate (tree-sitter parse of the focus)", placing),
     ]
 

@@ -3,8 +3,11 @@ by .gitignore, CodeContext related code from withheld files."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import pytest
 from coding_director.context import extract_from_file
 from coding_director.context.models import RelatedSnippet
 from coding_director.context.secrets import (
@@ -141,3 +144,82 @@ def test_indirect_reference_filter_examples_and_a_long_line() -> None:
                 "a" * 999 + "=f()", "a" * 1001 + "=f()"]  # fmt: skip
     assert [is_indirect_reference(e) for e in examples] == [library(e) for e in examples]
     assert [is_indirect_reference(e) for e in examples[:5]] == [True, True, False, True, True]
+
+
+def _one_scan(text: str, filename: str) -> list[tuple[int, str, str]]:
+    """What detect-secrets' per-file scan finds in ``text`` read once, whole (no memo)."""
+    from coding_director.context import secrets
+    from detect_secrets.core.scan import _process_line_based_plugins
+
+    with secrets._LOCK:
+        secrets._plugins_by_type()
+        found = _process_line_based_plugins(list(enumerate(text.splitlines(), 1)), filename=filename)
+        return sorted((s.line_number - 1, s.type, s.secret_value or "") for s in found)
+
+
+def _memoised(text: str, filename: str) -> list[tuple[int, str, str]]:
+    from coding_director.context import secrets
+
+    with secrets._LOCK:
+        secrets._plugins_by_type()
+        return sorted(secrets._line_findings(text.splitlines(), filename))
+
+
+_SECRET_LINES = [
+    f'aws = "{AWS}"', f"token = {GITHUB}", 'password = "hunter2hunter2xx"', "# pragma: allowlist nextline secret",
+    'api_key = "sk_live_abcdefghijklmnop1234"', "secret = get_secret()", "x = 1", "", "def f(a, b):",
+    "    return a + b", "Authorization: Bearer abcdefghijklmnopqrstuvwx",
+    "-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----",
+]  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from(_SECRET_LINES), max_size=14),
+    st.lists(st.tuples(st.integers(0, 14), st.sampled_from(_SECRET_LINES), st.booleans()), max_size=6),
+    st.sampled_from(["config.py", "memory.txt", "app.ts"]),
+)
+def test_memoised_line_findings_equal_one_scan_of_the_whole_text(
+    lines: list[str], edits: list[tuple[int, str, bool]], filename: str
+) -> None:
+    """A text edited line by line (as typing edits a completion's prefix): after every edit, the
+    findings with the memo warm from the earlier versions equal one fresh scan of the whole text."""
+    for at, line, insert in [(0, "", False), *edits]:
+        if insert or not lines:
+            lines.insert(min(at, len(lines)), line)
+        else:
+            lines[min(at, len(lines) - 1)] = line
+        text = "\n".join(lines)
+        assert _memoised(text, filename) == _one_scan(text, filename)
+
+
+def test_the_memo_sees_a_changed_line_above_a_secret() -> None:
+    """An allowlist comment on the line above hides a secret; the memo keys on that line too, so
+    adding or removing the comment changes the answer (a memo by the line alone would not)."""
+    secret = 'api_key = "sk_live_abcdefghijklmnop1234"'
+    assert [s.type for s in find_secrets(f"x = 1\n{secret}", "config.py")] == ["Secret Keyword"]
+    assert find_secrets(f"# pragma: allowlist nextline secret\n{secret}", "config.py") == []
+    assert [s.type for s in find_secrets(f"x = 1\n{secret}", "config.py")] == ["Secret Keyword"]
+
+
+def test_a_keystroke_scans_only_the_changed_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After one scan of a text, the same text with one more character on its last line sends one
+    run to detect-secrets: that line and the line before it; the memo stays within its size."""
+    import detect_secrets.core.scan as scan
+    from coding_director.context import secrets
+
+    text = "\n".join(f"value_{i} = compute({i})" for i in range(40))
+    find_secrets(text, "typing.py")
+    scanned: list[list[str]] = []
+    library = scan._process_line_based_plugins
+
+    def spy(lines: list[tuple[int, str]], filename: str) -> Iterator[Any]:
+        scanned.append([line for _, line in lines])
+        return library(lines, filename=filename)
+
+    monkeypatch.setattr(scan, "_process_line_based_plugins", spy)
+    find_secrets(text + "x", "typing.py")
+    assert scanned == [["value_38 = compute(38)", "value_39 = compute(39)x"]]
+    monkeypatch.setattr(secrets, "LINE_MEMO_SIZE", 10)
+    find_secrets(text.replace("compute", "other"), "typing.py")
+    assert len(secrets._LINE_MEMO) <= 10

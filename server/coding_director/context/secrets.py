@@ -16,7 +16,10 @@ here (local tiers get it unchanged):
 
 Each removal or redaction is reported as a :class:`~coding_director.results.Withheld`, which the user
 sees with the answer. This module is pure and synchronous; the scan costs about 0.3 ms per line here,
-so callers on an event loop run it in a worker thread.
+so callers on an event loop run it in a worker thread. What the scan finds on a line is remembered
+(:func:`_line_findings`): the same texts come back again and again (an inline completion's prefix
+and suffix on every keystroke, the same files in the context of one chat after another, the memory
+redacting a prompt the context filter has already scanned), and only their changed lines are scanned.
 """
 
 from __future__ import annotations
@@ -48,6 +51,10 @@ _BEARER = re.compile(r"(?i)\bbearer\s+([A-Za-z0-9\-._~+/]{16,}=*)")
 BEARER_TYPE = "Bearer Token"
 #: detect-secrets keeps its configuration in a process-wide object; scans hold this lock.
 _LOCK = threading.Lock()
+#: Lines whose findings are remembered (:func:`_line_findings`); the memo is emptied when full.
+LINE_MEMO_SIZE = 1 << 14
+#: ``(filename, previous line, line)`` -> ``(type, value)`` of each finding on the line.
+_LINE_MEMO: dict[tuple[str, str, str], tuple[tuple[str, str], ...]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,30 +161,62 @@ def _block(lines: list[str], first: int, kind: str) -> list[SecretSpan]:
     return spans
 
 
+def _line_findings(lines: list[str], filename: str) -> list[tuple[int, str, str]]:
+    """``(index, type, value)`` of every secret the per-file scan of ``detect-secrets scan`` finds in
+    ``lines`` (0-based index), in line order. Called under :data:`_LOCK`.
+
+    What the scan finds on a line depends only on ``filename``, the line and the line before it:
+    plugins read the line alone, and of the filters only ``allowlist.is_line_allowlisted`` reads
+    the code around it, and of that only ``CodeSnippet.previous_line`` (a ``pragma: allowlist
+    nextline secret`` comment; ``''`` for the first line); checked in detect-secrets 1.5.0. So the
+    findings are memoised by ``(filename, previous line, line)``, and each run of lines not seen
+    before is scanned with the line before it (whose own findings are dropped) as its context.
+    ``tests/context/test_secrets.py`` checks the result against one scan of the whole text."""
+    from detect_secrets.core.scan import _process_line_based_plugins  # the per-file scan of `detect-secrets scan`
+
+    keys = [(filename, lines[i - 1] if i else "", line) for i, line in enumerate(lines)]
+    known = [_LINE_MEMO.get(key) for key in keys]
+    i = 0
+    while i < len(lines):
+        if known[i] is not None:
+            i += 1
+            continue
+        end = i
+        while end < len(lines) and known[end] is None:
+            end += 1
+        first = max(i - 1, 0)  # the run's context: the line before it
+        found: dict[int, list[tuple[str, str]]] = {j: [] for j in range(i, end)}
+        window = list(enumerate(lines[first:end], 1))
+        for secret in _process_line_based_plugins(window, filename=filename):
+            index = first + secret.line_number - 1
+            if index in found:
+                found[index].append((secret.type, secret.secret_value or ""))
+        for j in range(i, end):
+            if len(_LINE_MEMO) >= LINE_MEMO_SIZE:
+                _LINE_MEMO.clear()
+            known[j] = _LINE_MEMO[keys[j]] = tuple(found[j])
+        i = end
+    return [(index, kind, value) for index, hits in enumerate(known) for kind, value in hits or ()]
+
+
 def find_secrets(text: str, filename: str = "context.txt") -> list[SecretSpan]:
     """Every secret detect-secrets finds in ``text``, as spans sorted by line and offset.
 
     ``filename`` (its suffix) chooses detect-secrets' per-language keyword rules (``.py``: quoted
     assignments). A private key yields one span per line from its ``BEGIN`` line to the line with
-    ``-----END`` (at most :data:`_BLOCK_MAX_LINES` lines). Never raises for any text.
+    ``-----END`` (at most :data:`_BLOCK_MAX_LINES` lines). Never raises for any text. Lines scanned
+    before (with the same line before them and ``filename``) are not scanned again (:func:`_line_findings`).
     """
-    from detect_secrets.core.scan import _process_line_based_plugins  # the per-file scan of `detect-secrets scan`
-
     lines = text.splitlines()
     with _LOCK:
         plugins = _plugins_by_type()
-        found = list(_process_line_based_plugins(list(enumerate(lines, 1)), filename=filename))
+        found = _line_findings(lines, filename)
     spans: list[SecretSpan] = []
-    for secret in found:
-        index = secret.line_number - 1
-        if not 0 <= index < len(lines):
+    for index, kind, value in found:
+        if kind in _BLOCK_TYPES:
+            spans += _block(lines, index, kind)
             continue
-        if secret.type in _BLOCK_TYPES:
-            spans += _block(lines, index, secret.type)
-            continue
-        line = lines[index]
-        plugin = plugins.get(secret.type)
-        spans += [SecretSpan(secret.type, index, a, b) for a, b in _spans_of(line, secret.secret_value or "", plugin)]
+        spans += [SecretSpan(kind, index, a, b) for a, b in _spans_of(lines[index], value, plugins.get(kind))]
     for index, line in enumerate(lines):
         spans += [SecretSpan(BEARER_TYPE, index, *m.span(1)) for m in _BEARER.finditer(line)]
     return sorted(set(spans), key=lambda s: (s.line, s.start, -s.end))

@@ -223,3 +223,6 @@ def test_a_keystroke_scans_only_the_changed_lines(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(secrets, "LINE_MEMO_SIZE", 10)
     find_secrets(text.replace("compute", "other"), "typing.py")
     assert len(secrets._LINE_MEMO) <= 10
+    secrets._LINE_MEMO.clear()
+    find_secrets("short = 1\n" + "long = 1 + " * 200, "typing.py")
+    assert [key[2] for key in secrets._LINE_MEMO] == ["short = 1"]  # the 2,200-character line is not kept

@@ -53,6 +53,9 @@ BEARER_TYPE = "Bearer Token"
 _LOCK = threading.Lock()
 #: Lines whose findings are remembered (:func:`_line_findings`); the memo is emptied when full.
 LINE_MEMO_SIZE = 1 << 14
+#: A line (with the line before it) longer than this many characters is not remembered (it would
+#: hold its text in memory; minified code and pasted logs rarely come back the same).
+LINE_MEMO_MAX_CHARS = 2000
 #: ``(filename, previous line, line)`` -> ``(type, value)`` of each finding on the line.
 _LINE_MEMO: dict[tuple[str, str, str], tuple[tuple[str, str], ...]] = {}
 
@@ -192,9 +195,11 @@ def _line_findings(lines: list[str], filename: str) -> list[tuple[int, str, str]
             if index in found:
                 found[index].append((secret.type, secret.secret_value or ""))
         for j in range(i, end):
-            if len(_LINE_MEMO) >= LINE_MEMO_SIZE:
-                _LINE_MEMO.clear()
-            known[j] = _LINE_MEMO[keys[j]] = tuple(found[j])
+            known[j] = hits = tuple(found[j])
+            if len(keys[j][1]) + len(keys[j][2]) <= LINE_MEMO_MAX_CHARS:
+                if len(_LINE_MEMO) >= LINE_MEMO_SIZE:
+                    _LINE_MEMO.clear()
+                _LINE_MEMO[keys[j]] = hits
         i = end
     return [(index, kind, value) for index, hits in enumerate(known) for kind, value in hits or ()]
 

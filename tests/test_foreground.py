@@ -136,6 +136,41 @@ async def test_a_chat_stream_pauses_while_a_completion_runs(ollama_emulator: Oll
     assert "".join(deltas) == REPLY
 
 
+async def test_a_chunk_that_arrives_during_a_completion_is_handed_on_only_after_it(
+    ollama_emulator: OllamaEmulator,
+) -> None:
+    """The stream's read in flight when the completion starts still returns its chunk, but the
+    chunk (its checks, its event, its notification) waits until the completion is done. Chunks come
+    100 ms apart, so right after one is seen the next is still in flight; the completion is held
+    350 ms. Fails when the chunk is handed on before the pause (1 delta during the hold)."""
+    slow = {"reply": "alpha beta gamma delta", "chunk_delay_ms": 100}
+    add_team(ollama_emulator, lead=slow, math=slow)
+    foreground = Foreground(max_pause_s=30)
+    director = CodingDirector(team_settings(ollama_emulator.url), foreground=foreground)
+    deltas: list[str] = []
+    first = asyncio.Event()
+
+    async def chat() -> None:
+        async for event in director.stream_assistance("Explain what this Flask view returns"):
+            if isinstance(event, TextDelta):
+                deltas.append(event.text)
+                first.set()
+
+    task = asyncio.create_task(chat())
+    try:
+        await asyncio.wait_for(first.wait(), 10)
+        with foreground.running():
+            at_start = len(deltas)
+            await asyncio.sleep(0.35)
+            during = len(deltas) - at_start
+        await asyncio.wait_for(task, 30)
+    finally:
+        task.cancel()
+        await director.aclose()
+    assert during == 0, f"{during} chunks were handed on while the completion ran"
+    assert "".join(deltas) == "alpha beta gamma delta"
+
+
 async def test_the_completer_marks_only_its_model_call(ollama_emulator: OllamaEmulator) -> None:
     ollama_emulator.add_model(
         ScriptedModel("coder:latest", reply="return a + b\n", capabilities=["completion", "insert"], chunk_delay_ms=30)

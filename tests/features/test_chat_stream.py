@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from coding_director.features.chat_stream import TextCoalescer
+from coding_director.foreground import Foreground
 from coding_director.messages import ChatEvent
 
 
@@ -62,3 +63,38 @@ async def test_the_interval_sends_merged_text_without_a_flush() -> None:
     assert shape(sent) == [("text", "lead", "x"), ("text", "lead", "yz")]
     stream.flush()
     assert len(sent) == 2
+
+
+async def test_text_due_while_a_completion_runs_waits_until_it_is_done() -> None:
+    """The interval ends inside a foreground call: the merged text is sent only once the call is
+    done (fails without the foreground: it would be sent when the interval ends)."""
+    foreground = Foreground(max_pause_s=30)
+    sent: list[ChatEvent] = []
+    stream = TextCoalescer(sent.append, interval_s=0.01, foreground=foreground)
+    stream(text("x"))
+    stream(text("y"))
+    with foreground.running():
+        await asyncio.sleep(0.05)  # the interval's timer fired during the call
+        assert shape(sent) == [("text", "lead", "x")]
+    await asyncio.sleep(0.01)
+    assert shape(sent) == [("text", "lead", "x"), ("text", "lead", "y")]
+    stream(text("z"))  # a new interval runs: merged, sent when it ends
+    await asyncio.sleep(0.05)
+    assert shape(sent)[-1] == ("text", "lead", "z")
+
+
+async def test_text_waits_for_the_foreground_at_most_its_longest_pause_and_flush_sends_it_once() -> None:
+    foreground = Foreground(max_pause_s=0.02)
+    sent: list[ChatEvent] = []
+    stream = TextCoalescer(sent.append, interval_s=0.01, foreground=foreground)
+    with foreground.running():
+        stream(text("a"))
+        stream(text("b"))
+        await asyncio.sleep(0.1)  # the call is still in flight, but the text waited long enough
+        assert shape(sent) == [("text", "lead", "a"), ("text", "lead", "b")]
+        stream(text("c"))
+        await asyncio.sleep(0.015)  # the next interval ended: waiting for the foreground now
+        stream.flush()
+        assert shape(sent)[-1] == ("text", "lead", "c")
+    await asyncio.sleep(0.05)
+    assert len(sent) == 3  # the cancelled wait sent nothing more

@@ -96,7 +96,9 @@ class DirectorServer(LanguageServer):
         """The ``on_event`` of a chat or task request: every engine event is observed (status bar)
         and sent as a ``codingDirector/chatEvent``, text merged by the returned
         :class:`TextCoalescer` (flush it when the request ends)."""
-        stream = TextCoalescer(lambda wire: self.protocol.notify(CHAT_EVENT_METHOD, to_wire(wire)))
+        stream = TextCoalescer(
+            lambda wire: self.protocol.notify(CHAT_EVENT_METHOD, to_wire(wire)), foreground=self.session.foreground
+        )
 
         def forward(event: Event) -> None:
             self.observe(event)

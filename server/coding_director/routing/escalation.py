@@ -146,9 +146,10 @@ async def _stream_with_timeout(
 ) -> AsyncGenerator[Chunk]:
     """Stream one attempt from a child task so that the timeout never spans a ``yield`` of ours.
 
-    With ``foreground``, the child asks for the next chunk only when no foreground call is in
-    flight (or after its longest pause, :meth:`Foreground.wait`): the model's tokens wait in the
-    socket meanwhile. Raises :class:`TimeoutError` after ``timeout_s`` seconds (pauses included)
+    With ``foreground``, a chunk read while a foreground call is in flight is handed on (to the
+    checks, the events and the client) only when it is done, or after its longest pause
+    (:meth:`Foreground.wait`), and only then is the next chunk asked for: the model's tokens wait in
+    the socket meanwhile. Raises :class:`TimeoutError` after ``timeout_s`` seconds (pauses included)
     and :class:`BackendError` from the backend. Closing this generator cancels the child task,
     which closes the HTTP stream.
     """
@@ -158,9 +159,9 @@ async def _stream_with_timeout(
         try:
             async with asyncio.timeout(timeout_s):
                 async for chunk in pool.for_tier(tier).chat_stream(model, messages, options):
-                    queue.put_nowait(chunk)
                     if foreground is not None and foreground.active:
-                        await foreground.wait()
+                        await foreground.wait()  # the chunk's checks and events wait too
+                    queue.put_nowait(chunk)
             queue.put_nowait(_END)
         except Exception as exc:  # handed to the consumer, which re-raises it
             queue.put_nowait(exc)

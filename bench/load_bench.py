@@ -55,29 +55,40 @@ def config(url: str, folder: Path, fim_url: str | None = None) -> Path:
     return path
 
 
+#: Characters typed on one line before the typist starts the next (so that every phase of the
+#: run completes on lines of the same lengths: the post-processing reads the cursor's line).
+LINE_CHARS = 40
+_NEXT_LINE = "\n    value = "
+
+
 class Typist:
-    """Types one character per completion into its own document (so every prefix is new)."""
+    """Types one character per completion into its own document (so every prefix is new), a new
+    ``value = `` line every :data:`LINE_CHARS` characters."""
 
     def __init__(self, client: RawClient, folder: Path) -> None:
         self.client = client
         self.uri = client.open(folder / "load.py", "import os\n\n\ndef handler(event):\n    value = \n")
-        self.version, self.column = 1, 12
+        self.version, self.line, self.column, self.typed = 1, 4, 12, 0
         self.empty = 0
 
     def keystroke(self) -> float:
         """One keystroke and its completion; returns the completion round trip in ms (answers
         without an item, e.g. past ``completion.timeout_ms``, are counted in ``empty``)."""
         self.version += 1
-        at = {"line": 4, "character": self.column}
+        at = {"line": self.line, "character": self.column}
+        new_line = self.typed == LINE_CHARS
         self.client.notify(
             "textDocument/didChange",
             {
                 "textDocument": {"uri": self.uri, "version": self.version},
-                "contentChanges": [{"range": {"start": at, "end": at}, "text": "x"}],
+                "contentChanges": [{"range": {"start": at, "end": at}, "text": _NEXT_LINE if new_line else "x"}],
             },
         )
-        self.column += 1
-        position = {"line": 4, "character": self.column}
+        if new_line:
+            self.line, self.column, self.typed = self.line + 1, len(_NEXT_LINE) - 1, 0
+        else:
+            self.column, self.typed = self.column + 1, self.typed + 1
+        position = {"line": self.line, "character": self.column}
         t0 = time.perf_counter()
         response = self.client.request(
             "textDocument/inlineCompletion",

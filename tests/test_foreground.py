@@ -100,13 +100,16 @@ async def test_a_cancelled_waiter_leaves_nothing_behind() -> None:
         assert not foreground._waiters
 
 
-async def test_a_chat_stream_pauses_while_a_completion_runs(ollama_emulator: OllamaEmulator) -> None:
-    """Fails without the pause: the emulator sends a chunk every 5 ms, so about 30 would arrive
-    during the 150 ms the completion is held in flight."""
-    slow = {"reply": REPLY, "chunk_delay_ms": 5}
-    add_team(ollama_emulator, lead=slow, math=slow)
+async def chat_held_once(
+    emulator: OllamaEmulator, reply: str, chunk_delay_ms: int, hold_s: float
+) -> tuple[int, list[str], list[Finished], Foreground]:
+    """Stream a chat from a model sending a chunk every ``chunk_delay_ms``; right after its first
+    text, hold a foreground call for ``hold_s``. Returns the texts that reached the chat during the
+    hold (a count), all its texts, its ``Finished`` events and the foreground."""
+    slow = {"reply": reply, "chunk_delay_ms": chunk_delay_ms}
+    add_team(emulator, lead=slow, math=slow)
     foreground = Foreground(max_pause_s=30)
-    director = CodingDirector(team_settings(ollama_emulator.url), foreground=foreground)
+    director = CodingDirector(team_settings(emulator.url), foreground=foreground)
     deltas: list[str] = []
     first = asyncio.Event()
     finished: list[Finished] = []
@@ -124,13 +127,20 @@ async def test_a_chat_stream_pauses_while_a_completion_runs(ollama_emulator: Oll
         await asyncio.wait_for(first.wait(), 10)
         with foreground.running():
             at_start = len(deltas)
-            await asyncio.sleep(0.15)
+            await asyncio.sleep(hold_s)
             during = len(deltas) - at_start
         await asyncio.wait_for(task, 30)
     finally:
         task.cancel()
         await director.aclose()
-    assert during <= 2, f"{during} chunks reached the chat while the completion ran"
+    return during, deltas, finished, foreground
+
+
+async def test_a_chat_stream_pauses_while_a_completion_runs(ollama_emulator: OllamaEmulator) -> None:
+    """Fails without the pause: the emulator sends a chunk every 5 ms, so about 30 would arrive
+    during the 150 ms the completion is held in flight."""
+    during, deltas, finished, foreground = await chat_held_once(ollama_emulator, REPLY, 5, 0.15)
+    assert during <= 1, f"{during} chunks reached the chat while the completion ran"
     assert foreground.pauses >= 1
     assert finished[0].assistance.accepted
     assert "".join(deltas) == REPLY
@@ -143,31 +153,9 @@ async def test_a_chunk_that_arrives_during_a_completion_is_handed_on_only_after_
     chunk (its checks, its event, its notification) waits until the completion is done. Chunks come
     100 ms apart, so right after one is seen the next is still in flight; the completion is held
     350 ms. Fails when the chunk is handed on before the pause (1 delta during the hold)."""
-    slow = {"reply": "alpha beta gamma delta", "chunk_delay_ms": 100}
-    add_team(ollama_emulator, lead=slow, math=slow)
-    foreground = Foreground(max_pause_s=30)
-    director = CodingDirector(team_settings(ollama_emulator.url), foreground=foreground)
-    deltas: list[str] = []
-    first = asyncio.Event()
-
-    async def chat() -> None:
-        async for event in director.stream_assistance("Explain what this Flask view returns"):
-            if isinstance(event, TextDelta):
-                deltas.append(event.text)
-                first.set()
-
-    task = asyncio.create_task(chat())
-    try:
-        await asyncio.wait_for(first.wait(), 10)
-        with foreground.running():
-            at_start = len(deltas)
-            await asyncio.sleep(0.35)
-            during = len(deltas) - at_start
-        await asyncio.wait_for(task, 30)
-    finally:
-        task.cancel()
-        await director.aclose()
+    during, deltas, finished, _ = await chat_held_once(ollama_emulator, "alpha beta gamma delta", 100, 0.35)
     assert during == 0, f"{during} chunks were handed on while the completion ran"
+    assert finished[0].assistance.accepted
     assert "".join(deltas) == "alpha beta gamma delta"
 
 

@@ -19,6 +19,32 @@ from tests.emulator import OllamaEmulator, ScriptedModel
 from tests.helpers import closed_port_url
 
 
+async def test_no_backend_builds_a_tls_context_of_its_own(
+    ollama_emulator: OllamaEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every client of a backend (the model calls and ``health``'s ``GET /api/version``) uses the
+    process's shared TLS context: building one costs 50-60 ms of blocked event loop."""
+    import ssl
+
+    from coding_director.backends.embedded import ollama_answers
+    from coding_director.backends.transport import shared_ssl_context
+
+    shared_ssl_context()
+    built: list[object] = []
+    library = ssl.create_default_context
+    monkeypatch.setattr(ssl, "create_default_context", lambda *a, **k: built.append(a) or library(*a, **k))
+    ollama = OllamaBackend(ollama_emulator.url)
+    compat = OpenAICompatBackend(f"{ollama_emulator.url}/v1")
+    try:
+        assert "Ollama" in await ollama.health()
+        await compat.health()
+        assert await ollama_answers(ollama_emulator.url, 2.0)  # the built-in team's check at start
+    finally:
+        await ollama.aclose()
+        await compat.aclose()
+    assert built == []
+
+
 async def test_ollama_models_capabilities_pull_and_embed(ollama_emulator: OllamaEmulator) -> None:
     ollama_emulator.add_model(ScriptedModel(name="coder:1b", capabilities=["completion", "insert"]))
     ollama_emulator.add_model(ScriptedModel(name="embedder", capabilities=["embedding"], embedding_dim=16))

@@ -47,6 +47,7 @@ import httpx
 
 from coding_director.backends import errors
 from coding_director.backends.base import Chunk, GenerateOptions, GeneratePrompt, Message, ModelInfo, PullProgress
+from coding_director.backends.transport import shared_ssl_context
 from coding_director.settings import FRONTIER_TIER, EmbeddedSettings, Settings, TierSettings
 
 if TYPE_CHECKING:
@@ -268,7 +269,7 @@ class EmbeddedRuntime:
             self._spawn()
         deadline = time.monotonic() + self.spec.startup_timeout_s
         url = f"http://127.0.0.1:{self.port}/v1"
-        async with httpx.AsyncClient(timeout=2.0) as client:
+        async with httpx.AsyncClient(timeout=2.0, verify=shared_ssl_context()) as client:
             while True:
                 if not self.running:
                     code = self.proc.returncode if self.proc else None
@@ -495,7 +496,7 @@ def endpoint_configured(settings: Settings) -> bool:
 async def ollama_answers(host: str, timeout_s: float) -> bool:
     """Whether ``GET {host}/api/version`` answers 200 within ``timeout_s`` seconds."""
     try:
-        async with httpx.AsyncClient(timeout=timeout_s) as client:
+        async with httpx.AsyncClient(timeout=timeout_s, verify=shared_ssl_context()) as client:
             return (await client.get(f"{host}/api/version")).status_code == 200
     except httpx.HTTPError:
         return False

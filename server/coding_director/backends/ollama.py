@@ -37,7 +37,7 @@ from coding_director.backends.base import (
     num_ctx_for,
 )
 from coding_director.backends.residency import Residency, ResidencyConfig, Resident, full_name
-from coding_director.backends.transport import line_limited_transport
+from coding_director.backends.transport import line_limited_transport, shared_ssl_context
 
 #: An ``expires_at`` further away than this (seconds) is Ollama's "forever" (a negative keep_alive).
 FOREVER_S = 10 * 365 * 24 * 3600
@@ -255,7 +255,8 @@ class OllamaBackend:
     async def health(self) -> str:
         """``GET /api/version``. Raises :class:`errors.EndpointUnreachable` when nothing answers."""
         if self._http is None:
-            self._http = httpx.AsyncClient(base_url=self.endpoint, timeout=self._timeout)
+            # the process's one TLS context: building one blocks the event loop for 50-60 ms
+            self._http = httpx.AsyncClient(base_url=self.endpoint, timeout=self._timeout, verify=shared_ssl_context())
         with self._translate():
             response = await self._http.get("/api/version")  # the ollama client has no version call
             response.raise_for_status()

@@ -12,8 +12,9 @@ from coding_director.settings import RoutingSettings
 from tests.emulator import OllamaEmulator, ScriptRequest
 from tests.helpers import BAD_PY, GOOD_PY, REFUSAL, TIER_MODELS, add_team, chat_calls, closed_port_url, team_settings
 
-#: Vectorising could be numpy work or plain refactoring: the calibrated confidence is low.
-UNSURE = "speed this function up with vectorised operations"
+#: Speeding code up could be numerical work (vectorising, a better algorithm) or plain
+#: engineering: without the code the calibrated confidence is low.
+UNSURE = "speed this up"
 THRESHOLD = RoutingSettings().confidence_threshold
 
 
@@ -52,9 +53,10 @@ def test_offline_confidence_orders_clear_and_unclear_prompts() -> None:
 
 
 def test_numerical_imports_in_the_code_context_count_for_math() -> None:
-    # Issue 10: the code context counts. "Vectorise this" alone is unsure; with numpy imported in the
-    # code it is numerical work (routing/README.md: vectorising numerical code is math).
-    prompt = "speed this function up with vectorised operations"
+    # Issue 10: the code context counts. "Speed this up" alone is unsure; on an arithmetic loop, and
+    # more so with numpy imported, it is numerical work (routing/README.md: vectorising numerical
+    # code is math).
+    prompt = UNSURE
     loop = "def scale(rows, w):\n    out = []\n    for r in rows:\n        out.append([a * b for a, b in zip(r, w)])\n"
     plain, selected = classify(prompt), classify(prompt, loop)
     with_numpy = classify(prompt, loop, ["import numpy as np"])

@@ -518,7 +518,8 @@ async def test_reset_engine_lets_a_running_chat_finish(lsp: LspFactory, emu: Oll
 
 async def test_the_log_file_never_holds_the_messages_the_server_sends(lsp: LspFactory, emu: OllamaEmulator) -> None:
     """pygls logs every message body at INFO ("Sending data: ..."); the server's log file is at INFO,
-    so answers (and the code they quote) went to disk with every streamed token. Not any more."""
+    so answers (and the code they quote) went to disk with every streamed token. Not any more; nor
+    httpx's line per model request ("HTTP Request: POST ...")."""
     import os
 
     import platformdirs
@@ -533,3 +534,4 @@ async def test_the_log_file_never_holds_the_messages_the_server_sends(lsp: LspFa
     assert log_file.is_file()
     text = log_file.read_text(encoding="utf-8")
     assert "7Q4Z" not in text and "Sending data" not in text
+    assert emu.calls(path="/api/chat") and "HTTP Request" not in text

@@ -458,6 +458,9 @@ def run_stdio(settings: Settings, config_path: Path | None = None) -> int:
     # pygls logs every message body at INFO ("Sending data: ..."): the user's code and the answers
     # would go to the log file, and formatting them costs the event loop time on every token.
     logging.getLogger("pygls.protocol.json_rpc").setLevel(logging.WARNING)
+    # httpx logs every request at INFO ("HTTP Request: POST .../api/generate 200 OK"): one line per
+    # keystroke's completion and per chat attempt, which rotated the log out of its useful lines.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     if not serve_stdio(server):  # a terminal or a file: pygls's thread-based reader
         with contextlib.suppress(KeyboardInterrupt):
             server.start_io()

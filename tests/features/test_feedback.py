@@ -71,3 +71,23 @@ def test_server_log_file_rotates(tmp_path: Path) -> None:
             root.removeHandler(handler)
             handler.close()
     assert (tmp_path / "log" / "server.log.1").exists() and path.stat().st_size <= MAX_BYTES
+
+
+def test_a_completion_is_stored_with_the_end_of_its_prefix_that_names_the_place(tmp_path: Path) -> None:
+    """The whole ~6,000-character window of every keystroke's completion went into the store (and
+    through the secret scan); the record keeps the characters that identify the place."""
+    from coding_director.features.completion import CompletionRequest, CompletionResult
+    from coding_director.features.feedback import record_completion
+    from coding_director.memory.keys import PLACE_CHARS, place_of
+
+    memory = open_memory(load_settings(memory={"path": str(tmp_path / "m.sqlite3")}))
+    assert memory is not None
+    prefix = "".join(f"value_{i} = compute({i})\n" for i in range(300)) + "total = "
+    request = CompletionRequest(uri="file:///w/a.py", version=3, language="python", prefix=prefix, suffix="\n")
+    request_id = record_completion(memory, request, CompletionResult("sum(values)", "coder"), "complete", 12.5)
+    memory.flush()
+    stored = memory.read_sync(lambda conn: list(conn.execute("SELECT prompt, place FROM requests WHERE id = ?",
+                                                             (request_id,))))  # fmt: skip
+    memory.close()
+    assert len(prefix) > 3 * PLACE_CHARS
+    assert stored == [(prefix[-PLACE_CHARS:], place_of(request.uri, prefix))]

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from coding_director.features.completion import CompletionRequest, CompletionResult
 from coding_director.memory import FeedbackParams, Memory, Source
-from coding_director.memory.keys import place_of
+from coding_director.memory.keys import PLACE_CHARS, place_of
 from coding_director.memory.records import AttemptRecord, RequestRecord
 
 COMPLETION_ACCEPTED_COMMAND = "codingDirector.completionAccepted"
@@ -145,15 +145,19 @@ def record_completion(
     source: Source = "completion",
     workspace: str | None = None,
 ) -> str:
-    """Queue the record of one completion (intent ``complete``; the prefix as its prompt, the
-    completion as its answer; one accepted attempt of ``tier`` unless it came from the completion
-    cache) and return its new request id. ``latency_ms`` is the wall time of the request in
-    milliseconds. Returns at once: the write happens on the memory's writer thread."""
+    """Queue the record of one completion (intent ``complete``; as its prompt the end of the prefix
+    that identifies the place, its last :data:`~coding_director.memory.keys.PLACE_CHARS`
+    characters; the completion as its answer; one accepted attempt of ``tier`` unless it came from
+    the completion cache) and return its new request id. ``latency_ms`` is the wall time of the
+    request in milliseconds. Returns at once: the write happens on the memory's writer thread.
+
+    The whole prefix window (about 6,000 characters) on every keystroke made the store grow by
+    that much per keystroke, to be redacted first."""
     request_id = uuid.uuid4().hex
     record = RequestRecord(
         id=request_id, created_at=time.time(), source=source, workspace=workspace,
         intent="complete", files=[request.uri], languages=[request.language] if request.language else [],
-        context_tokens=(len(request.prefix) + len(request.suffix)) // 4, prompt=request.prefix,
+        context_tokens=(len(request.prefix) + len(request.suffix)) // 4, prompt=request.prefix[-PLACE_CHARS:],
         answer=result.text, final_tier=tier, accepted=True, cached=result.from_cache,
         place=place_of(request.uri, request.prefix), latency_ms=round(latency_ms, 3),
     )  # fmt: skip

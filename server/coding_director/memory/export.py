@@ -7,7 +7,8 @@
   conversational, format of ``trl.DPOTrainer``): for each request where a tier's answer was
   rejected and a later tier's accepted, one line per rejected answer (chosen = the accepted one);
   and for inline completions at the same place (document and text before the cursor), each
-  accepted completion against each dismissed one.
+  accepted completion against each dismissed one (prompt: the last
+  :data:`~coding_director.memory.keys.PLACE_CHARS` characters before the cursor, as stored).
 
 Texts were redacted when written; with ``memory.store_text = false`` there is nothing to export.
 """

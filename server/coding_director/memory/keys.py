@@ -80,6 +80,11 @@ def exact_key(prompt: str, scope: str, overrides: str) -> str:
     return _sha(normalise_prompt(prompt), scope, overrides)
 
 
+#: Characters before the cursor that identify where a completion was asked (:func:`place_of`).
+PLACE_CHARS = 2000
+
+
 def place_of(uri: str, prefix: str) -> str:
-    """Where a completion was asked: the document and the last 2,000 characters before the cursor."""
-    return _sha(uri, prefix[-2000:])
+    """Where a completion was asked: the document and the last :data:`PLACE_CHARS` characters
+    before the cursor."""
+    return _sha(uri, prefix[-PLACE_CHARS:])

@@ -47,7 +47,6 @@ class TextCoalescer:
         self._foreground = foreground
         self._pending: ChatEvent | None = None
         self._timer: asyncio.TimerHandle | asyncio.Task[None] | None = None
-        self._held = False  # the pending text already waited for the foreground once
 
     def __call__(self, event: ChatEvent) -> None:
         """Send ``event`` now, or merge it into the pending text when the interval is running."""
@@ -68,17 +67,21 @@ class TextCoalescer:
         self._pending = event.model_copy()
 
     def _tick(self) -> None:
-        """The interval ended: send the merged text, if any, and start the next interval only then."""
+        """The interval ended: send the merged text, if any (once the foreground is idle), and start
+        the next interval only then."""
         self._timer = None
         if self._pending is None:
             return
-        if self._foreground is not None and self._foreground.active and not self._held:
-            self._held = True
-            self._timer = self._foreground.call_when_idle(self._tick)
-            return
-        self._held = False
+        if self._foreground is not None and self._foreground.active:
+            self._timer = self._foreground.call_when_idle(self._send_due)
+        else:
+            self._send_due()
+
+    def _send_due(self) -> None:
+        """Send the merged text and start the next interval."""
         pending, self._pending = self._pending, None
-        self._send(pending)
+        if pending is not None:
+            self._send(pending)
         self._timer = asyncio.get_running_loop().call_later(self._interval_s, self._tick)
 
     def flush(self) -> None:
@@ -86,7 +89,6 @@ class TextCoalescer:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._held = False
         if self._pending is not None:
             pending, self._pending = self._pending, None
             self._send(pending)

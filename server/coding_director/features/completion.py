@@ -155,9 +155,10 @@ class Completer:
     (600) characters when the document has them, so that cache keys are stable while the user types
     (about 1500-3000 tokens of prefix and 500-1000 of suffix suit FIM models), cut at line or
     syntax boundaries; the suffix may be empty. ``cache`` may be given to share or size the cache.
-    ``foreground`` is marked from the end of the debounce until :meth:`complete` returns, so that
-    the chats sharing it pause meanwhile and resume only after the answer has been sent
-    (:mod:`coding_director.foreground`); the debounce does not count.
+    ``foreground`` (default: one of its own, which nothing waits for) is marked from the end of the
+    debounce until :meth:`complete` returns, so that the chats sharing it pause meanwhile and
+    resume only after the answer has been sent (:mod:`coding_director.foreground`); the debounce
+    does not count.
     """
 
     def __init__(
@@ -170,7 +171,7 @@ class Completer:
     ) -> None:
         self.settings = settings
         self.pool = pool
-        self.foreground = foreground
+        self.foreground = foreground if foreground is not None else Foreground()
         self.cache = cache if cache is not None else CompletionCache()
         self.stats = CompletionStats()
         self._documents: dict[str, _Document] = {}
@@ -202,7 +203,7 @@ class Completer:
         if document.generation != generation:
             self.stats.debounced += 1
             return None
-        with self.foreground.running() if self.foreground is not None else contextlib.nullcontext():
+        with self.foreground.running():
             return await self._call(request, document, model, key)
 
     async def _call(

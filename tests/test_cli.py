@@ -270,3 +270,14 @@ def test_route_jsonl_loads_only_what_routing_needs() -> None:
     lines = proc.stdout.splitlines()
     assert json.loads(lines[0])["domain"] == "general"
     assert lines[-1] == "[]"
+
+
+def test_route_jsonl_classifies_a_line_that_is_not_utf8() -> None:
+    """Bytes that are not UTF-8 reach Python as lone surrogates (``surrogateescape``); the router's
+    byte-fallback tokenizer raised ``UnicodeEncodeError`` on them and the command died with a traceback."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CODING_DIRECTOR_", "OLLAMA_"))}
+    proc = subprocess.run([sys.executable, "-m", "coding_director", "route", "--offline", "--jsonl"],
+                          input=b"why is SUM() null\n\xff\xfe caf\xe9 bytes\n", capture_output=True, timeout=120,
+                          env=env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    assert [json.loads(line)["decidedBy"] for line in proc.stdout.decode().splitlines()] == ["offline", "offline"]

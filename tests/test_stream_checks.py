@@ -54,6 +54,15 @@ def test_a_line_loop_is_rejected_after_a_few_lines() -> None:
     assert monitor.chunks < 120  # 200 lines of 10 tokens were on their way
 
 
+def test_a_loop_holding_a_lone_surrogate_is_still_judged() -> None:
+    """A model's JSON may escape a lone surrogate (``"\\ud800"``); the loop checks compress the
+    answer's UTF-8 bytes and raised ``UnicodeEncodeError`` on it instead of judging it."""
+    monitor = StreamMonitor(Target(intent="explain"), max_tokens=1024)
+    reason = feed_all(monitor, "Sure. " + (PHRASE_LOOP + "\ud800 ") * 100)
+    assert reason and reason.startswith("generation loop")
+    assert (verify("\ud800 " + PHRASE_LOOP * 60, Target(intent="explain")) or "").startswith("generation loop")
+
+
 def test_a_phrase_loop_without_newlines_is_rejected_by_compression() -> None:
     monitor = StreamMonitor(Target(intent="explain"), max_tokens=1024)
     reason = feed_all(monitor, "Sure. " + PHRASE_LOOP * 100)

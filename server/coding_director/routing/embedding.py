@@ -144,7 +144,7 @@ class WordLlamaEmbedding:
         for piece in word:
             token = self.vocab.get(piece)
             if token is None:
-                ids.extend(self._bytes[b] for b in piece.encode("utf-8"))
+                ids.extend(self._bytes[b] for b in piece.encode("utf-8", "surrogatepass"))
             else:
                 ids.append(token)
         return ids

@@ -197,7 +197,7 @@ def check_loop(answer: str, target: Target) -> str | None:
         distinct = len(set(lines))
         if distinct <= LOOP_DISTINCT_SHARE * len(lines):
             return f"generation loop: only {distinct} distinct of {len(lines)} lines ({top[:60]!r} {count} times)"
-    data = answer.encode("utf-8")
+    data = answer.encode("utf-8", "surrogatepass")
     if len(data) >= LOOP_MIN_BYTES:
         share = len(zlib.compress(data, 6)) / len(data)
         if share < LOOP_COMPRESSED_SHARE:
@@ -395,7 +395,7 @@ class StreamMonitor:
         return None
 
     def _compression(self) -> str | None:
-        data = self.text.encode("utf-8")[-STREAM_LOOP_WINDOW_BYTES:]
+        data = self.text.encode("utf-8", "surrogatepass")[-STREAM_LOOP_WINDOW_BYTES:]
         if len(data) < LOOP_MIN_BYTES:
             return None
         share = len(zlib.compress(data, 6)) / len(data)

@@ -191,24 +191,34 @@ def split_prose_code(prompt: str) -> tuple[str, str]:
     return _FENCE_RE.sub(" ", prompt), "\n".join(blocks)
 
 
-_TOKEN_CACHE: dict[str, tuple[int, int, tuple[int, ...]]] = {}
+_TOKEN_CACHE: dict[str, tuple[int, int, tuple[int, ...], bytes, int]] = {}
 
 
-def _token_buckets(token: str) -> tuple[int, int, tuple[int, ...]]:
+def _token_buckets(token: str) -> tuple[int, int, tuple[int, ...], bytes, int]:
     """A word's buckets: its word bucket, its code-word bucket and the buckets of the character
-    4-grams of `` token `` (each offset to its block of the sparse part), cached."""
+    4-grams of `` token `` (each offset to its block of the sparse part); then its UTF-8 bytes and
+    the CRC-32 of ``token + " "``, from which :func:`_pair_bucket` continues. Cached."""
     found = _TOKEN_CACHE.get(token)
     if found is None:
         if len(_TOKEN_CACHE) >= 1 << 16:
             _TOKEN_CACHE.clear()
-        crc = zlib.crc32(token.encode())
+        data = token.encode()
+        crc = zlib.crc32(data)
         padded = f" {token} "
         grams = {
             WORD_BUCKETS + (zlib.crc32(padded[i : i + 4].encode()) & (CHAR_BUCKETS - 1)) for i in range(len(padded) - 3)
         }
-        found = (crc & (WORD_BUCKETS - 1), _CODE_BASE + (crc & (CODE_BUCKETS - 1)), tuple(grams))
+        word_bucket, code_bucket = crc & (WORD_BUCKETS - 1), _CODE_BASE + (crc & (CODE_BUCKETS - 1))
+        found = (word_bucket, code_bucket, tuple(grams), data, zlib.crc32(b" ", crc))
         _TOKEN_CACHE[token] = found
     return found
+
+
+def _pair_buckets(words: Sequence[str]) -> list[int]:
+    """The word-block buckets of the adjacent pairs of ``words``: CRC-32 of ``f"{a} {b}"``, computed
+    as the CRC of ``b``'s bytes continued from that of ``a + " "`` (``zlib.crc32(data, value)``)."""
+    info = [_token_buckets(word) for word in words]
+    return [zlib.crc32(b[3], a[4]) & (WORD_BUCKETS - 1) for a, b in itertools.pairwise(info)]
 
 
 def _block(index: Collection[int], index_out: list[int], value_out: list[float]) -> None:
@@ -228,12 +238,12 @@ def hashed(words: list[str], code_index: Sequence[int] = ()) -> tuple[list[int],
 def _prose_buckets(words: list[str], next_word: str | None = None) -> tuple[set[int], set[int]]:
     """The word block (word pairs, the pair of the last word and ``next_word`` when given, single
     words) and the character n-gram block of ``words``."""
-    word_index = {zlib.crc32(f"{a} {b}".encode()) & (WORD_BUCKETS - 1) for a, b in itertools.pairwise(words)}
+    word_index = set(_pair_buckets(words))
     if words and next_word is not None:
         word_index.add(zlib.crc32(f"{words[-1]} {next_word}".encode()) & (WORD_BUCKETS - 1))
     char_index: set[int] = set()
     for token in set(words):
-        bucket, _, grams = _token_buckets(token)
+        bucket, _, grams, _, _ = _token_buckets(token)
         word_index.add(bucket)
         char_index.update(grams)
     return word_index, char_index
@@ -312,16 +322,16 @@ def code_part(code: str, import_text: str) -> CodePart:
     )
     distinct = list(dict.fromkeys(words))
     buckets = [_token_buckets(token) for token in distinct]
-    block = sorted({code_bucket for _, code_bucket, _ in buckets})
+    block = sorted({info[1] for info in buckets})
     shared = tuple(distinct[:MAX_CODE_WORDS])
-    word_buckets = {zlib.crc32(f"{a} {b}".encode()) & (WORD_BUCKETS - 1) for a, b in itertools.pairwise(shared)}
-    word_buckets.update([bucket for bucket, _, _ in buckets[:MAX_CODE_WORDS]])
-    char_buckets = {gram for _, _, grams in buckets[:MAX_CODE_WORDS] for gram in grams}
+    word_buckets = set(_pair_buckets(shared))
+    word_buckets.update([info[0] for info in buckets[:MAX_CODE_WORDS]])
+    char_buckets = {gram for info in buckets[:MAX_CODE_WORDS] for gram in info[2]}
     return CodePart(
         tuple(words),
         shared,
         lexical,
-        tuple(_LOG1P[min(count, len(_LOG1P) - 1)] for count in topics),
+        tuple([_LOG1P[min(count, len(_LOG1P) - 1)] for count in topics]),
         tuple(block),
         frozenset(word_buckets),
         frozenset(char_buckets),

@@ -283,3 +283,44 @@ def test_the_cached_code_path_gives_the_buckets_of_the_plain_one(prompt: str, co
     cached = dict(zip(*hashed_with_code(words, part), strict=True))
     plain = dict(zip(*hashed(words + list(part.shared), part.index), strict=True))
     assert cached == plain and cached
+
+
+#: The plain forms of the patterns that features.py writes to begin with a literal or a class (same matches).
+_PLAIN_PATTERNS = {
+    "_IDENT_PART_RE": r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])",
+    "_OPERATOR_RE": r"\*\*|[-+*/%^]=?|@|<<|>>",
+    "style 1": r"(?<![\w.])\d+(?:\.\d+)?(?:e-?\d+)?\b",
+    "style 2": r"(?<=[\w)\]])\s*(?:\*\*|[-+*/%^])\s*(?=[\w(])",
+    "style 4": r"\w\[",
+    "style 5": r"\b(?:for|while|loop|each|repeat|until)\b",
+}
+
+
+def test_fast_patterns_find_what_their_plain_forms_find(corpus: list[dict[str, Any]]) -> None:
+    import random
+    import re
+
+    rng = random.Random(0)
+    alphabet = "aAbZz_09e. \n\t()[]*+-/%^@<>=='\"`éΣ٣"
+    texts = [t for r in corpus for t in (r["text"], r.get("code", "")) if t]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(5000)]
+    texts += ["for x in xs", "fore", "afor", "x2[i]", "a**b", "a *= -b", "HTTPServer", "getHTTP2Url", "1.5e-3x"]
+    for name, plain in _PLAIN_PATTERNS.items():
+        fast = features._CODE_STYLE_RES[int(name[-1])] if name.startswith("style") else getattr(features, name)
+        reference = re.compile(plain)
+        for text in texts:
+            if name == "_IDENT_PART_RE":
+                assert fast.findall(text) == reference.findall(text), (name, text[:60])
+            else:
+                assert len(fast.findall(text)) == len(reference.findall(text)), (name, text[:60])
+
+
+def test_row_sums_equal_the_float16_rows_when_the_buffer_grows(monkeypatch: pytest.MonkeyPatch) -> None:
+    from coding_director.routing import embedding
+
+    monkeypatch.setattr(embedding, "INITIAL_ROWS", 4)
+    ours = embedding.WordLlamaEmbedding()
+    for ids in ([5, 7, 5], [7, 9, 11, 13, 15, 9], list(range(100, 140)), [5, 139], []):
+        expected = ours.matrix[ids].astype(np.float32).sum(axis=0) if ids else np.zeros(256, np.float32)
+        np.testing.assert_allclose(ours.row_sum(ids), expected, rtol=1e-6, atol=1e-6)
+    assert len(ours._rows32) >= ours._used == len({5, 7, 9, 11, 13, 15, *range(100, 140)})

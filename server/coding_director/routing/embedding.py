@@ -51,6 +51,8 @@ TOKENIZER_FILE = "tokenizers/l2_supercat_tokenizer_config.json"
 WEIGHTS_FILE = "weights/l2_supercat_256.safetensors"
 #: Chunks whose segmentation is cached (the cache is emptied when full).
 CACHE_SIZE = 1 << 16
+#: Rows of the float32 row buffer written at load (8 MiB; see ``WordLlamaEmbedding._rows32``).
+INITIAL_ROWS = 8192
 
 _CHUNK_RE = re.compile("▁*[^▁]+|▁+")
 
@@ -115,10 +117,18 @@ class WordLlamaEmbedding:
         #: ndarray view of the map: indexing a ``np.memmap`` costs more per call).
         self.matrix: npt.NDArray[np.float16] = np.asarray(_memmap_safetensor(base / WEIGHTS_FILE, "embedding.weight"))
         #: Rows of :attr:`matrix` widened to float32 on first use (summing float16 rows costs about
-        #: four times as much as float32 ones; widening all 32,000 rows at load costs 25-120 ms).
-        #: ``np.empty`` maps untouched pages lazily, so rows never used cost no memory.
-        self._rows32: FloatArray = np.empty(self.matrix.shape, dtype=np.float32)
-        self._ready = np.zeros(self.matrix.shape[0], dtype=bool)
+        #: four times as much as float32 ones; widening all 32,000 rows at load costs 25-120 ms),
+        #: stored densely in the order of first use: row ``_slot[id]`` of ``_rows32`` (-1: not yet).
+        #: The buffer is written here, at load: numpy maps arrays of 4 MiB and more in 2 MiB huge
+        #: pages, and the first write to one costs 0.2-4 ms (zeroing, more in a VM whose host maps
+        #: memory on first use), which a lazily mapped (32000, 256) buffer pays inside 16 of the
+        #: first requests. :data:`INITIAL_ROWS` rows hold the pieces of a few thousand requests (the
+        #: 128,817 tokens of the router's training split are 5,286 distinct pieces); when full, the
+        #: buffer doubles (one copy, in the request that fills it).
+        self._slot = np.full(self.matrix.shape[0], -1, dtype=np.intp)
+        self._rows32: FloatArray = np.empty((INITIAL_ROWS, self.matrix.shape[1]), dtype=np.float32)
+        self._rows32.fill(0.0)
+        self._used = 0
 
     def _segment(self, chunk: str) -> list[int]:
         """BPE of one ``▁*[^▁]+`` chunk (uncached): merge the adjacent pair of lowest rank, leftmost
@@ -177,12 +187,28 @@ class WordLlamaEmbedding:
         if not ids:
             return np.zeros(EMBED_DIM, dtype=np.float32)
         index = np.asarray(ids, dtype=np.intp)
-        if not self._ready[index].all():
-            fresh = index[~self._ready[index]]
-            self._rows32[fresh] = self.matrix[fresh]
-            self._ready[fresh] = True
-        out: FloatArray = self._rows32.take(index, axis=0).sum(axis=0)
+        slots = self._slot[index]
+        if slots.min() < 0:
+            fresh = index[slots < 0]
+            if len(fresh) > 1:  # distinct, in order (np.unique costs more on a few ids)
+                fresh = np.fromiter(dict.fromkeys(fresh.tolist()), dtype=np.intp)
+            self._widen(fresh)
+            slots = self._slot[index]
+        out: FloatArray = self._rows32.take(slots, axis=0).sum(axis=0)
         return out
+
+    def _widen(self, fresh: npt.NDArray[np.intp]) -> None:
+        """Append the float32 rows of the distinct ids ``fresh`` (none widened yet) to the buffer."""
+        import numpy as np
+
+        end = self._used + len(fresh)
+        if end > len(self._rows32):
+            grown = np.empty((max(end, 2 * len(self._rows32)), self.matrix.shape[1]), dtype=np.float32)
+            grown[: self._used] = self._rows32[: self._used]
+            self._rows32 = grown
+        self._rows32[self._used : end] = self.matrix[fresh]
+        self._slot[fresh] = np.arange(self._used, end)
+        self._used = end
 
     def embed_ids(self, ids: list[int]) -> FloatArray:
         """The unit-length mean of the rows ``ids`` (float32, shape (256,)); zeros for no ids."""

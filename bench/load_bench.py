@@ -12,7 +12,8 @@ one ``coding-director serve`` over stdio:
 
 While a completion calls its model the chats pause (:mod:`coding_director.foreground`): their
 tokens wait in the socket and are read once the completion has answered, so the load is the same
-20 streams, served between keystrokes.
+20 streams, served between keystrokes. While the typist types, the chats also read their tokens in
+batches, five times a second (``Foreground.pace``).
 
 Every chat must end accepted with the whole answer; completions answered without an item (past
 ``completion.timeout_ms``) are counted in the summary. The client is a raw JSON-RPC client

@@ -218,3 +218,68 @@ async def test_streams_resume_after_what_the_foreground_scheduled_as_it_ended() 
     asyncio.get_running_loop().call_soon(order.append, "response written")
     await asyncio.wait_for(task, 5)
     assert order == ["response written", "stream resumed"]
+
+
+async def test_pace_returns_at_once_while_the_user_is_not_typing() -> None:
+    foreground = Foreground(pace_s=30)
+    assert await asyncio.wait_for(foreground.pace(0.0), 5) == 0.0  # no foreground call yet
+    quiet = Foreground(pace_s=30, typing_s=0.0)
+    with quiet.running():
+        pass
+    assert not quiet.typing
+    assert await asyncio.wait_for(quiet.pace(0.0), 5) == 0.0  # typing has stopped
+    assert foreground.paced == quiet.paced == 0
+
+
+async def test_pace_sleeps_once_a_stream_has_read_for_its_window_while_the_user_types() -> None:
+    foreground = Foreground(pace_s=0.01, typing_s=60, read_window_s=60)
+    with foreground.running():
+        pass
+    assert foreground.typing
+    resumed = await asyncio.wait_for(foreground.pace(0.0), 5)  # read since 0.0: longer than the window
+    assert resumed > 0.0
+    assert foreground.paced == 1
+    assert await asyncio.wait_for(foreground.pace(resumed), 5) == resumed  # within the window: no sleep
+    assert foreground.paced == 1
+
+
+async def test_a_paced_sleep_also_waits_for_a_foreground_call_in_flight() -> None:
+    foreground = Foreground(max_pause_s=30, pace_s=0.01, typing_s=60, read_window_s=0.0)
+    order: list[str] = []
+
+    async def stream() -> None:
+        await foreground.pace(0.0)
+        order.append("stream resumed")
+
+    with foreground.running():
+        task = asyncio.create_task(stream())
+        await asyncio.sleep(0.1)  # ten times the pace: the sleep is over, the call is not
+        order.append("completion ended")
+    await asyncio.wait_for(task, 5)
+    assert order == ["completion ended", "stream resumed"]
+
+
+async def test_while_the_user_types_a_chat_reads_its_tokens_in_batches(ollama_emulator: OllamaEmulator) -> None:
+    """60 tokens 2 ms apart while the user counts as typing: the chat sleeps between batches (about
+    one sleep per 100 ms of stream), so it sleeps at least once and far fewer times than it has
+    tokens. Fails without the pacing (no sleep) and with a sleep after every token (60)."""
+    reply = " ".join(f"tok{i}" for i in range(60))
+    slow = {"reply": reply, "chunk_delay_ms": 2}
+    add_team(ollama_emulator, lead=slow, math=slow)
+    foreground = Foreground(pace_s=0.1, typing_s=60)
+    director = CodingDirector(team_settings(ollama_emulator.url), foreground=foreground)
+    try:
+        with foreground.running():
+            pass  # a completion has just answered: the user is typing
+        deltas: list[str] = []
+        finished: list[Finished] = []
+        async for event in director.stream_assistance("Explain what this Flask view returns"):
+            if isinstance(event, TextDelta):
+                deltas.append(event.text)
+            elif isinstance(event, Finished):
+                finished.append(event)
+    finally:
+        await director.aclose()
+    assert finished[0].assistance.accepted
+    assert "".join(deltas) == reply
+    assert 1 <= foreground.paced <= 60 // 3, f"{foreground.paced} sleeps for 60 tokens"

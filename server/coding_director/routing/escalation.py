@@ -149,7 +149,8 @@ async def _stream_with_timeout(
     With ``foreground``, a chunk read while a foreground call is in flight is handed on (to the
     checks, the events and the client) only when it is done, or after its longest pause
     (:meth:`Foreground.wait`), and only then is the next chunk asked for: the model's tokens wait in
-    the socket meanwhile. Raises :class:`TimeoutError` after ``timeout_s`` seconds (pauses included)
+    the socket meanwhile; and while the user types, the stream reads in batches
+    (:meth:`Foreground.pace`). Raises :class:`TimeoutError` after ``timeout_s`` seconds (pauses included)
     and :class:`BackendError` from the backend. Closing this generator cancels the child task,
     which closes the HTTP stream.
     """
@@ -158,10 +159,13 @@ async def _stream_with_timeout(
     async def pump() -> None:
         try:
             async with asyncio.timeout(timeout_s):
+                resumed = 0.0
                 async for chunk in pool.for_tier(tier).chat_stream(model, messages, options):
                     if foreground is not None and foreground.active:
                         await foreground.wait()  # the chunk's checks and events wait too
                     queue.put_nowait(chunk)
+                    if foreground is not None:
+                        resumed = await foreground.pace(resumed)
             queue.put_nowait(_END)
         except Exception as exc:  # handed to the consumer, which re-raises it
             queue.put_nowait(exc)

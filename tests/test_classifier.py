@@ -315,6 +315,43 @@ def test_fast_patterns_find_what_their_plain_forms_find(corpus: list[dict[str, A
                 assert len(fast.findall(text)) == len(reference.findall(text)), (name, text[:60])
 
 
+def test_prefiltered_prose_patterns_find_what_their_plain_forms_find(corpus: list[dict[str, Any]]) -> None:
+    """The stack-trace pattern split in two, the formula and complexity patterns skipped on text
+    without their characters, and the lexicon's tokens without the stop-phrase pass on text without
+    a stop phrase: the same answers as the plain forms, on the corpus and on random text made of
+    their letters and of letters with other case forms (Kelvin sign, long s, dotted and dotless i)."""
+    import random
+    import re
+
+    from coding_director.routing import lexicon
+
+    trace = re.compile(
+        r"Traceback \(most recent|^\s+at [\w.$]+\(|\w+(?:Error|Exception):|^panic:|error\[E\d+\]|npm ERR!|"
+        r"Segmentation fault|FATAL|Uncaught",
+        re.MULTILINE,
+    )
+
+    def plain_tokens(text: str) -> list[str]:
+        def replace(m: re.Match[str]) -> str:
+            return " regression_test " if "egression" in m.group(0) else " poc "
+
+        return lexicon.TOKEN_RE.findall(lexicon.STOP_PHRASES.sub(replace, text).lower())
+
+    rng = random.Random(0)
+    alphabet = "aOonNsSqQrRtTlLgG2^*/=%()\u017f\u212a\u0130\u0131 \n\tat.Error:Exception:panic:[E]1"
+    phrases = ["proof of concept", "Regression tests", "REGRESSION TEST", "linear-Gradient", "radial-gradient"]
+    phrases += ["Math.max", "x", "\u017fqrt(2)", "O(n log n)"]
+    texts = [t for r in corpus for t in (r["text"], r.get("code", "")) if t]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(5000)]
+    texts += [" ".join(rng.choice(phrases) for _ in range(3)) for _ in range(500)]
+    texts += ["  at foo.bar(x)", "x\n\tat a.b(", "panic: oops", "ValueError: bad", "Error: bad", "n^2 loops", "SQRT x"]
+    for text in texts:
+        assert features._has_trace(text) == bool(trace.search(text)), text[:60]
+        assert features._formula_count(text) == len(features._FORMULA_RE.findall(text)), text[:60]
+        assert features._has_complexity(text) == bool(features._COMPLEXITY_RE.search(text)), text[:60]
+        assert lexicon.tokens(text) == plain_tokens(text), text[:60]
+
+
 def test_row_sums_equal_the_float16_rows_when_the_buffer_grows(monkeypatch: pytest.MonkeyPatch) -> None:
     from coding_director.routing import embedding
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+from collections.abc import AsyncIterator
 
 import pytest
 from coding_director import CodingDirector
 from coding_director.backends import BackendPool
+from coding_director.backends.base import Chunk, GenerateOptions
 from coding_director.features.completion import Completer, CompletionRequest
 from coding_director.features.session import Session
 from coding_director.foreground import Foreground
-from coding_director.routing.escalation import Finished, TextDelta
+from coding_director.routing.escalation import Finished, TextDelta, _stream_with_timeout
 from coding_director.settings import load_settings
 
 from tests.emulator import OllamaEmulator, ScriptedModel
@@ -283,3 +285,28 @@ async def test_while_the_user_types_a_chat_reads_its_tokens_in_batches(ollama_em
     assert finished[0].assistance.accepted
     assert "".join(deltas) == reply
     assert 1 <= foreground.paced <= 60 // 3, f"{foreground.paced} sleeps for 60 tokens"
+
+
+async def test_a_paced_stream_ends_at_its_last_chunk() -> None:
+    """The chunk marked ``done`` is not followed by a paced sleep: the attempt ends when it
+    arrives. Fails with the sleep (30 s here, against a 5 s limit)."""
+
+    class OneChunk:
+        async def chat_stream(self, *_: object) -> AsyncIterator[Chunk]:
+            yield Chunk(text="done.", done=True)
+
+    class Pool:
+        def for_tier(self, tier: str) -> OneChunk:
+            return OneChunk()
+
+    foreground = Foreground(pace_s=30, typing_s=60, read_window_s=0.0)
+    with foreground.running():
+        pass
+    stream = _stream_with_timeout(Pool(), "lead", "m", [], GenerateOptions(), 60, foreground)  # type: ignore[arg-type]
+    chunks = await asyncio.wait_for(_collect(stream), 5)
+    assert [c.text for c in chunks] == ["done."]
+    assert foreground.paced == 0
+
+
+async def _collect(stream: AsyncIterator[Chunk]) -> list[Chunk]:
+    return [chunk async for chunk in stream]

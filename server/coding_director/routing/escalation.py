@@ -164,7 +164,7 @@ async def _stream_with_timeout(
                     if foreground is not None and foreground.active:
                         await foreground.wait()  # the chunk's checks and events wait too
                     queue.put_nowait(chunk)
-                    if foreground is not None:
+                    if foreground is not None and not chunk.done:  # the last one ends the stream at once
                         resumed = await foreground.pace(resumed)
             queue.put_nowait(_END)
         except Exception as exc:  # handed to the consumer, which re-raises it

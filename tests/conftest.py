@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -16,6 +16,31 @@ def _builtin_runtime_off(request: pytest.FixtureRequest, monkeypatch: pytest.Mon
     so ``embedded.enabled = "auto"`` would); the ``realmodel`` tests choose it themselves."""
     if request.node.get_closest_marker("realmodel") is None:
         monkeypatch.setenv("CODING_DIRECTOR_EMBEDDED__ENABLED", "off")
+
+
+#: Lines of figures recorded by the robustness suites (fuzz, malformed streams, load), by suite.
+_FIGURES: dict[str, list[str]] = {}
+
+
+@pytest.fixture
+def suite_figures() -> Callable[[str, str], None]:
+    """``record(suite, line)``: one line of a suite's figures, printed at the end of the run (also
+    with ``-q``, so CI's log shows them; :func:`pytest_terminal_summary`)."""
+
+    def record(suite: str, line: str) -> None:
+        _FIGURES.setdefault(suite, []).append(line)
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the figures the suites recorded (:func:`suite_figures`), one section."""
+    if not _FIGURES:
+        return
+    terminalreporter.write_sep("=", "figures of the robustness suites")
+    for suite, lines in _FIGURES.items():
+        for line in lines:
+            terminalreporter.write_line(f"{suite}: {line}")
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from typing import Any
 
 import coding_director.backends.openai_compat  # noqa: F401 - imported before any timed attempt (it takes seconds)
@@ -41,7 +42,7 @@ def lead_settings(emu: OllamaEmulator, provider: str, **lead: Any) -> dict[str, 
 @pytest.mark.parametrize("provider", sorted(PROVIDERS))
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 async def test_a_malformed_stream_is_an_error_attempt_and_escalates(
-    ollama_emulator: OllamaEmulator, fault: str, provider: str
+    ollama_emulator: OllamaEmulator, fault: str, provider: str, suite_figures: Callable[[str, str], None]
 ) -> None:
     add_team(ollama_emulator, lead={"reply": GOOD_PY, "stream_fault": fault, "fault_after_chunks": 2})
     director = CodingDirector(team_settings(ollama_emulator.url, **lead_settings(
@@ -59,6 +60,11 @@ async def test_a_malformed_stream_is_an_error_attempt_and_escalates(
     assert result.accepted and result.answer == GOOD_PY
     path = "/v1/chat/completions" if provider == "openai" else "/api/chat"
     assert ollama_emulator.calls(path=path, model=TIER_MODELS["lead"])
+    suite_figures(
+        "malformed streams",
+        f"{provider} {fault}: lead {lead.outcome} ({lead.error_kind}) after {lead.latency_ms:.0f} ms, "
+        f"{(lead.reason or '')[:70]!r}; senior {senior.outcome}",
+    )
 
 
 @pytest.mark.parametrize("provider", sorted(PROVIDERS))

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -124,22 +127,28 @@ def _is_json(body: bytes) -> bool:
     return True
 
 
-def check_response(response: dict[str, Any], sent: Any) -> None:
+def check_response(response: dict[str, Any], sent: Any) -> str:
+    """Assert ``response`` is a result or a one-line client error without ``data``; returns
+    ``"result"`` or the error code (as text)."""
     assert set(response) & {"result", "error"}, (sent, response)
     error = response.get("error")
-    if error is not None:
-        assert error["code"] in CLIENT_ERROR_CODES, (sent, error)
-        assert "\n" not in error["message"] and error.get("data") is None, (sent, error)
+    if error is None:
+        return "result"
+    assert error["code"] in CLIENT_ERROR_CODES, (sent, error)
+    assert "\n" not in error["message"] and error.get("data") is None, (sent, error)
+    return str(error["code"])
 
 
 def test_fuzzed_messages_all_get_answers_and_the_server_stays_up(
-    ollama_emulator: OllamaEmulator, tmp_path: Path
+    ollama_emulator: OllamaEmulator, tmp_path: Path, suite_figures: Callable[[str, str], None]
 ) -> None:
     add_team(ollama_emulator)
     cfg = write_config(tmp_path, ollama_emulator.url, "[completion]\ndebounce_ms = 0\ntimeout_ms = 500\n")
     with raw_server(cfg, tmp_path) as raw:
         uri = raw.open(tmp_path / "geometry.py", SOURCE)
         counts = {"request": 0, "notify": 0, "bytes": 0}
+        answers: Counter[str] = Counter()
+        started = time.perf_counter()
 
         @settings(
             max_examples=FUZZ_EXAMPLES,
@@ -153,12 +162,12 @@ def test_fuzzed_messages_all_get_answers_and_the_server_stays_up(
             counts[kind] += 1
             if kind == "request":
                 method, params = payload
-                check_response(raw.request(method, params, timeout=30), payload)
+                answers[check_response(raw.request(method, params, timeout=30), payload)] += 1
             elif kind == "notify":
                 raw.notify(*payload)
             else:
                 raw.send_bytes(frame(payload))
-                check_response(raw.wait_response(None, timeout=30), payload)
+                answers[check_response(raw.wait_response(None, timeout=30), payload)] += 1
             assert raw.alive(), "".join(raw.stderr_lines[-30:])
 
         fuzz()
@@ -169,3 +178,11 @@ def test_fuzzed_messages_all_get_answers_and_the_server_stays_up(
         stderr = "".join(raw.stderr_lines)
         assert "Traceback" not in stderr, stderr[-3000:]
         assert "ERROR" not in stderr, [line for line in stderr.splitlines() if "ERROR" in line][:5]
+    errors = ", ".join(f"{code}: {n}" for code, n in sorted(answers.items()) if code != "result")
+    suite_figures(
+        "fuzz",
+        f"{sum(counts.values())} messages in {time.perf_counter() - started:.1f} s ({counts['request']} requests, "
+        f"{counts['bytes']} bodies that are not JSON-RPC, {counts['notify']} notifications); "
+        f"all {answers.total()} requests and bodies answered: {answers['result']} results, "
+        f"errors by code {{{errors}}}, none -32603; the server still answers a chat",
+    )

@@ -87,9 +87,10 @@ class RouterModel:
         self.sparse_w = np.ascontiguousarray(arrays["sparse_w"], dtype=np.float32)
         self.bias = np.asarray(arrays["bias"], dtype=np.float32)
         platt = np.asarray(arrays["platt"], dtype=np.float64)
-        self.platt_a, self.platt_b = platt[:, 0].copy(), platt[:, 1].copy()
-        self._platt_a: list[float] = self.platt_a.tolist()
-        self._platt_b: list[float] = self.platt_b.tolist()
+        #: Platt parameters ``a`` and ``b`` of each row, as plain floats (the sigmoids are computed per
+        #: request in plain floats: fewer numpy calls on tiny arrays).
+        self.platt_a: list[float] = platt[:, 0].tolist()
+        self.platt_b: list[float] = platt[:, 1].tolist()
         self.intents: list[str] = list(self.meta["intents"])
         if self.dense_w.shape != (1 + len(self.intents), N_DENSE) or self.sparse_w.shape != (
             N_FEATURES - N_DENSE,
@@ -163,7 +164,7 @@ class RouterModel:
         exp = math.exp
         probs = [
             1.0 / (1.0 + exp(min(500.0, max(-500.0, a * s + b))))
-            for a, b, s in zip(self._platt_a, self._platt_b, scores, strict=True)
+            for a, b, s in zip(self.platt_a, self.platt_b, scores, strict=True)
         ]
         if self.mlp is None:
             p_math = probs[0]

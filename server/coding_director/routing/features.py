@@ -210,7 +210,7 @@ _TOKEN_CACHE: dict[str, tuple[int, int, tuple[int, ...], bytes, int]] = {}
 def _token_buckets(token: str) -> tuple[int, int, tuple[int, ...], bytes, int]:
     """A word's buckets: its word bucket, its code-word bucket and the buckets of the character
     4-grams of `` token `` (each offset to its block of the sparse part); then its UTF-8 bytes and
-    the CRC-32 of ``token + " "``, from which :func:`_pair_bucket` continues. Cached."""
+    the CRC-32 of ``token + " "``, from which :func:`_pair_buckets` continues. Cached."""
     found = _TOKEN_CACHE.get(token)
     if found is None:
         if len(_TOKEN_CACHE) >= 1 << 16:
@@ -359,16 +359,16 @@ def _code_row_sum(embedding: WordLlamaEmbedding, shared: tuple[str, ...]) -> Flo
     return total
 
 
-def _has_complexity(prose: str) -> bool:
-    """Whether ``prose`` states a complexity (:data:`_COMPLEXITY_RE`)."""
-    if _COMPLEXITY_CHARS.isdisjoint(prose) and "log" not in prose.lower():
+def _has_complexity(prose: str, lower: str) -> bool:
+    """Whether ``prose`` (``lower``: ``prose.lower()``) states a complexity (:data:`_COMPLEXITY_RE`)."""
+    if _COMPLEXITY_CHARS.isdisjoint(prose) and "log" not in lower:
         return False
     return _COMPLEXITY_RE.search(prose) is not None
 
 
-def _formula_count(prose: str) -> int:
-    """The number of matches of :data:`_FORMULA_RE` in ``prose``."""
-    if _FORMULA_CHARS.isdisjoint(prose) and "qrt" not in prose.lower():
+def _formula_count(prose: str, lower: str) -> int:
+    """The number of matches of :data:`_FORMULA_RE` in ``prose`` (``lower``: ``prose.lower()``)."""
+    if _FORMULA_CHARS.isdisjoint(prose) and "qrt" not in lower:
         return 0
     return len(_FORMULA_RE.findall(prose))
 
@@ -380,7 +380,8 @@ def _has_trace(prose: str) -> bool:
 
 def prose_lexical(prose: str) -> tuple[list[float], list[float]]:
     """The prose's lexical features (the first ten of :data:`LEXICAL_NAMES`) and its topic features."""
-    words = lexicon.tokens(prose)
+    lower = prose.lower()
+    words = lexicon.tokens(prose, lower)
     n_words = len(words) or 1
     topics = lexicon.topic_counts(words)
     math_hits = sum(topics[: lexicon.N_MATH_TOPICS])
@@ -392,8 +393,8 @@ def prose_lexical(prose: str) -> tuple[list[float], list[float]]:
         math_hits / n_words,
         general_hits / n_words,
         digits / max(len(prose), 1),
-        1.0 if _has_complexity(prose) else 0.0,
-        min(_formula_count(prose), 5) / 5.0,
+        1.0 if _has_complexity(prose, lower) else 0.0,
+        min(_formula_count(prose, lower), 5) / 5.0,
         1.0 if _has_trace(prose) else 0.0,
         1.0 if prose.rstrip().endswith("?") else 0.0,
         math.log1p(n_words) / 5.0,

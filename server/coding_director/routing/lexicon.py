@@ -233,9 +233,11 @@ def word_topics(word: str) -> tuple[int, ...]:
     return tuple(sorted(found))
 
 
-def tokens(text: str) -> list[str]:
-    """The lexicon's lower-case tokens of ``text`` after :data:`STOP_PHRASES`."""
-    lower = text.lower()
+def tokens(text: str, lower: str | None = None) -> list[str]:
+    """The lexicon's lower-case tokens of ``text`` after :data:`STOP_PHRASES` (``lower``:
+    ``text.lower()`` when the caller has it)."""
+    if lower is None:
+        lower = text.lower()
     if not any(hint in lower for hint in _STOP_HINTS):
         return TOKEN_RE.findall(lower)
     stripped = STOP_PHRASES.sub(lambda m: " regression_test " if "egression" in m.group(0) else " poc ", text)

@@ -176,6 +176,9 @@ describe('Coding Director in code-server', { skip }, () => {
     await page.locator(sel.diffEditor).first().waitFor({ timeout: 90_000 });
     await wb().screenshot('09-fix-diff-preview');
     await page.locator(sel.notificationButton).filter({ hasText: /^Apply$/ }).first().click();
+    // Applying closes the diff; until then its two sides also match the file's editor selector
+    // (the proposal's URI ends in broken.py too), and Ctrl+S on the proposal side opens Save As.
+    await page.locator(sel.diffEditor).first().waitFor({ state: 'detached', timeout: 30_000 });
     await page.locator(sel.editor.replace('{file}', 'broken.py')).first().click();
     await page.keyboard.press('Control+S');
     for (let i = 0; i < 40 && !parses(file); i++) await new Promise((r) => setTimeout(r, 250));

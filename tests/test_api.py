@@ -398,7 +398,7 @@ def test_sigterm_with_requests_in_flight(ollama_emulator: OllamaEmulator, tmp_pa
 def _numbered_reply(request: ScriptRequest) -> str:
     match = re.search(r"request number (\d+)", request.prompt)
     number = match.group(1) if match else "?"
-    return f"Recursion, explained for case {number}: a function that calls itself on a smaller input."
+    return f"Closures, explained for case {number}: a function that keeps the variables of its scope."
 
 
 def test_fifty_concurrent_streamed_chats(api: ApiProcess, ollama_emulator: OllamaEmulator) -> None:
@@ -407,7 +407,7 @@ def test_fifty_concurrent_streamed_chats(api: ApiProcess, ollama_emulator: Ollam
     async def one(aclient: openai.AsyncOpenAI, number: int) -> tuple[str, dict[str, Any]]:
         stream = await aclient.chat.completions.create(
             model="coding-director",
-            messages=[{"role": "user", "content": f"Explain recursion, request number {number}"}],
+            messages=[{"role": "user", "content": f"Explain closures in JavaScript, request number {number}"}],
             stream=True,
         )
         parts, trail = [], {}
@@ -426,6 +426,6 @@ def test_fifty_concurrent_streamed_chats(api: ApiProcess, ollama_emulator: Ollam
 
     results = asyncio.run(run())
     for number, (text, trail) in enumerate(results):
-        assert text == f"Recursion, explained for case {number}: a function that calls itself on a smaller input."
+        assert text == f"Closures, explained for case {number}: a function that keeps the variables of its scope."
         assert trail["accepted"] is True and [a["tier"] for a in trail["attempts"]] == ["lead"]
     assert len(ollama_emulator.calls("/api/chat", model="lead-m")) == 50

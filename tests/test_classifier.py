@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import math
 import sys
 from collections import Counter
 from pathlib import Path
@@ -264,6 +265,87 @@ def test_scores_equal_the_full_linear_map() -> None:
     x = model.features("why does my dijkstra loop forever", "while pq:\n    d, u = heappop(pq)", ["import heapq"])
     weights = np.hstack([model.dense_w, model.sparse_w.T])
     np.testing.assert_allclose(model.scores(x), weights @ x.dense_vector() + model.bias, rtol=1e-4, atol=1e-4)
+
+
+def _vote_by_sorting(similarities: list[float], labels: list[float], k: int, temperature: float, clip: float) -> float:
+    """The neighbour vote written out: sort, weight the top k, share of math, clip, logit."""
+    top = sorted(zip(similarities, labels, strict=True), reverse=True)[:k]
+    best = top[0][0]
+    weights = [math.exp(temperature * (s - best)) for s, _ in top]
+    share = sum(w * label for w, (_, label) in zip(weights, top, strict=True)) / sum(weights)
+    share = min(max(share, clip), 1 - clip)
+    return math.log(share / (1 - share))
+
+
+def test_neighbour_vote_is_the_weighted_share_of_the_nearest() -> None:
+    rng = np.random.default_rng(7)
+    sims = rng.uniform(-1, 1, size=(5, 40)).astype(np.float32)
+    labels = (rng.uniform(size=40) < 0.5).astype(np.float32)
+    batch = classifier.neighbour_logit(sims, labels, 6, 30.0, 0.02)
+    for row, vote in zip(sims, np.asarray(batch), strict=True):
+        expected = _vote_by_sorting(row.tolist(), labels.tolist(), 6, 30.0, 0.02)
+        assert classifier.neighbour_logit(row, labels, 6, 30.0, 0.02) == pytest.approx(expected, abs=1e-4)
+        assert vote == pytest.approx(expected, abs=1e-4)
+    # All nearest neighbours math: the share is clipped, the vote finite.
+    sims, labels = np.array([0.9, 0.8, 0.1], np.float32), np.array([1, 1, 0], np.float32)
+    assert classifier.neighbour_logit(sims, labels, 2, 30.0, 0.02) == pytest.approx(math.log(0.98 / 0.02))
+
+
+def test_shipped_stack_is_its_three_scores_with_the_vote_from_every_neighbour() -> None:
+    model = classifier.load_model()
+    assert model.mlp is not None and model.neighbours is not None
+    vectors, labels = model.neighbours
+    assert vectors.shape[1] == classifier.EMBED_DIM and set(np.unique(labels).tolist()) == {0.0, 1.0}
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=2e-3)
+    w_linear, w_mlp, w_vote, bias = model.stack
+    assert w_vote > 0  # the vote leans the way its neighbours do
+    w1_dense, w1_sparse, b1, w2, b2 = model.mlp
+    requests = (("dijkstra with a binary heap", None), ("explain this code", NUMPY_CODE), ("fix it", FLASK_CODE))
+    for prompt, code in requests:
+        x = model.features(prompt, code)
+        full = x.dense_vector()
+        linear = float(np.hstack([model.dense_w, model.sparse_w.T])[0] @ full + model.bias[0])
+        hidden = np.maximum(np.hstack([w1_dense, w1_sparse.T]) @ full + b1, 0.0)
+        sims = (vectors @ x.dense[: classifier.EMBED_DIM]).tolist()
+        vote = _vote_by_sorting(sims, labels.tolist(), model.knn_k, model.knn_temperature, model.knn_clip)
+        z = w_linear * linear + w_mlp * (float(hidden @ w2) + b2) + w_vote * vote + bias
+        assert model.predict_features(x).p_math == pytest.approx(1 / (1 + math.exp(-z)), abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("key", "broken"),
+    [
+        ("knn_label", lambda a: a[:-1]),  # one label short of the vectors
+        ("knn_embedding", lambda a: a[:, :100]),  # another embedding width
+        ("stack", lambda a: a[:3]),  # the stacker of the MLP-only layout
+    ],
+)
+def test_weights_of_another_stack_layout_are_refused(key: str, broken: Any) -> None:
+    arrays = classifier.read_weights()
+    arrays[key] = broken(arrays[key])
+    with pytest.raises(ValueError, match="another layout"):
+        classifier.RouterModel(arrays, classifier.get_embedding())
+
+
+def test_neighbour_set_has_one_unit_centroid_per_group_and_label() -> None:
+    import scipy.sparse as sp
+
+    train = _script("train_router")
+    dense = np.zeros((4, train.N_FEATURES), dtype=np.float32)
+    dense[0, 0] = dense[1, 1] = 1.0  # group a, math: two rows, one centroid between them
+    dense[2, 2] = 1.0  # group a, general: its own
+    dense[3, 3] = 1.0  # group b, math
+    vectors, labels = train.neighbour_set(
+        sp.csr_matrix(dense), np.array([1, 1, 0, 1]), np.array(["a", "a", "a", "b"]), np.arange(4)
+    )
+    assert labels.tolist() == [1.0, 0.0, 1.0]
+    np.testing.assert_allclose(vectors[0, :2], [math.sqrt(0.5)] * 2, atol=1e-3)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
+    # Only the rows of ``index`` count (a fold's training rows).
+    vectors, labels = train.neighbour_set(
+        sp.csr_matrix(dense), np.array([1, 1, 0, 1]), np.array(["a", "a", "a", "b"]), np.array([1, 3])
+    )
+    assert labels.tolist() == [1.0, 1.0] and vectors[0, 1] == pytest.approx(1.0, abs=1e-3)
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from tests.helpers import BAD_PY, GOOD_PY, REFUSAL, TIER_MODELS, add_team, chat_
 
 #: Speeding code up could be numerical work (vectorising, a better algorithm) or plain
 #: engineering: without the code the calibrated confidence is low.
-UNSURE = "speed this up"
+UNSURE = "make it faster"
 THRESHOLD = RoutingSettings().confidence_threshold
 
 
@@ -53,7 +53,7 @@ def test_offline_confidence_orders_clear_and_unclear_prompts() -> None:
 
 
 def test_numerical_imports_in_the_code_context_count_for_math() -> None:
-    # Issue 10: the code context counts. "Speed this up" alone is unsure; on an arithmetic loop, and
+    # Issue 10: the code context counts. "Make it faster" alone is unsure; on an arithmetic loop, and
     # more so with numpy imported, it is numerical work (routing/README.md: vectorising numerical
     # code is math).
     prompt = UNSURE

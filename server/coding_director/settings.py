@@ -130,7 +130,7 @@ class RoutingSettings(_Section):
     general_chain: list[str] = Field(default_factory=lambda: ["lead", "senior", "principal"], min_length=1)
     math_chain: list[str] = Field(default_factory=lambda: ["math", "senior", "principal"], min_length=1)
     confidence_threshold: float = Field(
-        default=0.866,
+        default=0.895,
         ge=0.0,
         le=1.0,
         description="In 'auto' mode the router model is asked below this calibrated confidence "

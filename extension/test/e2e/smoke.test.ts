@@ -197,7 +197,9 @@ describe('Coding Director in code-server', { skip }, () => {
     await wb().screenshot('10b-fix-failed-says-why');
     assert.equal(await toast.count(), 1);
     // Every tier's reason is in the message (the Python answer cannot be spliced into JavaScript).
-    assert.match((await toast.first().textContent()) ?? '', /lead: no code block to splice.*senior: .*principal: /);
+    // The first tier is that of the routed chain: a bare `add(a, b)` is near the learned router's
+    // boundary (P(math) 0.4-0.6), which is not what this test is about.
+    assert.match((await toast.first().textContent()) ?? '', /(lead|math): no code block to splice.*senior: .*principal: /);
     assert.equal(readFileSync(file, 'utf8'), before);
     await page.locator(sel.notificationToast).filter({ hasText: 'Fix failed' }).locator('.codicon-notifications-clear, .codicon-close').first().click().catch(() => undefined);
   }));

@@ -8,7 +8,11 @@ Platt scaling fitted on cross-validated scores (``CalibratedClassifierCV(method=
 scores into calibrated probabilities. When grouped cross-validation on the training split prefers
 it, the domain is a stack: the logistic regression's score and the logit of a one-hidden-layer MLP
 (ReLU, 64 units) on the same features, combined by a second logistic regression fitted on their
-out-of-fold scores (so its probability is calibrated the same way). The weights ship as
+out-of-fold scores (so its probability is calibrated the same way); the stack may add a third score,
+the neighbour vote (:func:`neighbour_logit`: the labels of the training examples whose embeddings
+are nearest, a k-nearest-neighbour classifier, Fix & Hodges 1951, with softmax weights), which
+carries what a linear map of the mean embedding cannot: clusters of one topic written in many
+ways. The weights ship as
 ``routing/data/router_model.npz``; at run time only numpy is used (no scikit-learn, no
 ``tokenizers``, no ``wordllama`` import).
 
@@ -26,16 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from coding_director.routing.embedding import EMBED_DIM, WordLlamaEmbedding
-from coding_director.routing.features import (
-    CHAR_BUCKETS,
-    FEATURE_VERSION,
-    LEXICAL_NAMES,
-    N_DENSE,
-    N_FEATURES,
-    WORD_BUCKETS,
-    Features,
-    features,
-)
+from coding_director.routing.features import FEATURE_VERSION, N_DENSE, N_FEATURES, Features, features
 
 if TYPE_CHECKING:
     import numpy as np
@@ -43,9 +38,32 @@ if TYPE_CHECKING:
 
     FloatArray = npt.NDArray[np.float32]
 
-CODE_OFFSET = WORD_BUCKETS + CHAR_BUCKETS
 #: The shipped weights (written by ``scripts/train_router.py``).
 MODEL_PATH = Path(__file__).resolve().parent / "data" / "router_model.npz"
+
+
+def neighbour_logit(
+    similarities: FloatArray, labels: FloatArray, k: int, temperature: float, clip: float
+) -> FloatArray | float:
+    """The neighbour vote: ``log(p / (1 - p))`` with ``p`` the share of math among the ``k`` training
+    examples of highest similarity, each weighted ``exp(temperature * (s - s_max))``, and ``p``
+    clipped to ``[clip, 1 - clip]``.
+
+    ``similarities``: cosine similarities to the training examples, shape (n,) for one request or
+    (m, n) for m of them (the last axis is the training examples); ``labels``: 1.0 for math, 0.0
+    for general, shape (n,); ``k < n``. Returns a float for one request, shape (m,) for m; the same
+    code trains (``scripts/train_router.py``) and predicts.
+    """
+    import numpy as np
+
+    n = similarities.shape[-1]
+    nearest = np.argpartition(similarities, n - k, axis=-1)[..., n - k :]
+    sims = np.take_along_axis(similarities, nearest, axis=-1)
+    weights = np.exp(temperature * (sims - sims.max(axis=-1, keepdims=True)))
+    share = (weights * labels[nearest]).sum(axis=-1) / weights.sum(axis=-1)
+    share = np.clip(share, clip, 1.0 - clip)
+    logit = np.log(share / (1.0 - share))
+    return float(logit) if logit.ndim == 0 else logit
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +85,13 @@ class RouterModel:
     Arrays (see ``scripts/train_router.py``): ``dense_w`` (1 + k, N_DENSE) and ``sparse_w``
     (WORD_BUCKETS + CHAR_BUCKETS + CODE_BUCKETS, 1 + k) hold the weights (row / column 0: domain, then the ``k``
     intents), ``bias`` (1 + k,), ``platt`` (1 + k, 2) the Platt parameters ``(a, b)``; ``meta`` JSON
-    (intents, threshold, feature version, training figures). Calibrated probability of a score
-    ``s``: ``1 / (1 + exp(a*s + b))`` (Platt 1999, as scikit-learn's ``_SigmoidCalibration``); intent
-    probabilities are normalised to sum 1 (one-vs-rest, as ``CalibratedClassifierCV``).
+    (intents, threshold, feature version, training figures, the vote's ``knn_k``,
+    ``knn_temperature``, ``knn_clip``); a stacked domain adds the MLP's arrays, ``stack`` (4,) and,
+    with the neighbour vote, ``knn_embedding`` (m, 256) float16 and ``knn_label`` (m,) uint8.
+    Calibrated probability of a score ``s``: ``1 / (1 + exp(a*s + b))`` (Platt 1999, as
+    scikit-learn's ``_SigmoidCalibration``); intent probabilities are normalised to sum 1
+    (one-vs-rest, as ``CalibratedClassifierCV``); P(math) of a stack: ``sigmoid(w_linear * s +
+    w_mlp * mlp + w_neighbours * vote + b)``.
     Raises ``ValueError`` for weights of another feature layout.
     """
 
@@ -105,9 +127,15 @@ class RouterModel:
         self.threshold: float = float(self.meta["threshold"])
         #: The domain's MLP of a stacked model (``None`` for the linear model alone): hidden-layer
         #: weights of the dense part (H, N_DENSE) and of the sparse part (N_FEATURES - N_DENSE, H),
-        #: biases (H,), output weights (H,) and bias; ``stack`` = (w_linear, w_mlp, b) of the stacker.
+        #: biases (H,), output weights (H,) and bias.
         self.mlp: tuple[FloatArray, FloatArray, FloatArray, FloatArray, float] | None = None
-        self.stack = (1.0, 0.0, 0.0)
+        #: The stacker: ``(w_linear, w_mlp, w_neighbours, b)``.
+        self.stack = (1.0, 0.0, 0.0, 0.0)
+        #: The neighbour vote of a stacked model (``None`` without one): the training examples'
+        #: embeddings (n, EMBED_DIM) float32 (shipped as float16) and labels (n,) (1.0 = math),
+        #: and ``k``, temperature and clip of :func:`neighbour_logit` (from ``meta``).
+        self.neighbours: tuple[FloatArray, FloatArray] | None = None
+        self.knn_k, self.knn_temperature, self.knn_clip = 1, 1.0, 0.5
         if "mlp_dense_w1" in arrays:
             self.mlp = (
                 np.ascontiguousarray(arrays["mlp_dense_w1"], dtype=np.float32),
@@ -116,10 +144,21 @@ class RouterModel:
                 np.asarray(arrays["mlp_w2"], dtype=np.float32),
                 float(arrays["mlp_b2"]),
             )
-            a, b, c = (float(v) for v in arrays["stack"])
-            self.stack = (a, b, c)
+            stack = [float(v) for v in arrays["stack"]]
+            if len(stack) != 4:
+                raise ValueError("router stacker has another layout: run scripts/train_router.py")
+            self.stack = (stack[0], stack[1], stack[2], stack[3])
             if self.mlp[0].shape[1] != N_DENSE or self.mlp[1].shape[0] != N_FEATURES - N_DENSE:
                 raise ValueError("router MLP weights have another feature layout: run scripts/train_router.py")
+        if "knn_embedding" in arrays:
+            vectors = np.ascontiguousarray(arrays["knn_embedding"], dtype=np.float32)
+            labels = np.asarray(arrays["knn_label"], dtype=np.float32)
+            if vectors.shape != (len(labels), EMBED_DIM) or not 0 < self.meta.get("knn_k", 0) < len(labels):
+                raise ValueError("router neighbour arrays have another layout: run scripts/train_router.py")
+            self.neighbours = (vectors, labels)
+            self.knn_k = int(self.meta["knn_k"])
+            self.knn_temperature = float(self.meta["knn_temperature"])
+            self.knn_clip = float(self.meta["knn_clip"])
         #: Linear rows and MLP hidden units side by side (one gather and one product per request):
         #: dense (1 + k + H, N_DENSE), sparse (N_FEATURES - N_DENSE, 1 + k + H), bias (1 + k + H,).
         self._k = 1 + len(self.intents)
@@ -139,18 +178,6 @@ class RouterModel:
             out += np.asarray(x.value, dtype=np.float32) @ self.sparse_w.take(x.index, axis=0)
         return out
 
-    def mlp_logit(self, x: Features) -> float:
-        """The domain MLP's output logit (> 0 leans math); 0.0 without an MLP."""
-        import numpy as np
-
-        if self.mlp is None:
-            return 0.0
-        w1_dense, w1_sparse, b1, w2, b2 = self.mlp
-        hidden = w1_dense @ x.dense + b1
-        if x.index:
-            hidden += np.asarray(x.value, dtype=np.float32) @ w1_sparse.take(x.index, axis=0)
-        return float(np.maximum(hidden, 0.0) @ w2) + b2
-
     def predict_features(self, x: Features) -> Prediction:
         """The calibrated decision for one request's :class:`Features`."""
         import numpy as np
@@ -169,9 +196,11 @@ class RouterModel:
         if self.mlp is None:
             p_math = probs[0]
         else:
-            w_linear, w_mlp, bias = self.stack
+            w_linear, w_mlp, w_neighbours, bias = self.stack
             logit = float(np.maximum(both[self._k :], 0.0) @ self.mlp[3]) + self.mlp[4]
             z = w_linear * scores[0] + w_mlp * logit + bias
+            if self.neighbours is not None:
+                z += w_neighbours * self.neighbour_vote(x)
             p_math = 1.0 / (1.0 + math.exp(-min(500.0, max(-500.0, z))))
         intent_probs = probs[1:]
         best = max(range(len(intent_probs)), key=intent_probs.__getitem__)
@@ -185,6 +214,14 @@ class RouterModel:
             intent_confidence=intent_probs[best] / total if total > 0 else 1.0 / len(self.intents),
         )
 
+    def neighbour_vote(self, x: Features) -> float:
+        """The neighbour vote (:func:`neighbour_logit`) of one request's embedding; 0.0 without one."""
+        if self.neighbours is None:
+            return 0.0
+        vectors, labels = self.neighbours
+        vote = neighbour_logit(vectors @ x.dense[:EMBED_DIM], labels, self.knn_k, self.knn_temperature, self.knn_clip)
+        return float(vote)
+
     def features(self, prompt: str, code: str | None = None, imports: list[str] | None = None) -> Features:
         """The :class:`Features` of one request (see :func:`coding_director.routing.features.features`)."""
         return features(self.embedding, prompt, code, imports)
@@ -192,24 +229,6 @@ class RouterModel:
     def predict(self, prompt: str, code: str | None = None, imports: list[str] | None = None) -> Prediction:
         """Classify one request (prompt, optional focus code and import lines)."""
         return self.predict_features(features(self.embedding, prompt, code, imports))
-
-    def contributions(self, x: Features, top: int = 3) -> list[tuple[str, float]]:
-        """The ``top`` feature groups with the largest ``|contribution|`` to the domain score
-        (positive leans math): the embedding, word / character n-grams, code words, each lexical feature."""
-        import numpy as np
-
-        w = self.dense_w[0]
-        parts: dict[str, float] = {"embedding": float(w[:EMBED_DIM] @ x.dense[:EMBED_DIM])}
-        lex = w[EMBED_DIM:] * x.dense[EMBED_DIM:]
-        parts.update((name, float(v)) for name, v in zip(LEXICAL_NAMES, lex, strict=True) if v)
-        if x.index:
-            index = np.asarray(x.index)
-            terms = np.asarray(x.value) * self.sparse_w[index, 0]
-            parts["word n-grams"] = float(terms[index < WORD_BUCKETS].sum())
-            parts["character 4-grams"] = float(terms[(index >= WORD_BUCKETS) & (index < CODE_OFFSET)].sum())
-            parts["code words"] = float(terms[index >= CODE_OFFSET].sum())
-        ranked = sorted(parts.items(), key=lambda item: -abs(item[1]))
-        return [(name, round(value, 2)) for name, value in ranked[:top]]
 
 
 def read_weights(path: Path = MODEL_PATH) -> dict[str, Any]:

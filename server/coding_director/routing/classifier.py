@@ -58,12 +58,21 @@ def neighbour_logit(
 
     n = similarities.shape[-1]
     nearest = np.argpartition(similarities, n - k, axis=-1)[..., n - k :]
+    if similarities.ndim == 1:
+        # One request: the k weights in plain floats (fewer numpy calls on tiny arrays; the same
+        # values as the batch path below to float rounding, checked by tests/test_classifier.py).
+        top, votes = similarities[nearest].tolist(), labels[nearest].tolist()
+        best, exp = max(top), math.exp
+        weights_k = [exp(temperature * (s - best)) for s in top]
+        one = sum(w * v for w, v in zip(weights_k, votes, strict=True)) / sum(weights_k)
+        one = min(max(one, clip), 1.0 - clip)
+        return math.log(one / (1.0 - one))
     sims = np.take_along_axis(similarities, nearest, axis=-1)
     weights = np.exp(temperature * (sims - sims.max(axis=-1, keepdims=True)))
     share = (weights * labels[nearest]).sum(axis=-1) / weights.sum(axis=-1)
     share = np.clip(share, clip, 1.0 - clip)
-    logit = np.log(share / (1.0 - share))
-    return float(logit) if logit.ndim == 0 else logit
+    logit: FloatArray = np.log(share / (1.0 - share))
+    return logit
 
 
 @dataclass(frozen=True, slots=True)

@@ -176,6 +176,8 @@ async def test_closing_a_pool_waits_for_the_requests_running_on_it(ollama_emulat
     assert result.accepted and result.final_tier == "lead" and result.answer == GOOD_PY
     assert pool.leases == 0
     call = ollama_emulator.calls(path="/api/chat", model=TIER_MODELS["lead"])[0]
+    # completed is recorded after the emulator's write_eof, which may follow the client's return
+    assert await ollama_emulator.wait_for_async(lambda: call.completed or call.closed_early)
     assert call.completed and not call.closed_early
 
 

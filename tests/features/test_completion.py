@@ -103,7 +103,10 @@ async def test_completions_that_end_with_done_reuse_one_connection(
     for n in range(4):
         result = await completer.complete(request(prefix=PY_PREFIX + "#" * n))
         assert result is not None and result.text == "return a + b"
+    # The emulator marks a stream completed after its write_eof, which can come after the client
+    # has read ``done`` and returned (failed once on a clean clone): wait for the record.
     calls = ollama_emulator.calls(path="/api/generate")
+    assert await ollama_emulator.wait_for_async(lambda: all(c.completed or c.closed_early for c in calls))
     assert len(calls) == 4 and all(c.completed and not c.closed_early for c in calls)
     assert len({c.peer for c in calls}) == 1, [c.peer for c in calls]
 

@@ -513,6 +513,8 @@ async def test_reset_engine_lets_a_running_chat_finish(lsp: LspFactory, emu: Oll
     assert result["finalTier"] == "lead" and result["answer"] == GOOD_PY
     assert [a["outcome"] for a in result["attempts"]] == ["accepted"]
     call = emu.calls(path="/api/chat", model=TIER_MODELS["lead"])[0]
+    # completed is recorded after the emulator's write_eof, which may follow the client's return
+    assert await emu.wait_for_async(lambda: call.completed or call.closed_early)
     assert call.completed and not call.closed_early
 
 

@@ -207,35 +207,41 @@ def _log_loss(p1: np.ndarray, y1: np.ndarray) -> float:
     return float(-np.mean(np.log(p)))
 
 
+def embedding_columns(x: sp.csr_matrix) -> np.ndarray:
+    """The sentence-embedding columns of the feature matrix ``x``, dense: float32 (n, EMBED_DIM)."""
+    return x[:, :EMBED_DIM].toarray().astype(np.float32)
+
+
 def neighbour_set(
-    x: sp.csr_matrix, y1: np.ndarray, groups: np.ndarray, index: np.ndarray
+    embedding: np.ndarray, y1: np.ndarray, groups: np.ndarray, index: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The examples the neighbour vote reads, from the rows ``index`` of ``x``: one per
-    near-duplicate group and label, the unit-length mean of its rows' embeddings (a scripted variant
-    or the six rows of one code snippet count once; grouped CV on the training split: 3,937
-    centroids instead of 8,752 rows gave the same accuracy, 96.0%, and log loss 0.100 against 0.102).
+    """The examples the neighbour vote reads, from the rows ``index`` of ``embedding`` (n,
+    EMBED_DIM): one per near-duplicate group and label, the unit-length mean of its rows (a
+    scripted variant or the six rows of one code snippet count once; grouped CV on the training
+    split: 3,937 centroids instead of 8,752 rows gave the same accuracy, 96.0%, and log loss 0.100
+    against 0.102).
 
     Returns ``(vectors, labels)``: float32 (m, EMBED_DIM), rounded to float16 (the shipped form),
     and float32 (m,) (1.0 = math); ordered by first row, so the same rows give the same bytes."""
-    embedding = x[index, :EMBED_DIM].toarray().astype(np.float64)
     keys: dict[tuple[str, int], list[int]] = {}
-    for row, i in enumerate(index):
-        keys.setdefault((str(groups[i]), int(y1[i])), []).append(row)
-    vectors = np.array([embedding[rows].mean(axis=0) for rows in keys.values()])
+    for i in index:
+        keys.setdefault((str(groups[i]), int(y1[i])), []).append(int(i))
+    vectors = np.array([embedding[rows].astype(np.float64).mean(axis=0) for rows in keys.values()])
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     labels = np.array([label for _, label in keys], dtype=np.float32)
     return vectors.astype(np.float16).astype(np.float32), labels
 
 
 def neighbour_oof(
-    x: sp.csr_matrix, y1: np.ndarray, groups: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]]
+    embedding: np.ndarray, y1: np.ndarray, groups: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]]
 ) -> np.ndarray:
-    """Out-of-fold neighbour votes (n,): each fold's rows vote from the other folds' rows only."""
+    """Out-of-fold neighbour votes (n,): each fold's rows vote, one by one as at run time, from the
+    other folds' rows only."""
     out = np.zeros(len(y1))
-    query = x[:, :EMBED_DIM].toarray().astype(np.float32)
     for train_index, test_index in splits:
-        vectors, labels = neighbour_set(x, y1, groups, train_index)
-        out[test_index] = neighbour_logit(query[test_index] @ vectors.T, labels, KNN_K, KNN_TEMPERATURE, KNN_CLIP)
+        vectors, labels = neighbour_set(embedding, y1, groups, train_index)
+        for i, similarities in zip(test_index, embedding[test_index] @ vectors.T, strict=True):
+            out[i] = neighbour_logit(similarities, labels, KNN_K, KNN_TEMPERATURE, KNN_CLIP)
     return out
 
 
@@ -260,7 +266,8 @@ def fit_domain(x: sp.csr_matrix, y: np.ndarray, groups: np.ndarray, lr: dict[str
     splits = list(StratifiedGroupKFold(n_splits=FOLDS, shuffle=True, random_state=SEED).split(x, y, groups))
     y1 = (y == "math").astype(int)
     lr_scores = oof_scores(x, y, splits, lr["C"])
-    votes = neighbour_oof(x, y1, groups, splits)
+    embedding = embedding_columns(x)
+    votes = neighbour_oof(embedding, y1, groups, splits)
     best: dict[str, Any] = {"kind": "lr", "loss": lr["cv_log_loss"], "probs": lr["oof_probs"]}
     print(f"domain: lr CV log loss {lr['cv_log_loss']:.4f} accuracy {lr['cv_accuracy']:.4f}", flush=True)
     for alpha in MLP_ALPHAS:
@@ -274,8 +281,8 @@ def fit_domain(x: sp.csr_matrix, y: np.ndarray, groups: np.ndarray, lr: dict[str
             print(f"domain: {name} CV log loss {loss:.4f} accuracy {acc:.4f}", flush=True)
             if loss < best["loss"]:
                 probs = np.column_stack([1 - p1, p1])
-                best = {"kind": "stack", "loss": loss, "alpha": alpha, "scores": scores, "probs": probs}
-                best["neighbours"] = neighbours
+                best = {"kind": "stack", "loss": loss, "alpha": alpha, "scores": scores, "probs": probs,
+                        "neighbours": neighbours}
     if best["kind"] == "lr":
         return best
     with warnings.catch_warnings():
@@ -291,7 +298,7 @@ def fit_domain(x: sp.csr_matrix, y: np.ndarray, groups: np.ndarray, lr: dict[str
         stack=np.array([*stacker.coef_[0], stacker.intercept_[0]], dtype=np.float64),
     )
     if best["neighbours"]:
-        vectors, labels = neighbour_set(x, y1, groups, np.arange(len(y1)))
+        vectors, labels = neighbour_set(embedding, y1, groups, np.arange(len(y1)))
         best.update(knn_embedding=vectors.astype(np.float16), knn_label=labels.astype(np.uint8))
     return best
 
@@ -337,7 +344,6 @@ def train(out: Path) -> dict[str, Any]:
     }
     weights = np.vstack([domain["w"], intent["w"]])
     arrays = {
-        "meta": np.array(json.dumps(meta, sort_keys=True)),
         "dense_w": weights[:, :N_DENSE],
         "sparse_w": np.ascontiguousarray(weights[:, N_DENSE:].T),
         "bias": np.concatenate([domain["b"], intent["b"]]),
@@ -345,7 +351,6 @@ def train(out: Path) -> dict[str, Any]:
     }
     if choice["kind"] == "stack":
         meta["mlp_alpha"] = choice["alpha"]
-        arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
         arrays.update(
             mlp_dense_w1=np.ascontiguousarray(choice["w1"][:N_DENSE].T),
             mlp_sparse_w1=np.ascontiguousarray(choice["w1"][N_DENSE:]),
@@ -356,8 +361,8 @@ def train(out: Path) -> dict[str, Any]:
         )
         if choice["neighbours"]:
             meta.update(knn_k=KNN_K, knn_temperature=KNN_TEMPERATURE, knn_clip=KNN_CLIP)
-            arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
             arrays.update(knn_embedding=choice["knn_embedding"], knn_label=choice["knn_label"])
+    arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
     write_npz(out, arrays)
     return meta
 

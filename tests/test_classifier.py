@@ -281,20 +281,37 @@ def test_neighbour_vote_is_the_weighted_share_of_the_nearest() -> None:
     rng = np.random.default_rng(7)
     sims = rng.uniform(-1, 1, size=(5, 40)).astype(np.float32)
     labels = (rng.uniform(size=40) < 0.5).astype(np.float32)
-    batch = classifier.neighbour_logit(sims, labels, 6, 30.0, 0.02)
-    for row, vote in zip(sims, np.asarray(batch), strict=True):
+    for row in sims:
         expected = _vote_by_sorting(row.tolist(), labels.tolist(), 6, 30.0, 0.02)
         assert classifier.neighbour_logit(row, labels, 6, 30.0, 0.02) == pytest.approx(expected, abs=1e-4)
-        assert vote == pytest.approx(expected, abs=1e-4)
     # All nearest neighbours math: the share is clipped, the vote finite.
     sims, labels = np.array([0.9, 0.8, 0.1], np.float32), np.array([1, 1, 0], np.float32)
     assert classifier.neighbour_logit(sims, labels, 2, 30.0, 0.02) == pytest.approx(math.log(0.98 / 0.02))
 
 
+def test_training_votes_come_from_the_other_folds_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    train = _script("train_router")
+    monkeypatch.setattr(train, "KNN_K", 3)
+    rng = np.random.default_rng(3)
+    embedding = rng.normal(size=(12, classifier.EMBED_DIM)).astype(np.float32)
+    embedding /= np.linalg.norm(embedding, axis=1, keepdims=True)
+    y1 = np.array([0, 1] * 6)
+    groups = np.array([f"g{i}" for i in range(12)])  # every row its own group: its own centroid
+    splits = [(np.arange(6, 12), np.arange(6)), (np.arange(6), np.arange(6, 12))]
+    votes = train.neighbour_oof(embedding, y1, groups, splits)
+    for train_index, test_index in splits:
+        others = embedding[train_index].astype(np.float16).astype(np.float32)
+        others /= np.linalg.norm(others, axis=1, keepdims=True)
+        for i in test_index:
+            sims = (others @ embedding[i]).tolist()
+            expected = _vote_by_sorting(sims, y1[train_index].astype(float).tolist(), 3, train.KNN_TEMPERATURE, 0.02)
+            assert votes[i] == pytest.approx(expected, abs=1e-3)
+
+
 def test_shipped_stack_is_its_three_scores_with_the_vote_from_every_neighbour() -> None:
     model = classifier.load_model()
     assert model.mlp is not None and model.neighbours is not None
-    vectors, labels = model.neighbours
+    vectors, labels = model.neighbours.vectors, model.neighbours.labels
     assert vectors.shape[1] == classifier.EMBED_DIM and set(np.unique(labels).tolist()) == {0.0, 1.0}
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=2e-3)
     w_linear, w_mlp, w_vote, bias = model.stack
@@ -307,7 +324,8 @@ def test_shipped_stack_is_its_three_scores_with_the_vote_from_every_neighbour() 
         linear = float(np.hstack([model.dense_w, model.sparse_w.T])[0] @ full + model.bias[0])
         hidden = np.maximum(np.hstack([w1_dense, w1_sparse.T]) @ full + b1, 0.0)
         sims = (vectors @ x.dense[: classifier.EMBED_DIM]).tolist()
-        vote = _vote_by_sorting(sims, labels.tolist(), model.knn_k, model.knn_temperature, model.knn_clip)
+        n = model.neighbours
+        vote = _vote_by_sorting(sims, labels.tolist(), n.k, n.temperature, n.clip)
         z = w_linear * linear + w_mlp * (float(hidden @ w2) + b2) + w_vote * vote + bias
         assert model.predict_features(x).p_math == pytest.approx(1 / (1 + math.exp(-z)), abs=1e-3)
 
@@ -328,22 +346,20 @@ def test_weights_of_another_stack_layout_are_refused(key: str, broken: Any) -> N
 
 
 def test_neighbour_set_has_one_unit_centroid_per_group_and_label() -> None:
-    import scipy.sparse as sp
-
     train = _script("train_router")
-    dense = np.zeros((4, train.N_FEATURES), dtype=np.float32)
+    dense = np.zeros((4, classifier.EMBED_DIM), dtype=np.float32)
     dense[0, 0] = dense[1, 1] = 1.0  # group a, math: two rows, one centroid between them
     dense[2, 2] = 1.0  # group a, general: its own
     dense[3, 3] = 1.0  # group b, math
     vectors, labels = train.neighbour_set(
-        sp.csr_matrix(dense), np.array([1, 1, 0, 1]), np.array(["a", "a", "a", "b"]), np.arange(4)
+        dense, np.array([1, 1, 0, 1]), np.array(["a", "a", "a", "b"]), np.arange(4)
     )
     assert labels.tolist() == [1.0, 0.0, 1.0]
     np.testing.assert_allclose(vectors[0, :2], [math.sqrt(0.5)] * 2, atol=1e-3)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
     # Only the rows of ``index`` count (a fold's training rows).
     vectors, labels = train.neighbour_set(
-        sp.csr_matrix(dense), np.array([1, 1, 0, 1]), np.array(["a", "a", "a", "b"]), np.array([1, 3])
+        dense, np.array([1, 1, 0, 1]), np.array(["a", "a", "a", "b"]), np.array([1, 3])
     )
     assert labels.tolist() == [1.0, 1.0] and vectors[0, 1] == pytest.approx(1.0, abs=1e-3)
 
